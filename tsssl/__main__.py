@@ -1,0 +1,5 @@
+import sys
+
+from tsssl.cli import main
+
+sys.exit(main())

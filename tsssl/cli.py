@@ -1,0 +1,49 @@
+"""The ``tsssl`` command line: ``tsssl train | report | data | bench``.
+
+Each subcommand lives in ``tsssl/commands/<name>.py`` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Heavy imports (torch) stay inside ``run``
+so that ``tsssl --help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from tsssl import __version__
+
+COMMANDS: dict[str, str] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsssl",
+        description="Self-supervised and contrastive learning on financial time series.",
+    )
+    parser.add_argument("--version", action="version", version=f"tsssl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run, _parser=p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except ValueError as err:
+        # Bad input (ticker, date, file, argument): a clear message, not a traceback.
+        args._parser.exit(2, f"tsssl {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
