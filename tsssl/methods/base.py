@@ -30,6 +30,10 @@ class Method(nn.Module):
         """Scalar loss for one batch."""
         raise NotImplementedError
 
+    def forward(self, batch: Sequence[Tensor]) -> Tensor:
+        # DistributedDataParallel calls forward: the training step is the forward pass.
+        return self.training_step(batch)
+
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(online, target) module pairs updated as target <- m * target + (1 - m) * online."""
         return []
