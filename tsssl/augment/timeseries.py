@@ -20,6 +20,7 @@ always move all channels together: they must stay aligned in time.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Optional, Sequence
 
@@ -75,18 +76,24 @@ def _normal(shape: tuple[int, ...], x: Tensor, generator: torch.Generator | None
 
 
 def _channel_mask(channels: Channels, n_channels: int, x: Tensor, fn: str) -> Tensor | None:
-    """(C,) bool, True on the channels to augment; None means all of them."""
+    """(C,) bool on x's device, True on the channels to augment; None means all of them."""
     if channels is None:
         return None
-    idx = torch.as_tensor(list(channels), dtype=torch.long)
-    if idx.numel() and (idx.min() < -n_channels or idx.max() >= n_channels):
+    idx = tuple(int(c) for c in channels)
+    if any(not -n_channels <= c < n_channels for c in idx):
         raise ValueError(
-            f"{fn}: channels={list(channels)} out of range for x with {n_channels} channels "
+            f"{fn}: channels={list(idx)} out of range for x with {n_channels} channels "
             f"(accepted: indices in [-{n_channels}, {n_channels - 1}])"
         )
+    return _cached_channel_mask(idx, n_channels, x.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_channel_mask(idx: tuple[int, ...], n_channels: int, device: torch.device) -> Tensor:
+    # cached so that a training loop does not copy the same mask to the GPU every step
     mask = torch.zeros(n_channels, dtype=torch.bool)
-    mask[idx] = True
-    return mask.to(x.device)
+    mask[list(idx)] = True
+    return mask.to(device)
 
 
 def _restrict(x: Tensor, y: Tensor, cmask: Tensor | None) -> Tensor:
