@@ -1,0 +1,43 @@
+"""Under bf16 autocast (CPU) every loss computes in float32: same value, float32 result."""
+import pytest
+import torch
+
+import tsssl.losses as L
+
+LABELS = torch.tensor([0, 1, 0, 2, 1, 2, 0, 1])
+
+CASES = {
+    "info_nce": lambda a, b: L.info_nce(a, b, temperature=0.1),
+    "info_nce_mask": lambda a, b: L.info_nce(a, b, torch.eye(8, dtype=torch.bool).roll(1, 1), temperature=0.1),
+    "nt_xent": lambda a, b: L.nt_xent(a, b, temperature=0.2),
+    "n_pair": lambda a, b: L.n_pair(a, b),
+    "negative_cosine": lambda a, b: L.negative_cosine(a, b),
+    "barlow_twins": lambda a, b: L.barlow_twins(a, b),
+    "vicreg": lambda a, b: L.vicreg(a, b),
+}
+
+
+def _embeddings():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 16)
+    x = torch.randn(16, 6)
+    return model, x
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bf16_autocast_gives_the_float32_loss(name):
+    fn = CASES[name]
+    model, x = _embeddings()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z = model(x)
+        assert z.dtype == torch.bfloat16  # autocast really is on
+        loss_amp = fn(z[:8], z[8:])
+    assert loss_amp.dtype == torch.float32
+    # exactly the float32 computation on the same (bf16-rounded) embeddings
+    zf = z.float()
+    torch.testing.assert_close(loss_amp, fn(zf[:8], zf[8:]), rtol=1e-5, atol=1e-6)
+    # and close to the loss of the float32 model (only the embeddings' rounding differs)
+    z32 = model(x)
+    torch.testing.assert_close(loss_amp, fn(z32[:8], z32[8:]), rtol=5e-2, atol=5e-2)
+    loss_amp.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
