@@ -1,0 +1,117 @@
+"""RunConfig: defaults < TOML file < flags, checks with clear errors, TOML written and read back."""
+import math
+import sys
+
+import pytest
+
+from tsssl.config import (
+    DEFAULT_ENCODER_KWARGS,
+    WINDOW_METHODS,
+    RunConfig,
+    dumps_toml,
+    load_toml,
+    resolve_config,
+    write_toml,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def test_defaults_are_the_default_run():
+    cfg = resolve_config()
+    assert cfg.method == "siamcl" and cfg.window == 20 and cfg.horizon == 5 and cfg.source == "sample"
+    assert cfg.encoder_kwargs == DEFAULT_ENCODER_KWARGS["lstm"]
+
+
+def test_file_overrides_defaults_and_flags_override_file(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('method = "cpc"\nepochs = 7\nlr = 1e-2\nbatch_size = 64\n'
+                 '[encoder_kwargs]\nhidden = 48\n[method_kwargs]\nn_predictions = 3\n')
+    cfg = resolve_config(f, {"epochs": 2, "batch_size": None, "seed": 5})
+    assert cfg.method == "cpc"          # file over default
+    assert cfg.epochs == 2              # flag over file
+    assert cfg.batch_size == 64         # flag not given (None): file value stays
+    assert cfg.lr == 1e-2 and cfg.seed == 5
+    # the file's encoder size overrides the encoder's default size; other defaults remain
+    assert cfg.encoder_kwargs == {**DEFAULT_ENCODER_KWARGS["lstm"], "hidden": 48}
+    assert cfg.method_kwargs == {"n_predictions": 3}
+
+
+def test_source_follows_the_last_layer_that_names_one(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('tickers = ["AAPL", "MSFT"]\nstart = 2010-01-04\n')  # a TOML date becomes a string
+    cfg = resolve_config(f)
+    assert cfg.source == "tickers" and cfg.tickers == ["AAPL", "MSFT"] and cfg.start == "2010-01-04"
+    assert resolve_config(f, {"source": "sample"}).source == "sample"
+    assert resolve_config(f, {"data": "prices.csv"}).source == "file"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('methd = "cpc"\n', "unknown key(s) 'methd'"),
+    ('method = "nope"\n', "choose one of siamcl"),
+    ('epochs = "3"\n', "'epochs' must be int"),
+    ('epochs = 0\n', "epochs must be at least 1"),
+    ('test_frac = 1.5\n', "test_frac must lie strictly between 0 and 1"),
+    ('rebalance = true\n', "boolean"),
+    ('start = "2020-13-01"\n', "not a date"),
+    ('source = "tickers"\n', "needs at least one ticker"),
+])
+def test_bad_values_name_the_key(tmp_path, text, fragment):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(ValueError) as err:
+        resolve_config(f)
+    assert fragment in str(err.value)
+
+
+def test_bad_flag_value_names_the_command_line():
+    with pytest.raises(ValueError, match="command line: precision = 'fp8'"):
+        resolve_config(None, {"precision": "fp8"})
+
+
+def test_unreadable_config_file_is_a_clean_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_toml(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("method = \n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        resolve_config(bad)
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    cfg = resolve_config(None, {"method": "moco", "tickers": ["BRK-B", "^GSPC"], "end": "2019-12-31",
+                                "lr": 5e-4, "max_steps": 10, "out": "runs/x"})
+    cfg.method_kwargs = {"queue_size": 1024, "temperature": 0.2}
+    path = cfg.save(tmp_path / "sub" / "config.toml")
+    again = resolve_config(path)
+    assert again == cfg
+    # None fields are left out of the file (TOML has no null) and come back as defaults
+    assert "start" not in tomllib.loads(path.read_text())
+    assert RunConfig.from_dict(tomllib.loads(cfg.to_toml())) == cfg
+
+
+def test_toml_writer_round_trips_awkward_values(tmp_path):
+    data = {
+        "s": 'quote " backslash \\ tab \t newline \n bell \x07 unicode é',
+        "i": -3, "f": 0.1, "big": 1e300, "tiny": 5e-324, "t": True, "inf": math.inf,
+        "lst": [1, 2, 3], "strs": ["a", "b c"], "empty": [],
+        "weird key": 1, "tbl": {"x": 1, "nested": {"y": "z"}}, "empty_tbl": {},
+        "only_sub": {"inner": {"k": 1.5}},
+        "none": None,
+    }
+    text = dumps_toml(data)
+    back = tomllib.loads(text)
+    expected = {k: v for k, v in data.items() if v is not None}
+    assert back == expected
+    p = write_toml(tmp_path / "x.toml", data)
+    assert tomllib.loads(p.read_text()) == expected
+    assert [f.name for f in tmp_path.iterdir()] == ["x.toml"]  # no temp file left behind
+
+
+def test_window_method_names_match_the_registry():
+    from tsssl.methods.registry import METHODS
+
+    assert tuple(METHODS) == WINDOW_METHODS

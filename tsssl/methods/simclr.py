@@ -1,0 +1,41 @@
+"""SimCLR (Chen et al., 2020): "A Simple Framework for Contrastive Learning of Visual
+Representations", on windows (or images: pass an image encoder and image views).
+
+Algorithm (one step)::
+
+    x = batch[0]                              # (B, ...) inputs; labels unused
+    v1, v2 = views(x)                         # two random augmentations
+    h1, h2 = f(v1), f(v2)                     # encoder (the representation)
+    z1, z2 = g(h1), g(h2)                     # 2-layer MLP projection head
+    loss = nt_xent(z1, z2, temperature)       # positives: the other view; negatives: 2B - 2
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from tsssl.augment import default_timeseries_views
+from tsssl.encoders import ProjectionHead
+from tsssl.losses import nt_xent
+from tsssl.methods.base import Method
+from tsssl.methods.siamcl import TwoViewFn, split_batch
+
+
+class SimCLR(Method):
+    """encoder: (B, ...) -> (B, encoder.out_dim); projection ``proj_hidden`` -> ``proj_dim``."""
+
+    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
+                 proj_hidden: int = 128, proj_dim: int = 64, temperature: float = 0.5) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
+        self.views = views if views is not None else default_timeseries_views()
+        self.temperature = temperature
+
+    def training_step(self, batch: Sequence[Tensor]) -> Tensor:
+        x, _ = split_batch(batch)
+        v1, v2 = self.views(x)
+        z1, z2 = self.projector(self.encoder(torch.cat([v1, v2]))).chunk(2)
+        return nt_xent(z1, z2, temperature=self.temperature)
