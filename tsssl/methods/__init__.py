@@ -11,14 +11,14 @@ from .base import Method
 from .byol import BYOL
 from .cpc import CPC, CPCContextEncoder
 from .moco import MoCo
-from .registry import METHODS, build_method
+from .registry import METHODS, StandardizedEncoder, build_method, channel_stats
 from .siamcl import SiamCL
 from .simclr import SimCLR
 from .simsiam import SimSiam
 from .supervised import SupervisedBaseline
 
 __all__ = [
-    "Method", "METHODS", "build_method",
+    "Method", "METHODS", "build_method", "channel_stats", "StandardizedEncoder",
     "SiamCL", "CPC", "CPCContextEncoder", "SimCLR", "MoCo", "BYOL", "SimSiam", "BarlowTwins",
     "SupervisedBaseline",
 ]

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
-from torch import nn
+import numpy as np
+import torch
+from torch import Tensor, nn
 
 from tsssl.methods.barlow import BarlowTwins
 from tsssl.methods.base import Method
@@ -31,6 +33,42 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
+class StandardizedEncoder(nn.Module):
+    """``encoder((x - mean) / std)``: per-channel standardisation of the input (B, T, C) with
+    statistics fitted on the training windows, kept as buffers so that the frozen encoder and
+    its checkpoint carry them. Raw scale-free features are tiny (daily log returns ~0.01),
+    which leaves a fresh LSTM's input weights nearly idle; standardised inputs train faster.
+    """
+
+    def __init__(self, encoder: nn.Module, mean: Any, std: Any) -> None:
+        super().__init__()
+        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32)).flatten()
+        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32)).flatten()
+        if mean_t.shape != std_t.shape:
+            raise ValueError(f"mean and std must have one value per channel, got {tuple(mean_t.shape)} "
+                             f"and {tuple(std_t.shape)}")
+        self.encoder = encoder
+        self.register_buffer("mean", mean_t)
+        # a constant channel (std 0) is only centred
+        self.register_buffer("std", torch.where(std_t > 0, std_t, torch.ones_like(std_t)))
+        self.out_dim = encoder.out_dim
+        for name in ("in_channels", "causal", "bidirectional"):  # CPC checks these
+            if hasattr(encoder, name):
+                setattr(self, name, getattr(encoder, name))
+
+    def forward(self, x: Tensor, **kwargs: Any) -> Tensor:
+        return self.encoder((x - self.mean.to(x.dtype)) / self.std.to(x.dtype), **kwargs)
+
+
+def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of windows X (N, T, C) over windows and days, in float64."""
+    X = np.asarray(X)
+    if X.ndim != 3 or len(X) == 0:
+        raise ValueError(f"channel_stats needs windows (N, T, C) with N > 0, got shape {X.shape}")
+    flat = X.reshape(-1, X.shape[2]).astype(np.float64)
+    return flat.mean(axis=0), flat.std(axis=0)
+
+
 def _accepted(cls: Any, skip: tuple[str, ...]) -> list[str]:
     return [p for p in inspect.signature(cls).parameters if p not in skip and p != "self"]
 
@@ -48,12 +86,16 @@ def _check_kwargs(what: str, cls: Any, kwargs: Mapping[str, Any], skip: tuple[st
 
 
 def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "lstm",
-                 encoder_kwargs: Optional[Mapping[str, Any]] = None, **method_kwargs: Any) -> Method:
+                 encoder_kwargs: Optional[Mapping[str, Any]] = None,
+                 standardize: Optional[tuple[Sequence[float], Sequence[float]]] = None,
+                 **method_kwargs: Any) -> Method:
     """The method ``name`` (a key of METHODS) around an encoder for ``in_channels`` features.
 
     encoder: a name for ``tsssl.encoders.build_encoder`` ("lstm", "cnn", "transformer") built
-    with ``encoder_kwargs``, or a ready nn.Module (with ``out_dim``). method_kwargs go to the
-    method's constructor (``views``, ``temperature``, ``class_weight``, ...).
+    with ``encoder_kwargs``, or a ready nn.Module (with ``out_dim``). standardize: optional
+    per-channel (mean, std) of the training windows (``channel_stats(X_train)``); the encoder
+    is then wrapped in a :class:`StandardizedEncoder`. method_kwargs go to the method's
+    constructor (``views``, ``temperature``, ``class_weight``, ...).
     """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; accepted: {', '.join(METHODS)}")
@@ -74,4 +116,9 @@ def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "
         raise ValueError(f"encoder must be a name or an nn.Module, got {type(encoder).__name__}")
     if not isinstance(getattr(enc, "out_dim", None), int):
         raise ValueError(f"encoder {type(enc).__name__} has no integer out_dim attribute")
+    if standardize is not None:
+        mean, std = standardize
+        if len(mean) != in_channels:
+            raise ValueError(f"standardize has {len(mean)} channel means but in_channels={in_channels}")
+        enc = StandardizedEncoder(enc, mean, std)
     return cls(enc, **method_kwargs)
