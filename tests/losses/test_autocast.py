@@ -14,6 +14,12 @@ CASES = {
     "negative_cosine": lambda a, b: L.negative_cosine(a, b),
     "barlow_twins": lambda a, b: L.barlow_twins(a, b),
     "vicreg": lambda a, b: L.vicreg(a, b),
+    "supcon": lambda a, b: L.supcon(torch.cat([a, b]), torch.cat([LABELS, LABELS])),
+    "soft_nearest_neighbors": lambda a, b: L.soft_nearest_neighbors(a, LABELS),
+    "lifted_structured": lambda a, b: L.lifted_structured(a, LABELS),
+    "contrastive_pair": lambda a, b: L.contrastive_pair(a, b, LABELS == 0, margin=6.0),
+    "triplet_margin": lambda a, b: L.triplet_margin(a, b, a.roll(1, 0), margin=2.0),
+    "nce": lambda a, b: L.nce(a[:, 0], b),
 }
 
 

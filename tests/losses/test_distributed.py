@@ -4,7 +4,9 @@ Convention checked (tsssl.losses.gather): every rank returns the global-batch lo
 w.r.t. rank r's embeddings is world_size x the one-process gradient of its rows; after DDP's
 averaging a linear model's parameter gradients equal the one-process gradients exactly.
 """
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,9 +24,18 @@ pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distribut
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run():
     """Spawn the two ranks once; return (inputs, one-process reference, per-rank results)."""
-    tmp = tmp_path_factory.mktemp("dist")
+    # Own temp dir, not tmp_path: pytest prunes old basetemp dirs, so a concurrent pytest run on
+    # the same machine can delete tmp_path under the workers' feet.
+    tmp = Path(tempfile.mkdtemp(prefix="tsssl-dist-"))
+    try:
+        yield _spawn(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _spawn(tmp: Path):
     inputs = worker.make_inputs()
     torch.save(inputs, tmp / "inputs.pt")
     ctx = mp.start_processes(worker.run, args=(WORLD, str(tmp / "pg"), str(tmp)), nprocs=WORLD, join=False,
@@ -75,8 +86,10 @@ def test_ddp_averaged_parameter_gradients_equal_one_process(run, name):
         torch.testing.assert_close(res[name]["gb"], ref[name]["gb"], rtol=1e-9, atol=1e-12)
 
 
-def test_core_losses_are_covered():
-    assert {"nt_xent", "info_nce", "barlow_twins"} <= set(worker.CASES)
+def test_every_gathering_loss_is_covered():
+    gathering = {"nt_xent", "info_nce", "n_pair", "supcon", "soft_nearest_neighbors", "lifted_structured",
+                 "barlow_twins", "vicreg"}
+    assert gathering <= set(worker.CASES)
 
 
 def test_info_nce_with_a_mask_stays_local(run):

@@ -1,26 +1,67 @@
 """Loss library: each family's maths as pure functions, thin nn.Module wrappers for config/state.
 
 Every loss returns a scalar Tensor computed in float32 (float64 inputs stay float64) even under
-bf16 / fp16 autocast, via log-softmax / cross-entropy / softplus, and checks its arguments with a
-``ValueError`` naming the argument. Under torch.distributed (world size > 1) the in-batch
-losses gather embeddings from all ranks with gradients; see :mod:`tsssl.losses.gather` for the
-value / gradient convention (value = global-batch loss; DDP-averaged gradients = its gradient).
+bf16 / fp16 autocast, via log-softmax / cross-entropy / softplus / log-sum-exp, and checks its
+arguments with a ``ValueError`` naming the argument. Under torch.distributed (world size > 1)
+the in-batch losses gather embeddings from all ranks with gradients, uneven batches allowed;
+see :mod:`tsssl.losses.gather` for the convention (value = global-batch loss on every rank;
+DDP-averaged gradients = its exact gradient).
+
+Families: :mod:`.info_nce` (info_nce, nt_xent, n_pair), :mod:`.supervised` (supcon,
+soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
+lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
+(barlow_twins, vicreg), :mod:`.queue` (MemoryQueue), :mod:`.modules` (nn.Module wrappers).
 """
 from .gather import is_distributed, rank, world_size
 from .info_nce import info_nce, n_pair, nt_xent
+from .modules import (
+    NCE,
+    BarlowTwins,
+    ContrastivePair,
+    InfoNCE,
+    LiftedStructured,
+    NegativeCosine,
+    NPair,
+    NTXent,
+    SoftNearestNeighbors,
+    SupCon,
+    TripletMargin,
+    VICReg,
+)
+from .nce import nce
+from .pairwise import contrastive_pair, lifted_structured, triplet_margin
 from .predictive import negative_cosine
 from .queue import MemoryQueue
 from .redundancy import barlow_twins, vicreg
+from .supervised import soft_nearest_neighbors, supcon
 
 __all__ = [
+    "NCE",
+    "BarlowTwins",
+    "ContrastivePair",
+    "InfoNCE",
+    "LiftedStructured",
     "MemoryQueue",
+    "NPair",
+    "NTXent",
+    "NegativeCosine",
+    "SoftNearestNeighbors",
+    "SupCon",
+    "TripletMargin",
+    "VICReg",
     "barlow_twins",
+    "contrastive_pair",
     "info_nce",
     "is_distributed",
+    "lifted_structured",
     "n_pair",
+    "nce",
     "negative_cosine",
     "nt_xent",
     "rank",
+    "soft_nearest_neighbors",
+    "supcon",
+    "triplet_margin",
     "vicreg",
     "world_size",
 ]
