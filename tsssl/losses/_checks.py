@@ -53,7 +53,9 @@ def check_temperature(temperature: object, name: str = "temperature") -> None:
     """A positive finite number; a 0-dim Tensor (learnable temperature) is accepted unchecked."""
     if isinstance(temperature, Tensor):
         if temperature.ndim != 0:
-            raise ValueError(f"{name} must be a positive number or a 0-dim Tensor, got shape {tuple(temperature.shape)}")
+            raise ValueError(
+                f"{name} must be a positive number or a 0-dim Tensor, got shape {tuple(temperature.shape)}"
+            )
         return
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise ValueError(f"{name} must be a positive number, got {temperature!r}")

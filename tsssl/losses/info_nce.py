@@ -71,7 +71,8 @@ def info_nce(
     check_nonempty("keys", keys, "2-D Tensor (K, D)")
     if query.shape[1] != keys.shape[1]:
         raise ValueError(
-            f"query and keys must have the same feature size D, got query {tuple(query.shape)} and keys {tuple(keys.shape)}"
+            "query and keys must have the same feature size D, "
+            f"got query {tuple(query.shape)} and keys {tuple(keys.shape)}"
         )
     check_temperature(temperature)
     B, K = query.shape[0], keys.shape[0]

@@ -80,7 +80,9 @@ def supcon(
         return _mean_over_anchors(row, has_pos, gather)
 
 
-def soft_nearest_neighbors(embeddings: Tensor, labels: Tensor, temperature: float = 1.0, *, gather: bool = True) -> Tensor:
+def soft_nearest_neighbors(
+    embeddings: Tensor, labels: Tensor, temperature: float = 1.0, *, gather: bool = True
+) -> Tensor:
     """Soft nearest neighbour loss (Frosst, Papernot & Hinton 2019); mean over anchors.
 
     embeddings: (B, D); labels: (B,). With squared Euclidean distances and T = temperature::
