@@ -17,6 +17,7 @@ import copy
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment import default_timeseries_views
@@ -67,7 +68,8 @@ class MoCo(Method):
         q = self.projector(self.encoder(v1))
         with torch.no_grad():
             k = self.key_projector(self.key_encoder(v2))
-        keys = torch.cat([k.to(q.dtype), self.queue.keys().to(device=q.device, dtype=q.dtype)])
+        k = F.normalize(k.float(), dim=-1)  # float32 under autocast too, like the queue
+        keys = torch.cat([k, self.queue.keys()])
         loss = info_nce(q, keys, moco_positive_mask(len(q), len(keys), q.device), self.temperature)
-        self.queue.enqueue(torch.nn.functional.normalize(k.float(), dim=-1))
+        self.queue.enqueue(k)
         return loss
