@@ -13,6 +13,7 @@ from importlib import import_module
 from tsssl import __version__
 
 COMMANDS: dict[str, str] = {
+    "train": "tsssl.commands.train",
 }
 
 
