@@ -4,7 +4,8 @@ A callback is any object with some of these methods (all optional; the Trainer c
 it finds, on rank 0 only for the built-in writers):
 
 - ``on_fit_start(info)``: ``info`` dict with total_steps, start_step, steps_per_epoch,
-  world_size, device, out_dir, history (rows so far, non-empty on resume)
+  world_size, device, out_dir, history (rows so far, non-empty on resume), method, optimizer,
+  scheduler
 - ``on_step_end(step)``: after every optimiser step (``step`` = steps done); keep it cheap
 - ``on_log(row)``: a log row: step, epoch, loss, lr, samples_per_s, elapsed_s
 - ``on_checkpoint(path, step)``: after a checkpoint was written

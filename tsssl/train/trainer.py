@@ -106,6 +106,13 @@ def parameter_groups(method: nn.Module, weight_decay: float, exclude: set[int] =
             if g["params"]]
 
 
+def _check_each_step(device: torch.device, ctx: distributed.DistContext) -> bool:
+    """Check the loss for NaN / inf at every step (a host sync) only where a sync costs nothing:
+    a single CPU process. Elsewhere a device-side flag is read at log / checkpoint boundaries
+    (under DDP all ranks read it together, so they stop together)."""
+    return device.type == "cpu" and not ctx.enabled
+
+
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[int]:
     if value is None and allow_none:
         return None
@@ -292,7 +299,7 @@ class Trainer:
         start_step = step
         loss_sum = torch.full((), loss_carry, dtype=torch.float32, device=device)
         bad_at = torch.full((), _NOT_BAD, dtype=torch.int64, device=device)
-        check_each_step = device.type == "cpu" and not ctx.enabled
+        check_each_step = _check_each_step(device, ctx)
         world, B = ctx.world_size, self.batch_size
         autocast = self._autocast(device)
         run = dict(method=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler, spe=spe,
@@ -300,7 +307,8 @@ class Trainer:
         try:
             cbs("on_fit_start", {"total_steps": total, "start_step": step, "steps_per_epoch": spe,
                                  "world_size": world, "device": str(device), "out_dir": self.out_dir,
-                                 "history": list(history)})
+                                 "history": list(history), "method": method, "optimizer": optimizer,
+                                 "scheduler": scheduler})
             t0 = time.perf_counter()
             state.t_start = state.t_last = t0
             state.step_at_last_log = step
@@ -314,7 +322,7 @@ class Trainer:
                                          f"{tuple(loss.shape) if isinstance(loss, Tensor) else ''}")
                     if check_each_step and not torch.isfinite(loss):
                         # caught before backward: the weights in memory stay the last good ones
-                        self._diverged(state.step + 1, spe, float(loss), state)
+                        self._diverged(state.step + 1, spe, float(loss.detach()), state)
                     if scaler is not None:
                         scaler.scale(loss).backward()
                         scaler.unscale_(optimizer)

@@ -1,0 +1,95 @@
+"""Data forms, per-epoch orders from (seed, epoch), per-rank shards, batches cut by index."""
+import numpy as np
+import pytest
+import torch
+
+from tsssl.data.windowset import WindowSet
+from tsssl.train.data import (DatasetBatches, TensorBatches, as_tensors, epoch_order, make_batches,
+                              steps_per_epoch)
+from tsssl.train.distributed import shard_order
+
+
+def tiny_windowset(n=10, t=5, c=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return WindowSet(X=rng.normal(size=(n, t, c)).astype(np.float32), y=rng.integers(0, 2, n).astype(np.int64),
+                     end_date=np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"),
+                     ticker=np.array(["AAA"] * n), feature_names=[f"f{i}" for i in range(c)])
+
+
+def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
+    a = epoch_order(50, seed=3, epoch=2)
+    assert sorted(a.tolist()) == list(range(50))
+    assert torch.equal(a, epoch_order(50, seed=3, epoch=2))
+    assert not torch.equal(a, epoch_order(50, seed=3, epoch=3))
+    assert not torch.equal(a, epoch_order(50, seed=4, epoch=2))
+
+
+def test_rank_shards_of_a_step_make_up_the_single_process_batch():
+    order = torch.randperm(103, generator=torch.Generator().manual_seed(0))
+    b, world = 4, 3
+    shards = [shard_order(order, b, r, world) for r in range(world)]
+    assert all(len(s) == len(shards[0]) == (103 // (b * world)) * b for s in shards)  # equal counts
+    single = shard_order(order, b * world, 0, 1)
+    for k in range(len(shards[0]) // b):
+        union = torch.cat([s[k * b:(k + 1) * b] for s in shards])
+        assert torch.equal(union, single[k * b * world:(k + 1) * b * world])
+    # no sample is seen twice in an epoch
+    every = torch.cat(shards)
+    assert len(torch.unique(every)) == len(every)
+
+
+def test_single_process_without_drop_last_keeps_everything():
+    order = torch.arange(10)
+    assert torch.equal(shard_order(order, 4, 0, 1, drop_last=False), order)
+    assert steps_per_epoch(10, 4, drop_last=False) == 3
+    assert steps_per_epoch(10, 4, drop_last=True) == 2
+    assert steps_per_epoch(10, 2, world_size=2, drop_last=False) == 2  # DDP always drops
+
+
+def test_batch_larger_than_data_is_a_clear_error():
+    with pytest.raises(ValueError, match="batch_size=64 is larger than the 10 training samples"):
+        steps_per_epoch(10, 64)
+    with pytest.raises(ValueError, match="no samples"):
+        steps_per_epoch(0, 4)
+
+
+def test_windowset_becomes_x_and_y():
+    ws = tiny_windowset()
+    x, y = as_tensors(ws)
+    assert x.dtype == torch.float32 and x.shape == (10, 5, 2) and y.dtype == torch.int64
+    np.testing.assert_array_equal(x.numpy(), ws.X)
+
+
+def test_bad_data_forms_name_the_problem():
+    with pytest.raises(ValueError, match="different first dimensions"):
+        as_tensors((torch.zeros(3, 2), torch.zeros(4)))
+    with pytest.raises(ValueError, match=r"data\[1\] is a ndarray"):
+        as_tensors([torch.zeros(3), np.zeros(3)])
+    with pytest.raises(ValueError, match="not supported; accepted"):
+        as_tensors(np.zeros((3, 2)))
+
+
+def test_tensor_batches_follow_the_epoch_order_and_resume_mid_epoch():
+    x = torch.arange(20.0).view(10, 2)
+    y = torch.arange(10)
+    tb = TensorBatches((x, y), 3, torch.device("cpu"), seed=1)
+    assert tb.resident and tb.steps_per_epoch == 3
+    batches = list(tb.epoch(4))
+    order = epoch_order(10, 1, 4)
+    for k, (bx, by) in enumerate(batches):
+        assert torch.equal(by, order[3 * k:3 * k + 3])
+        assert torch.equal(bx, x[by])
+    resumed = list(tb.epoch(4, start=2))
+    assert len(resumed) == 1 and all(torch.equal(a, b) for a, b in zip(resumed[0], batches[2]))
+
+
+def test_dataset_batches_equal_tensor_batches():
+    x, y = torch.randn(11, 3), torch.arange(11)
+    ds = torch.utils.data.TensorDataset(x, y)
+    for rank in (0, 1):
+        tensor_path = list(make_batches((x, y), 2, torch.device("cpu"), seed=5, rank=rank, world_size=2).epoch(1, 1))
+        dataset_path = list(make_batches(ds, 2, torch.device("cpu"), seed=5, rank=rank, world_size=2).epoch(1, 1))
+        assert isinstance(make_batches(ds, 2, torch.device("cpu"), seed=5), DatasetBatches)
+        assert len(tensor_path) == len(dataset_path) == 1  # 11 // (2*2) = 2 steps, resumed at step 1
+        for a, b in zip(tensor_path, dataset_path):
+            assert all(torch.equal(u, v) for u, v in zip(a, b))
