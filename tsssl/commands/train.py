@@ -193,7 +193,10 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
 
     t_start = time.perf_counter()
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    # first, so that a bad device / precision fails before any data is read or file written
+    trainer = Trainer(epochs=cfg.epochs, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
+                      lr=cfg.lr, weight_decay=cfg.weight_decay, device=cfg.device,
+                      precision=cfg.precision, seed=cfg.seed, out_dir=out)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
 
@@ -220,11 +223,9 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
     # inputs standardised per channel with the training windows' statistics (kept in the encoder)
     method = build_method(cfg.method, in_channels=ws.X.shape[2], encoder=cfg.encoder,
                           encoder_kwargs=cfg.encoder_kwargs, standardize=channel_stats(train.X), **kwargs)
+    out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.toml")  # before training: an interrupted run can be resumed from it
 
-    trainer = Trainer(epochs=cfg.epochs, max_steps=cfg.max_steps, batch_size=cfg.batch_size,
-                      lr=cfg.lr, weight_decay=cfg.weight_decay, device=cfg.device,
-                      precision=cfg.precision, seed=cfg.seed, out_dir=out)
     fit_data = train_bal if cfg.method == "lstm" else train  # SSL: every training window, no labels used
     t0 = time.perf_counter()
     result = trainer.fit(method, fit_data, resume=resume)
