@@ -1,6 +1,7 @@
 """The Trainer on the CPU with toy methods: learning, seeds, exact resume, divergence, precision,
 data forms, logs, progress, optimiser groups and argument checks."""
 import csv
+import importlib.util
 import io
 import sys
 from pathlib import Path
@@ -350,6 +351,36 @@ def test_history_loss_is_the_mean_since_the_last_log():
     torch.testing.assert_close(losses(fours), torch.stack([per_step[:4].mean(), per_step[4:].mean()]))
 
 
+def test_tensorboard_scalars_when_installed(tmp_path, monkeypatch):
+    """With ``tensorboard`` importable the Trainer writes train/loss, train/lr and
+    train/samples_per_s at each log step (a recording stand-in for SummaryWriter here)."""
+    import types
+
+    from tsssl.train import callbacks
+
+    written, opened = [], []
+
+    class FakeWriter:
+        def __init__(self, log_dir, purge_step=None):
+            opened.append((log_dir, purge_step))
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def close(self):
+            opened.append("closed")
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    monkeypatch.setattr(trainer_module, "tensorboard_available", lambda: True)
+    x, y = regression_data(64)
+    result = cpu_trainer(max_steps=4, log_every=2, out_dir=tmp_path).fit(fresh(), (x, y))
+    assert opened == [(str(tmp_path / "tb"), None), "closed"]
+    assert [(t, s) for t, _, s in written] == [(f"train/{k}", s) for s in (2, 4)
+                                               for k in ("loss", "lr", "samples_per_s")]
+    assert [v for t, v, _ in written if t == "train/loss"] == [h["loss"] for h in result.history]
+    assert callbacks.tensorboard_available() == (importlib.util.find_spec("tensorboard") is not None)
+
+
 def test_progress_only_on_a_terminal(capsys):
     class FakeTTY(io.StringIO):
         def isatty(self):
@@ -415,3 +446,12 @@ def test_cuda_mixed_precision_trains_with_resident_data(precision, tmp_path):
     assert result.final_loss < 0.05 * result.history[0]["loss"]
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert (ckpt["scaler"] is not None) == (precision == "fp16")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_compiled_step_matches_eager():
+    x, y = regression_data(1024)
+    runs = [Trainer(max_steps=20, batch_size=128, lr=0.05, device="cuda", progress=False, log_every=1,
+                    compile=c).fit(fresh(LinearRegression), (x, y)) for c in (False, True)]
+    torch.testing.assert_close(losses(runs[1]), losses(runs[0]), rtol=1e-4, atol=1e-5)

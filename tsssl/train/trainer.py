@@ -52,8 +52,10 @@ class TrainingDivergedError(RuntimeError):
 class TrainResult:
     """What ``Trainer.fit`` returns.
 
-    history: log rows (dicts: step, epoch, loss, lr, samples_per_s, elapsed_s), the resumed
-    run's earlier rows included; final_loss: the last row's loss (mean over its log window);
+    history: log rows (dicts: step = optimiser steps done, epoch = 0-based epoch of the row's
+    last step, loss = mean loss since the previous row (averaged over ranks), lr = learning rate
+    of the row's last step, samples_per_s since the previous row (all ranks), elapsed_s since
+    the run began, resumed runs included), the resumed run's earlier rows included; final_loss: the last row's loss (mean over its log window);
     samples_per_s: training samples (all ranks) per second of this call's loop; steps: optimiser
     steps done in total; epochs: passes over the data (steps / steps per epoch); elapsed_s: wall
     seconds of this call's loop; checkpoint_path: the final checkpoint (None without out_dir);
@@ -126,7 +128,9 @@ class Trainer:
 
     Length: ``epochs`` passes over the data, or ``max_steps`` optimiser steps; with both, the run
     stops at whichever comes first; with neither, one epoch. ``batch_size`` is per process
-    (under DDP the global batch is batch_size x world size).
+    (under DDP the global batch is batch_size x world size, and the last incomplete global
+    batch of an epoch is always dropped so that ranks take equal steps); ``drop_last=False``
+    keeps a single process's last, smaller batch.
 
     Optimisation: AdamW (``lr`` peak, ``weight_decay`` on weight matrices only; fused on CUDA,
     foreach on the CPU), linear warm-up over ``warmup_frac`` of the steps then cosine to
@@ -147,6 +151,10 @@ class Trainer:
     ``callbacks``: extra objects with any of the hooks of ``tsssl.train.callbacks`` (called on
     every rank). ``seed`` seeds torch / numpy / random (plus the rank) at the start of a fresh
     run and every epoch's data order: the same seed repeats a run on the same device.
+
+    Under DDP the Trainer initialises the process group when torchrun's env asks for one and
+    leaves it initialised after ``fit`` (the script may train again); methods with parameters
+    unused in some steps set ``find_unused_parameters = True`` as a class attribute.
     """
 
     def __init__(self, epochs: Optional[int] = None, max_steps: Optional[int] = None, batch_size: int = 256,
@@ -230,6 +238,8 @@ class Trainer:
         device = self.device
         if ctx.enabled and device.type == "cuda":
             device = torch.device("cuda", ctx.local_rank)
+        elif device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
         if device.type == "cuda":
             torch.cuda.set_device(device)
         ckpt_path = resolve_resume(resume, self.out_dir)
