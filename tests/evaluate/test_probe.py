@@ -87,3 +87,15 @@ def test_probe_errors():
         fit_probe(Z, np.zeros(50, int))
     with pytest.raises(ValueError, match="y must have shape"):
         fit_probe(Z, y[:10])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_embed_on_cuda_matches_cpu_and_moves_the_encoder_back():
+    torch.manual_seed(0)
+    enc = LSTMEncoder(3, hidden=16)
+    X = np.random.default_rng(0).normal(size=(300, 20, 3)).astype(np.float32)
+    z_cpu = embed(enc, X, batch_size=64)
+    z_gpu = embed(enc, X, batch_size=64, device="cuda")
+    assert next(enc.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(z_gpu, z_cpu, rtol=1e-3, atol=1e-4)
