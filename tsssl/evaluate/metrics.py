@@ -221,16 +221,19 @@ def _weighted_counts(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> tuple[np
 
 
 def weighted_precision(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """tp / (tp + fp) per row of W (NaN where nothing is predicted positive)."""
     tp, fp, _, _ = _weighted_counts(y, pred, W)
     return _ratio(tp, tp + fp)
 
 
 def weighted_recall(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """tp / positives per row of W (NaN without positive weight)."""
     tp, _, pos, _ = _weighted_counts(y, pred, W)
     return _ratio(tp, pos)
 
 
 def weighted_lift(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """precision / base rate per row of W."""
     tp, fp, pos, n = _weighted_counts(y, pred, W)
     return _ratio(_ratio(tp, tp + fp), _ratio(pos, n))
 
