@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tsssl.encoders import CNNEncoder, LSTMEncoder
-from tsssl.methods import METHODS, Method, build_method
+from tsssl.methods import METHODS, Method, StandardizedEncoder, build_method, channel_stats
 from tsssl.methods.cpc import CPCContextEncoder
 
 
@@ -44,8 +44,6 @@ def test_errors_name_what_is_accepted():
 
 
 def test_standardized_encoder_scales_inputs_and_carries_its_statistics():
-    from tsssl.methods import StandardizedEncoder, channel_stats
-
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(50, 6, 3)) * [0.01, 1.0, 5.0] + [0.0, 2.0, -1.0]).astype(np.float32)
     mean, std = channel_stats(X)
