@@ -111,8 +111,8 @@ def validation_slice(train_ws: WindowSet, frac: float = 0.2, purge: Optional[int
 
     Returns the ``Split`` of ``tsssl.data.chronological_split(train_ws, test_frac=frac,
     purge=purge, embargo=embargo)``: ``.train`` the windows to fit on, ``.test`` the validation
-    windows (the last ``frac`` of the training period). purge defaults to the horizon the
-    windows were built with (``train_ws.meta["horizon"]``, else 5): fit windows whose label
+    windows (the last ``frac`` of the training period's end dates). purge defaults to the
+    horizon the windows were built with (``train_ws.meta["horizon"]``): fit windows whose label
     horizon reaches into the validation slice are dropped, as between train and test.
     """
     if not isinstance(train_ws, WindowSet):
@@ -122,8 +122,6 @@ def validation_slice(train_ws: WindowSet, frac: float = 0.2, purge: Optional[int
     if train_ws.synthetic is not None and bool(np.any(train_ws.synthetic)):
         raise ValueError("train_ws holds synthetic (SMOTE) windows: carve the validation slice "
                          "before rebalancing, so that it has real dates and the natural base rate")
-    if purge is None:
-        purge = int(train_ws.meta.get("horizon", 5))
     from tsssl.data import chronological_split
 
     return chronological_split(train_ws, test_frac=frac, purge=purge, embargo=embargo)
