@@ -1,0 +1,33 @@
+"""tsssl.data: prices in, labelled windows out (see DESIGN.md).
+
+Sources (long price frames: date, ticker, open, high, low, close, volume): ``load_sample``,
+``load_prices`` (yfinance + cache), ``read_prices`` (CSV / parquet), ``synthetic_market``;
+checked by ``validate_prices``. Windows: ``strict_rise_label``, ``build_windows`` ->
+``WindowSet`` (P-adic features in ``tsssl.data.padic``). Splits: ``chronological_split`` ->
+``Split``, ``walk_forward``. Class balance: ``rebalance``.
+"""
+from tsssl.data.labels import strict_rise_label
+from tsssl.data.padic import (
+    padic_digits,
+    padic_distance,
+    padic_features,
+    padic_feature_names,
+    padic_to_int,
+    padic_valuation,
+    reference_patterns,
+)
+from tsssl.data.prices import validate_prices
+from tsssl.data.rebalance import rebalance
+from tsssl.data.sources import load_prices, load_sample, read_prices
+from tsssl.data.splits import Split, chronological_split, walk_forward
+from tsssl.data.synthetic import synthetic_market
+from tsssl.data.windows import build_windows
+from tsssl.data.windowset import WindowSet
+
+__all__ = [
+    "load_sample", "load_prices", "read_prices", "synthetic_market", "validate_prices",
+    "strict_rise_label", "build_windows", "WindowSet",
+    "chronological_split", "Split", "walk_forward", "rebalance",
+    "padic_digits", "padic_valuation", "padic_distance", "padic_features", "padic_feature_names",
+    "padic_to_int", "reference_patterns",
+]

@@ -15,7 +15,10 @@ class WindowSet:
     end_date: (N,) datetime64[ns], the window's last day t; ticker: (N,) str;
     feature_names: C names; synthetic: (N,) bool, True for rows made by SMOTE (they have no
     real date or ticker of their own); meta: how the set was built (window, horizon,
-    features, split and rebalance settings), carried along for reports.
+    features, split and rebalance settings), carried along for reports;
+    label_end_date: (N,) datetime64[ns], the date of day t + horizon of the window's ticker
+    (the last close its label reads), used to purge training windows whose label reaches into
+    a test period; None when unknown (a hand-made set), NaT for SMOTE rows.
     """
 
     X: np.ndarray
@@ -25,12 +28,16 @@ class WindowSet:
     feature_names: list[str]
     synthetic: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    label_end_date: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.X)
         if self.synthetic is None:
             self.synthetic = np.zeros(n, dtype=bool)
-        for name in ("y", "end_date", "ticker", "synthetic"):
+        names = ("y", "end_date", "ticker", "synthetic")
+        if self.label_end_date is not None:
+            names += ("label_end_date",)
+        for name in names:
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"WindowSet.{name} has {len(getattr(self, name))} rows but X has {n}; "
@@ -67,6 +74,7 @@ class WindowSet:
             ticker=self.ticker[index],
             synthetic=self.synthetic[index],
             meta=dict(self.meta),
+            label_end_date=None if self.label_end_date is None else self.label_end_date[index],
         )
 
     def with_meta(self, **meta: Any) -> "WindowSet":

@@ -1,0 +1,321 @@
+"""Where prices come from: yfinance (with an on-disk cache), CSV / parquet files, the bundled
+sample. Every loader returns the long format of :mod:`tsssl.data.prices`, validated.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from tsssl.data.cache import (
+    Interval,
+    cache_path,
+    default_cache_dir,
+    merge_intervals,
+    missing_intervals,
+    read_cache,
+    write_cache,
+)
+from tsssl.data.prices import PRICE_COLUMNS, standardize_columns, validate_prices
+
+AUTO_ADJUST = True           # adjusted OHLC, no "Adj Close"; recorded in the cache
+DEFAULT_START = "1990-01-01"  # start=None
+SAMPLE_FILES = {"^GSPC": "sp500.csv", "^IXIC": "nasdaq.csv"}
+
+
+class PriceFileNotFoundError(ValueError, FileNotFoundError):
+    """A price file that does not exist (a ValueError for the CLI, a FileNotFoundError too)."""
+
+
+# -- yfinance --------------------------------------------------------------------------------
+def _download(tickers: list[str], start: str, end: str) -> pd.DataFrame:
+    """The one network call: yfinance daily bars of ``tickers`` on [start, end) (end exclusive,
+    as yfinance takes it). Tests replace this function."""
+    import yfinance as yf
+
+    return yf.download(tickers, start=start, end=end, interval="1d", auto_adjust=AUTO_ADJUST,
+                       actions=False, progress=False, group_by="column", threads=True)
+
+
+def _today() -> np.datetime64:
+    """Today in UTC: every trading session of an earlier date has closed."""
+    return np.datetime64(_dt.datetime.now(_dt.timezone.utc).date(), "D")
+
+
+def _as_day(value: Any, name: str) -> np.datetime64:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if pd.isna(ts):
+        raise ValueError(f"{name} must be a date like 2015-01-02, got {value!r}")
+    return np.datetime64(ts.date(), "D")
+
+
+def _ticker_list(tickers: str | Iterable[str]) -> list[str]:
+    if isinstance(tickers, str):
+        tickers = tickers.replace(",", " ").split()
+    try:
+        items = list(tickers)
+    except TypeError:
+        raise ValueError(f"tickers must be a list of ticker names, got {tickers!r}") from None
+    bad = [t for t in items if not isinstance(t, str) or not t.strip()]
+    if bad or not items:
+        raise ValueError(f"tickers must be non-empty ticker names like ['AAPL', '^GSPC'], got {items!r}")
+    return list(dict.fromkeys(t.strip().upper() for t in items))  # Yahoo ignores case; keep order
+
+
+def frames_by_ticker(raw: pd.DataFrame | None, tickers: list[str]) -> dict[str, pd.DataFrame]:
+    """Split a yfinance answer into one frame per ticker (date, open, ..., volume).
+
+    Handles the (Price, Ticker) MultiIndex columns (also for one ticker, either level order) and
+    a flat single-ticker frame. Days on which all of a ticker's prices are NaN (it did not trade
+    while others did, or it failed) are dropped; a ticker without rows is absent.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    if raw is None or len(raw) == 0 or raw.shape[1] == 0:
+        return out
+    if isinstance(raw.columns, pd.MultiIndex):
+        names = [str(n).lower() if n is not None else "" for n in raw.columns.names]
+        if "ticker" in names:
+            level = names.index("ticker")
+        else:  # unnamed levels: the one that is not made of price fields
+            fields = {"open", "high", "low", "close", "adjclose", "volume"}
+            level = next((i for i in range(raw.columns.nlevels)
+                          if not {str(v).lower().replace(" ", "") for v in raw.columns.get_level_values(i)} <= fields),
+                         raw.columns.nlevels - 1)
+        present = {str(v).upper(): v for v in raw.columns.get_level_values(level)}
+        parts = {t: raw.xs(present[t], axis=1, level=level) for t in tickers if t in present}
+    elif len(tickers) == 1:
+        parts = {tickers[0]: raw}
+    else:
+        raise ValueError(f"cannot tell the tickers apart in a download with flat columns "
+                         f"{list(raw.columns)} for {', '.join(tickers)}")
+    for ticker, part in parts.items():
+        frame = part.copy()
+        if not isinstance(frame.index, pd.RangeIndex):
+            frame.index.name = "date"
+            frame = frame.reset_index()
+        frame = standardize_columns(frame)
+        missing = [c for c in ("date", *PRICE_COLUMNS, "volume") if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the download for {ticker} lacks column(s) {', '.join(missing)}")
+        frame["date"] = pd.to_datetime(frame["date"])
+        if getattr(frame["date"].dt, "tz", None) is not None:
+            frame["date"] = frame["date"].dt.tz_localize(None)
+        frame["date"] = frame["date"].astype("datetime64[ns]").dt.normalize()
+        frame = frame[~frame[list(PRICE_COLUMNS)].isna().all(axis=1)]
+        if len(frame):
+            out[ticker] = frame[["date", *PRICE_COLUMNS, "volume"]].reset_index(drop=True)
+    return out
+
+
+def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None,
+                cache_dir: str | Path | None = None, dropna: bool = False) -> pd.DataFrame:
+    """Daily adjusted OHLCV of ``tickers`` from ``start`` to ``end`` (both inclusive) via yfinance.
+
+    tickers: names (upper-cased, as Yahoo does) or one string "AAPL MSFT". start: default
+    1990-01-01; end: default today. Prices are auto-adjusted (``auto_adjust=True`` passed to
+    yfinance and recorded in the cache). Returns the long format (validated, sorted by ticker
+    then date; see :func:`validate_prices` for ``dropna``).
+
+    Cache: one file per ticker in ``cache_dir`` (default ``$TSSSL_CACHE`` or the user cache
+    folder, see :mod:`tsssl.data.cache`). Only date ranges not yet fetched are downloaded, in
+    one call per distinct missing range for all tickers needing it; ranges without a weekday are
+    never fetched; a range is marked fetched only up to yesterday (UTC), so today's unfinished
+    bar is fetched again. A fetched range that came back empty for a ticker is not marked, so
+    it is asked again next time (it may have been a failure rather than no trading).
+
+    Failures: a download that raises (network, ``YFRateLimitError``, ...) falls back on the
+    cache with a warning, and is an error naming the tickers when there is no cache. A ticker
+    with no rows in the range (delisted, misspelt) is named in a warning and the others load;
+    when no ticker has rows, a ValueError names them.
+    """
+    names = _ticker_list(tickers)
+    first = _as_day(DEFAULT_START if start is None else start, "start")
+    last = _today() if end is None else _as_day(end, "end")
+    if first > last:
+        raise ValueError(f"start {first} is after end {last}")
+    request: Interval = (first, last + np.timedelta64(1, "D"))  # yfinance's end is exclusive
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    ceiling = _today()
+
+    cached: dict[str, tuple[pd.DataFrame, list[Interval]]] = {}
+    wanted: dict[Interval, list[str]] = {}
+    for ticker in names:
+        hit = read_cache(cache_path(folder, ticker), AUTO_ADJUST)
+        rows, covered = hit if hit is not None else (None, [])
+        if hit is not None:
+            cached[ticker] = hit
+        for gap in missing_intervals(request, covered):
+            if np.busday_count(gap[0], gap[1]) > 0:  # weekends alone hold no trading day
+                wanted.setdefault(gap, []).append(ticker)
+
+    failures: list[tuple[list[str], Interval, BaseException]] = []
+    updates: dict[str, tuple[list[pd.DataFrame], list[Interval]]] = {}
+    for gap, group in sorted(wanted.items()):
+        try:
+            raw = _download(group, str(gap[0]), str(gap[1]))
+        except Exception as err:  # network errors, YFRateLimitError, ...: handled below
+            failures.append((group, gap, err))
+            continue
+        got = frames_by_ticker(raw, group)
+        for ticker, frame in got.items():
+            in_gap = frame[(frame["date"] >= gap[0]) & (frame["date"] < gap[1])]
+            if len(in_gap) == 0:
+                continue
+            frames, covered = updates.setdefault(ticker, ([], []))
+            frames.append(in_gap)
+            covered.append((gap[0], min(gap[1], ceiling)))
+
+    for ticker, (frames, new_cover) in updates.items():
+        old_rows, old_cover = cached.get(ticker, (None, []))
+        rows = pd.concat(([old_rows] if old_rows is not None else []) + frames, ignore_index=True)
+        rows = rows.drop_duplicates("date", keep="last").sort_values("date", kind="stable")
+        covered = merge_intervals(old_cover + new_cover)
+        write_cache(cache_path(folder, ticker), ticker, rows, covered, AUTO_ADJUST)
+        cached[ticker] = (rows, covered)
+
+    lo, hi = np.datetime64(request[0], "ns"), np.datetime64(request[1], "ns")
+    parts, empty = [], []
+    for ticker in names:
+        rows = cached.get(ticker, (None, []))[0]
+        if rows is not None:
+            rows = rows[(rows["date"] >= lo) & (rows["date"] < hi)]
+        if rows is None or len(rows) == 0:
+            empty.append(ticker)
+        else:
+            parts.append(rows.assign(ticker=ticker))
+
+    failed = sorted({t for group, _, _ in failures for t in group})
+    if failures:
+        err = failures[0][2]
+        reason = f"{type(err).__name__}: {err}"
+        without = [t for t in failed if t in empty]
+        if not parts:
+            raise ValueError(f"download of {', '.join(failed)} failed ({reason}) and no cache "
+                             f"exists for them in {folder}")
+        with_cache = [t for t in failed if t not in empty]
+        msg = f"download of {', '.join(failed)} failed ({reason}); "
+        if with_cache:
+            msg += f"using the cached prices of {', '.join(with_cache)} (missing dates not filled)"
+        if without:
+            msg += ("; " if with_cache else "") + f"no cache for {', '.join(without)}, left out"
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    no_data = [t for t in empty if t not in failed]
+    if no_data and not parts:
+        raise ValueError(f"yfinance returned no prices for {', '.join(no_data)} between {request[0]} "
+                         f"and {last} (delisted or misspelt tickers?)")
+    if no_data:
+        warnings.warn(f"no prices for {', '.join(no_data)} between {request[0]} and {last} "
+                      "(delisted or misspelt?); loaded the other tickers", UserWarning, stacklevel=2)
+    prices = validate_prices(pd.concat(parts, ignore_index=True), dropna=dropna)
+    prices.attrs["source"] = "yfinance"
+    prices.attrs["auto_adjust"] = AUTO_ADJUST
+    return prices
+
+
+# -- files -----------------------------------------------------------------------------------
+_CSV = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
+_PARQUET = (".parquet", ".pq")
+
+
+def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = False) -> pd.DataFrame:
+    """Prices from a CSV (also .csv.gz) or parquet file, in the long format (validated).
+
+    Accepted layouts, column names in any case:
+    - long: date, ticker, open, high, low, close, volume (``ticker=`` keeps that ticker only);
+    - one ticker with a Date column (or index), e.g. yfinance's ``Date,Open,High,Low,Close,
+      Adj Close,Volume``; the ticker is ``ticker=`` or else the file name without suffix;
+    - a saved yfinance download with (Price, Ticker) header rows, one or many tickers.
+    An ``Adj Close`` column next to ``Close`` adjusts open/high/low/close by Adj Close / Close
+    (as yfinance's auto_adjust does), see :mod:`tsssl.data.prices`.
+    """
+    path = Path(path).expanduser()
+    name = path.name.lower()
+    kind = "csv" if name.endswith(_CSV) else "parquet" if name.endswith(_PARQUET) else None
+    if kind is None:
+        raise ValueError(f"read_prices: cannot read {path} (unknown file type); accepted: "
+                         f"{', '.join(_CSV + _PARQUET)}")
+    if not path.is_file():
+        raise PriceFileNotFoundError(f"read_prices: no such file {path}")
+    stem = path.name[: -len(next(s for s in _CSV + _PARQUET if name.endswith(s)))]
+    if kind == "parquet":
+        raw = pd.read_parquet(path)
+    elif _yfinance_header(path):
+        raw = pd.read_csv(path, header=[0, 1], index_col=0, skiprows=[2])
+        raw.index = pd.to_datetime(raw.index)
+    else:
+        raw = pd.read_csv(path)
+
+    if isinstance(raw.columns, pd.MultiIndex):
+        level = [str(n).lower() for n in raw.columns.names]
+        lvl = level.index("ticker") if "ticker" in level else raw.columns.nlevels - 1
+        found = list(dict.fromkeys(str(v) for v in raw.columns.get_level_values(lvl)))
+        keep = found if ticker is None else [ticker]
+        frames = frames_by_ticker(raw, [t.upper() for t in keep])
+        if not frames:
+            raise ValueError(f"read_prices: {path} has no prices for {', '.join(keep)}; "
+                             f"tickers in the file: {', '.join(found)}")
+        long = pd.concat([f.assign(ticker=t) for t, f in frames.items()], ignore_index=True)
+    else:
+        cols = {str(c).strip().lower() for c in raw.columns}
+        if "ticker" in cols or "symbol" in cols:
+            long = standardize_columns(raw)
+            if ticker is not None:
+                available = sorted(long["ticker"].astype(str).unique())
+                long = long[long["ticker"].astype(str) == ticker]
+                if len(long) == 0:
+                    raise ValueError(f"read_prices: ticker {ticker!r} is not in {path}; "
+                                     f"tickers in the file: {', '.join(available[:20])}")
+        else:
+            long = standardize_columns(raw)
+            long["ticker"] = ticker if ticker is not None else stem
+    prices = validate_prices(long, dropna=dropna)
+    prices.attrs["source"] = str(path)
+    return prices
+
+
+def _yfinance_header(path: Path) -> bool:
+    """True for a CSV saved from a yfinance download frame (rows "Price,..." then "Ticker,...")."""
+    try:
+        head = pd.read_csv(path, header=None, nrows=2, usecols=[0], dtype=str)[0].tolist()
+    except (ValueError, pd.errors.ParserError):
+        return False
+    return [str(c).strip().lower() for c in head] == ["price", "ticker"]
+
+
+# -- the bundled sample ----------------------------------------------------------------------
+def sample_dir() -> Path:
+    """The folder of the bundled CSVs: ``tsssl/_sample`` in an installed wheel, the repository's
+    ``data/`` in a checkout or an editable install."""
+    import tsssl
+
+    here = Path(tsssl.__file__).resolve().parent
+    for folder in (here / "_sample", here.parent / "data"):
+        if all((folder / f).is_file() for f in SAMPLE_FILES.values()):
+            return folder
+    raise PriceFileNotFoundError(
+        f"the bundled sample ({', '.join(SAMPLE_FILES.values())}) is missing from {here / '_sample'} "
+        f"and {here.parent / 'data'}; reinstall tsssl")
+
+
+@lru_cache(maxsize=1)
+def _sample() -> pd.DataFrame:
+    folder = sample_dir()
+    parts = [read_prices(folder / f, ticker=t) for t, f in SAMPLE_FILES.items()]
+    return validate_prices(pd.concat(parts, ignore_index=True))
+
+
+def load_sample() -> pd.DataFrame:
+    """The bundled real sample, offline: daily OHLCV of the S&P 500 (``^GSPC``) and the NASDAQ
+    Composite (``^IXIC``), 1999-01-04 to 2018-12-31 (Yahoo! Finance via the ``arch`` package;
+    see data/README.md), in the long format sorted by ticker then date."""
+    prices = _sample().copy()
+    prices.attrs["source"] = "tsssl bundled sample"
+    return prices

@@ -1,0 +1,131 @@
+"""Price frame -> WindowSet of scale-free features and strict-rise labels (DESIGN.md).
+
+Per ticker and trading day t (prev = the ticker's previous trading day):
+
+- ``log_ret``        log(close[t] / close[prev])
+- ``log_high_close`` log(high[t] / close[t])     (>= 0 for consistent bars)
+- ``log_low_close``  log(low[t] / close[t])      (<= 0 for consistent bars)
+- ``log_open_prev``  log(open[t] / close[prev])  (the overnight gap)
+- ``volume_z``       (volume[t] - mean) / std over the window's own days (population std; 0 when
+                     the window's volume does not vary). A per-window statistic, so nothing
+                     is fitted across windows or on test data.
+
+A window is the ``window`` days ending at t of one ticker; its first day needs a previous close,
+so a ticker with n rows gives n - window - horizon windows (the last ``horizon`` days have no
+full label future and give none: they are dropped, never labelled 0). Windows never cross
+tickers. ``features="ohlcv+padic"`` appends the channels of :mod:`tsssl.data.padic`.
+
+Vectorised over all tickers at once: the per-day features are computed on the concatenated
+rows (validity masks keep windows inside their ticker), and the preallocated (N, window, C)
+float32 array is filled by gathers of whole blocks of windows (no loop over windows; blocks of
+8,192 windows keep the writes in the CPU cache), so peak memory stays close to the output
+array itself.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tsssl.data.labels import strict_rise_label
+from tsssl.data.padic import DEFAULT_DEADBAND, DEFAULT_P, padic_digits, padic_feature_names, padic_features
+from tsssl.data.prices import validate_prices
+from tsssl.data.windowset import WindowSet
+
+FEATURES = ("ohlcv", "ohlcv+padic")
+CHUNK = 8192  # windows filled per step
+OHLCV_FEATURES = ["log_ret", "log_high_close", "log_low_close", "log_open_prev", "volume_z"]
+
+
+def _window_zscore(v: np.ndarray) -> np.ndarray:
+    """(n, window) -> z-score of each row over its own days (population std); 0 for flat rows."""
+    mean = v.mean(axis=1, keepdims=True)
+    dev = v - mean
+    std = np.sqrt(np.mean(dev * dev, axis=1, keepdims=True))
+    flat = std <= 1e-9 * np.abs(mean)
+    return np.where(flat, 0.0, dev / np.where(flat, 1.0, std))
+
+
+def _check_int(name: str, value: object, minimum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} ({what}), got {value!r}")
+    return int(value)
+
+
+def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, features: str = "ohlcv",
+                  p: int = DEFAULT_P, deadband: float = DEFAULT_DEADBAND, dropna: bool = False) -> WindowSet:
+    """Labelled windows of every ticker in ``prices`` (long format; validated first).
+
+    Returns a WindowSet with X (N, window, C) float32, y (N,) int64 (strict ``horizon``-day
+    rise after the window's last day t), end_date (date of t), label_end_date (date of
+    t + horizon), ticker (object array of str); rows ordered by ticker then date.
+    ``p`` and ``deadband`` set the P-adic digits when ``features="ohlcv+padic"``.
+    ``dropna=True`` drops NaN rows first (with a warning), see :func:`validate_prices`.
+    """
+    window = _check_int("window", window, 2, "days per window")
+    horizon = _check_int("horizon", horizon, 1, "days of strict rise in the label")
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
+    padic = features == "ohlcv+padic"
+    if padic:  # fail on a bad p / deadband before the work
+        padic_digits(np.zeros(1), p, deadband)
+    df = validate_prices(prices, dropna=dropna)
+    if len(df) == 0:
+        raise ValueError("prices have no rows; accepted: at least one ticker with "
+                         f"window + horizon + 1 = {window + horizon + 1} trading days")
+
+    codes, names = pd.factorize(df["ticker"], sort=True)  # sorted by ticker already
+    codes = codes.astype(np.int64)
+    n_rows = len(codes)
+    counts = np.bincount(codes, minlength=len(names))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    need = window + horizon + 1
+    short = np.flatnonzero(counts < need)
+    if short.size:
+        listed = ", ".join(f"{names[k]} ({counts[k]} days)" for k in short[:10])
+        more = f" and {short.size - 10} more" if short.size > 10 else ""
+        raise ValueError(
+            f"series too short for window={window}, horizon={horizon}: {listed}{more}; each ticker "
+            f"needs at least window + horizon + 1 = {need} trading days (one more for the first "
+            "day's return); drop those tickers or use a shorter window")
+
+    close = df["close"].to_numpy()
+    prev = np.empty(n_rows)
+    prev[0] = np.nan
+    prev[1:] = close[:-1]
+    prev[first] = np.nan  # a ticker's first day has no previous close
+    log_ret = np.log(close / prev)
+    per_day = np.empty((n_rows, 4), dtype=np.float32)
+    per_day[:, 0] = log_ret
+    per_day[:, 1] = np.log(df["high"].to_numpy() / close)
+    per_day[:, 2] = np.log(df["low"].to_numpy() / close)
+    per_day[:, 3] = np.log(df["open"].to_numpy() / prev)
+    volume = df["volume"].to_numpy()
+
+    pos = np.arange(n_rows) - first[codes]          # day index within the ticker
+    valid = (pos >= window) & (pos + horizon <= counts[codes] - 1)
+    ends = np.flatnonzero(valid)
+    n = ends.size
+    names_out = list(OHLCV_FEATURES)
+    if padic:
+        names_out += padic_feature_names(p)
+    X = np.empty((n, window, len(names_out)), dtype=np.float32)
+
+    digits = padic_digits(log_ret, p, deadband) if padic else None
+    offsets = np.arange(window)
+    for lo in range(0, n, CHUNK):  # chunks keep each gather and strided write inside the cache
+        rows = ends[lo:lo + CHUNK, None] - (window - 1) + offsets      # (chunk, window)
+        out = X[lo:lo + CHUNK]
+        out[:, :, :4] = per_day[rows]
+        out[:, :, 4] = _window_zscore(volume[rows])
+        if padic:
+            padic_features(digits[rows], p, out=out[:, :, len(OHLCV_FEATURES):])
+
+    labels = strict_rise_label(close, horizon)[ends]  # futures stay inside the ticker (valid)
+    dates = df["date"].to_numpy()
+    ticker_names = np.asarray(names, dtype=object)
+    meta = {"window": window, "horizon": horizon, "features": features,
+            "p": int(p) if padic else None, "deadband": float(deadband) if padic else None,
+            "n_tickers": int(len(names))}
+    return WindowSet(X=X, y=labels.astype(np.int64), end_date=dates[ends],
+                     ticker=ticker_names[codes[ends]], feature_names=names_out,
+                     meta=meta, label_end_date=dates[ends + horizon])
