@@ -14,6 +14,7 @@ from tsssl import __version__
 
 COMMANDS: dict[str, str] = {
     "train": "tsssl.commands.train",
+    "data": "tsssl.commands.data",
 }
 
 
