@@ -94,6 +94,7 @@ def validate_prices(df: pd.DataFrame, dropna: bool = False) -> pd.DataFrame:
     if missing:
         raise ValueError(f"prices are missing column(s) {', '.join(missing)}; accepted: {ACCEPTED}")
     out = out[list(COLUMNS)].reset_index(drop=True)
+    out.columns = pd.Index(COLUMNS)  # no leftover name (yfinance's "Price" level)
 
     tickers = out["ticker"]
     if tickers.isna().any():

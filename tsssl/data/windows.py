@@ -27,7 +27,12 @@ import numpy as np
 import pandas as pd
 
 from tsssl.data.labels import strict_rise_label
-from tsssl.data.padic import DEFAULT_DEADBAND, DEFAULT_P, padic_digits, padic_feature_names, padic_features
+from tsssl.data.padic import (
+    DEFAULT_DEADBAND,
+    DEFAULT_P,
+    padic_digits,
+    padic_feature_names,
+)
 from tsssl.data.prices import validate_prices
 from tsssl.data.windowset import WindowSet
 
@@ -43,6 +48,29 @@ def _window_zscore(v: np.ndarray) -> np.ndarray:
     std = np.sqrt(np.mean(dev * dev, axis=1, keepdims=True))
     flat = std <= 1e-9 * np.abs(mean)
     return np.where(flat, 0.0, dev / np.where(flat, 1.0, std))
+
+
+def _constant_pattern_distances(digits: np.ndarray, ends: np.ndarray, window: int, p: int) -> np.ndarray:
+    """(N, p) float32: |window - "all L"|_p of each window ending at row ``ends`` (L = 0..p-1).
+
+    Equal to ``padic_distance(window digits, constant pattern L)`` (checked in the tests), in
+    O(rows): the most recent days agreeing with "all L" are the run of digit L ending at the
+    window's last day, capped at the window length (distance 0 for a whole window at L).
+    """
+    n_rows = digits.size
+    index = np.arange(n_rows)
+    change = np.ones(n_rows, dtype=bool)
+    change[1:] = digits[1:] != digits[:-1]
+    run = index - np.maximum.accumulate(np.where(change, index, 0)) + 1
+    run[digits < 0] = 0                       # no return: agrees with nothing
+    v = np.minimum(run[ends], window)
+    dist = np.where(v >= window, 0.0, np.power(float(p), -v.astype(float)))
+    last = digits[ends]
+    out = np.ones((ends.size, p), dtype=np.float32)
+    for level in range(p):
+        hit = last == level
+        out[hit, level] = dist[hit]
+    return out
 
 
 def _check_int(name: str, value: object, minimum: int, what: str) -> int:
@@ -94,31 +122,42 @@ def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, feat
     prev[1:] = close[:-1]
     prev[first] = np.nan  # a ticker's first day has no previous close
     log_ret = np.log(close / prev)
-    per_day = np.empty((n_rows, 4), dtype=np.float32)
+    volume = df["volume"].to_numpy()
+    names_out = list(OHLCV_FEATURES)
+    if padic:
+        names_out += padic_feature_names(p)
+    n_ohlcv = len(OHLCV_FEATURES)
+
+    # Every per-day channel in one (rows, C) array laid out like a window's day, so that a block
+    # of windows is one contiguous np.take; per-window channels (volume z-score, p-adic
+    # distances) are filled per block afterwards.
+    per_day = np.zeros((n_rows, len(names_out)), dtype=np.float32)
     per_day[:, 0] = log_ret
     per_day[:, 1] = np.log(df["high"].to_numpy() / close)
     per_day[:, 2] = np.log(df["low"].to_numpy() / close)
     per_day[:, 3] = np.log(df["open"].to_numpy() / prev)
-    volume = df["volume"].to_numpy()
+    digits = None
+    if padic:
+        digits = padic_digits(log_ret, p, deadband)
+        for d in range(p):
+            per_day[:, n_ohlcv + d] = digits == d
 
     pos = np.arange(n_rows) - first[codes]          # day index within the ticker
     valid = (pos >= window) & (pos + horizon <= counts[codes] - 1)
     ends = np.flatnonzero(valid)
     n = ends.size
-    names_out = list(OHLCV_FEATURES)
-    if padic:
-        names_out += padic_feature_names(p)
     X = np.empty((n, window, len(names_out)), dtype=np.float32)
-
-    digits = padic_digits(log_ret, p, deadband) if padic else None
     offsets = np.arange(window)
-    for lo in range(0, n, CHUNK):  # chunks keep each gather and strided write inside the cache
-        rows = ends[lo:lo + CHUNK, None] - (window - 1) + offsets      # (chunk, window)
+    if padic:
+        closeness = _constant_pattern_distances(digits, ends, window, p)
+    for lo in range(0, n, CHUNK):  # blocks keep each gather and write inside the CPU cache
+        rows = ends[lo:lo + CHUNK, None] - (window - 1) + offsets      # (block, window)
         out = X[lo:lo + CHUNK]
-        out[:, :, :4] = per_day[rows]
+        np.take(per_day, rows, axis=0, out=out)
         out[:, :, 4] = _window_zscore(volume[rows])
         if padic:
-            padic_features(digits[rows], p, out=out[:, :, len(OHLCV_FEATURES):])
+            out[:, :, n_ohlcv + p:] = closeness[lo:lo + CHUNK, None, :]
+    del per_day
 
     labels = strict_rise_label(close, horizon)[ends]  # futures stay inside the ticker (valid)
     dates = df["date"].to_numpy()

@@ -1,0 +1,99 @@
+"""Time ``tsssl.data.build_windows`` on a synthetic market and measure its peak memory.
+
+    python -m benchmarks.build_windows [--tickers 500 --days 5000 --features ohlcv]
+
+Prints the seconds, windows per second, the size of the float32 window array X, and the peak
+memory of the build relative to X, measured twice: the rise of the process's peak RSS (Linux:
+the high-water mark is reset before the build through /proc/self/clear_refs; elsewhere the
+peak since start, which may hide the build's peak) and, in a second traced build, the peak of
+the allocations tracemalloc sees (numpy reports its buffers to it). Peak memory for the windows
+should stay within 2x the float32 array.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+from tsssl.data import build_windows, synthetic_market
+
+
+def _rss_kib(field: str) -> int | None:
+    """VmRSS / VmHWM of this process in KiB (Linux), None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.build_windows", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tickers", type=int, default=500)
+    ap.add_argument("--days", type=int, default=5000)
+    ap.add_argument("--window", type=int, default=20)
+    ap.add_argument("--horizon", type=int, default=5)
+    ap.add_argument("--features", choices=("ohlcv", "ohlcv+padic"), default="ohlcv")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-trace", action="store_true", help="skip the tracemalloc build")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    prices = synthetic_market(args.tickers, args.days, seed=args.seed)
+    t_market = time.perf_counter() - t0
+
+    rss_before = _rss_kib("VmRSS")
+    exact_peak = _reset_peak()
+    maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
+    seconds = time.perf_counter() - t0
+    hwm = _rss_kib("VmHWM")
+    x_gib = ws.X.nbytes / 2**30
+    if exact_peak and hwm is not None and rss_before is not None:
+        rss_rise = (hwm - rss_before) / 2**20
+        rss_note = "peak RSS rise during the build (VmHWM reset before it)"
+    else:
+        rss_rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before) / 2**20
+        rss_rise *= 1 if sys.platform != "darwin" else 2**-10  # macOS reports bytes
+        rss_note = "rise of the process's peak RSS (approximate)"
+    n = len(ws)
+    shape = ws.X.shape
+    del ws
+
+    print(f"machine      {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
+    print(f"market       {args.tickers} tickers x {args.days} days = {len(prices):,} rows "
+          f"(synthetic_market: {t_market:.2f} s)")
+    print(f"windows      {n:,} x {shape[1]} days x {shape[2]} features ({args.features}), "
+          f"X float32 = {x_gib:.3f} GiB")
+    print(f"build        {seconds:.2f} s, {n / seconds:,.0f} windows/s")
+    print(f"memory       {rss_note}: {rss_rise:.3f} GiB = {rss_rise / x_gib:.2f} x X")
+    if not args.no_trace:
+        tracemalloc.start()
+        ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"             tracemalloc peak of the build: {peak / 2**30:.3f} GiB = "
+              f"{peak / ws.X.nbytes:.2f} x X")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
