@@ -1,0 +1,113 @@
+"""`tsssl train`: end to end on the bundled sample with tiny settings, configuration precedence,
+and clean errors for bad flags and bad data."""
+import json
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsssl.cli import main
+from tsssl.config import resolve_config
+
+TINY = ["--sample", "--start", "2016-01-01", "--epochs", "1", "--batch-size", "128", "--seed", "0"]
+
+
+def run_cli(argv, capsys):
+    code = main(["train", *argv])
+    return code, capsys.readouterr()
+
+
+def test_end_to_end_writes_every_output_with_sane_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, io = run_cli([*TINY, "--out", str(out)], capsys)
+    assert code == 0
+    for name in ("checkpoint.pt", "config.toml", "metrics.json", "log.csv"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["method"] == "siamcl" and np.isfinite(m["final_loss"]) and m["windows_per_s"] > 0
+    probe = m["probe"]
+    assert 0 < probe["base_rate"] < 0.5 and probe["n_test"] == m["n_test"] > 0
+    for key in ("precision", "recall"):
+        assert probe[key] is None or 0 <= probe[key] <= 1
+    assert 0 < probe["pr_auc"] <= 1
+    s = m["split"]
+    assert "2016-01-01" <= s["train_start"] <= s["train_end"] < s["test_start"] <= s["test_end"]
+    assert m["n_train"] + m["n_test"] <= m["n_windows"]
+    # the resolved configuration repeats the run: same settings when read back
+    cfg = resolve_config(out / "config.toml")
+    assert cfg.method == "siamcl" and cfg.start == "2016-01-01" and cfg.epochs == 1 and cfg.out == str(out)
+    assert cfg.encoder_kwargs["hidden"] > 0
+    assert str(out) in io.out and "precision" in io.out
+    # a second run into the same folder is refused unless resumed
+    with pytest.raises(SystemExit) as err:
+        main(["train", *TINY, "--out", str(out)])
+    assert err.value.code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_lstm_baseline_and_config_file_precedence(tmp_path, capsys):
+    cfg_file = tmp_path / "run.toml"
+    cfg_file.write_text('method = "cpc"\nrebalance = "v1"\nbatch_size = 64\nepochs = 3\n'
+                        '[encoder_kwargs]\nhidden = 8\n')
+    out = tmp_path / "lstm"
+    code, _ = run_cli(["--config", str(cfg_file), *TINY, "--method", "lstm", "--rebalance", "none",
+                       "--out", str(out)], capsys)
+    assert code == 0
+    cfg = resolve_config(out / "config.toml")
+    assert cfg.method == "lstm" and cfg.rebalance == "none"   # flags over the file
+    assert cfg.batch_size == 128 and cfg.epochs == 1           # flags over the file
+    assert cfg.encoder_kwargs["hidden"] == 8                   # the file over the defaults
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["probe"]["scored_by"] == "lstm classifier head"
+    assert m["n_train_rebalanced"] == m["n_train"]            # rebalance none
+
+
+def test_bad_method_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--method", "simclrr"])
+    assert err.value.code == 2
+    assert "invalid choice: 'simclrr'" in capsys.readouterr().err
+
+
+def test_modality_method_on_windows_is_refused(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--method", "rotnet"])
+    assert err.value.code == 2 and "--modality image / text" in capsys.readouterr().err
+
+
+def test_empty_date_range_and_unreadable_file_are_clean_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--sample", "--start", "2030-01-01", "--out", str(tmp_path / "a")])
+    msg = capsys.readouterr().err
+    assert err.value.code == 2 and "tsssl train: error:" in msg and "2030-01-01" in msg
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "b")])
+    msg = capsys.readouterr().err
+    assert err.value.code == 2 and "missing.csv" in msg and "Traceback" not in msg
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--resume"])
+    assert err.value.code == 2 and "--resume needs --out" in capsys.readouterr().err
+
+
+def test_unknown_ticker_is_a_clean_error(tmp_path, monkeypatch, capsys):
+    import tsssl.data.sources as sources
+
+    def fake_download(tickers, start, end, *args, **kwargs):  # yfinance's answer for a bad ticker
+        return pd.DataFrame()
+
+    monkeypatch.setattr(sources, "_download", fake_download)
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--tickers", "NOSUCHTICKER", "--start", "2020-01-01", "--end", "2020-12-31",
+              "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")])
+    msg = capsys.readouterr().err
+    assert err.value.code == 2 and "NOSUCHTICKER" in msg and "Traceback" not in msg
+
+
+def test_image_and_text_modalities_are_delegated(monkeypatch, tmp_path):
+    calls = []
+    fake = types.ModuleType("tsssl.commands.modality")
+    fake.train_modality = lambda modality, method, args: calls.append((modality, method, args.out)) or 0
+    monkeypatch.setitem(sys.modules, "tsssl.commands.modality", fake)
+    assert main(["train", "--modality", "image", "--method", "rotnet", "--out", str(tmp_path)]) == 0
+    assert calls == [("image", "rotnet", str(tmp_path))]
