@@ -45,9 +45,12 @@ def rebalance(ws: WindowSet, strategy: str = "v1", seed: int = 0, k_neighbors: i
     before = _counts(ws.y)
     if strategy == "none":
         return ws.with_meta(rebalance="none", rebalance_seed=seed, rebalance_counts={"before": before, "after": before})
-    classes = np.unique(ws.y)
-    if classes.size < 2:
-        only = f"only class {int(classes[0])}" if classes.size else "no windows"
+    if not np.isin(ws.y, (0, 1)).all():
+        other = np.setdiff1d(ws.y, (0, 1))[:5].tolist()
+        raise ValueError(f"rebalance needs labels 0 / 1 (strict rise or not), got also {other}")
+    classes = [c for c in (0, 1) if before[str(c)]]
+    if len(classes) < 2:
+        only = f"only class {classes[0]}" if classes else "no windows"
         raise ValueError(f"rebalance(strategy={strategy!r}) needs windows of both classes 0 and 1, got "
                          f"{only} ({len(ws)} windows); use more data, another split, or strategy='none'")
 

@@ -69,6 +69,14 @@ def _days(dates: np.ndarray) -> np.ndarray:
     return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy's hash-based unique is slow on millions of dates)."""
+    s = np.sort(a)
+    keep = np.ones(s.size, dtype=bool)
+    keep[1:] = s[1:] != s[:-1]
+    return s[keep]
+
+
 def _check_windows(ws: WindowSet) -> None:
     if not isinstance(ws, WindowSet):
         raise ValueError(f"ws must be a WindowSet (from build_windows), got {type(ws).__name__}")
@@ -102,7 +110,7 @@ def purge_mask(ws: WindowSet, test_start: Any, purge: int, embargo: int = 0) -> 
     if has_label_end:
         known = ~np.isnat(ws.label_end_date)
         calendar.append(codes[known] * _TICKER_STRIDE + _days(ws.label_end_date[known]) + _DAY_OFFSET)
-    calendar = np.unique(np.concatenate(calendar))
+    calendar = _sorted_unique(np.concatenate(calendar))
     pos = np.searchsorted(calendar, keys)
     last = np.searchsorted(calendar, (codes + 1) * _TICKER_STRIDE) - 1
     ahead = calendar[np.minimum(pos + purge + embargo, last)] - codes * _TICKER_STRIDE - _DAY_OFFSET
@@ -149,7 +157,7 @@ def chronological_split(ws: WindowSet, test_start: Any = None, test_frac: float 
     if test_start is None:
         if not isinstance(test_frac, (int, float)) or not 0.0 < test_frac < 1.0:
             raise ValueError(f"test_frac must be in (0, 1), e.g. 0.2, got {test_frac!r}")
-        dates = np.unique(ws.end_date)
+        dates = _sorted_unique(ws.end_date)
         n_test = max(1, int(round(test_frac * len(dates))))
         if n_test >= len(dates):
             raise ValueError(f"test_frac={test_frac} leaves no training dates ({len(dates)} end dates)")
@@ -179,7 +187,7 @@ def walk_forward(ws: WindowSet, n_folds: int = 5, test_frac: float | None = None
     if not 0.0 < test_frac * n_folds < 1.0:
         raise ValueError(f"test_frac * n_folds must be in (0, 1) so that training dates remain, "
                          f"got test_frac={test_frac}, n_folds={n_folds}")
-    dates = np.unique(ws.end_date)
+    dates = _sorted_unique(ws.end_date)
     block = int(len(dates) * test_frac)
     if block < 1:
         raise ValueError(f"{len(dates)} end dates are too few for {n_folds} folds of test_frac={test_frac}")
