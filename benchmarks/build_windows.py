@@ -8,6 +8,16 @@ the high-water mark is reset before the build through /proc/self/clear_refs; els
 peak since start, which may hide the build's peak) and, in a second traced build, the peak of
 the allocations tracemalloc sees (numpy reports its buffers to it). Peak memory for the windows
 should stay within 2x the float32 array.
+
+Measured (2-core CPU dev box, x86_64, Python 3.11, numpy 2.4, shared with other jobs: load
+average about 4, so the times vary run to run), 500 tickers x 5,000 days, window 20, horizon 5:
+
+  features      windows     X float32   build time       windows/s       peak RSS rise
+  ohlcv         2,487,500   0.93 GiB    1.0 - 2.4 s      1.0 M - 2.4 M   1.02 x X
+  ohlcv+padic   2,487,500   2.04 GiB    1.8 - 4.5 s      0.55 M - 1.4 M  1.04 x X
+
+(tracemalloc peak of the build: 1.37 x X for ohlcv, 1.21 x X for ohlcv+padic; synthetic_market
+itself takes 0.6 - 1.6 s for that market.)
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Loaders: the bundled sample offline, read_prices on CSV / parquet / yfinance layouts, and
 load_prices with yfinance's network call replaced (MultiIndex frames, cache, failures)."""
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -241,4 +240,3 @@ def test_download_passes_yfinance_the_documented_arguments(monkeypatch):
     assert sources._download(["AAA"], "2020-01-01", "2020-01-05") == "frame"
     assert seen["auto_adjust"] is True and seen["progress"] is False and seen["actions"] is False
     assert seen["start"] == "2020-01-01" and seen["end"] == "2020-01-05" and seen["tickers"] == ["AAA"]
-    warnings.simplefilter("default")
