@@ -68,7 +68,8 @@ _COMMON = {"epochs": None, "device": "auto", "precision": "fp32", "seed": 0}
 def resolve_settings(modality: str, method: str, args: Any = None) -> dict[str, Any]:
     """Training settings, method_kwargs and encoder_kwargs: DEFAULTS < --config file < flags.
 
-    ``args``: an argparse Namespace of ``tsssl train`` (None = not given), a mapping, or None.
+    ``args``: an argparse Namespace of ``tsssl train`` (None = not given), a mapping (which may
+    also hold ``method_kwargs`` / ``encoder_kwargs`` and ``config``), or None.
     Flags / keys not used by these modalities (window, tickers, ...) are ignored. Giving
     ``epochs`` without ``max_steps`` trains for those epochs.
     """
@@ -84,7 +85,9 @@ def resolve_settings(modality: str, method: str, args: Any = None) -> dict[str, 
         from tsssl.config import load_toml
 
         layers.append((f"config file {a.config!r}", load_toml(a.config)))
-    layers.append(("command line", {k: getattr(a, k, None) for k in _TRAIN_KEYS + ("out",)}))
+    # flags (an argparse Namespace) or, from Python, a mapping that may also hold the kwargs
+    layers.append(("arguments", {k: getattr(a, k, None)
+                                 for k in _TRAIN_KEYS + ("out", "method_kwargs", "encoder_kwargs")}))
     for origin, values in layers:
         given = {k: v for k, v in values.items() if v is not None}
         if "epochs" in given and "max_steps" not in given:

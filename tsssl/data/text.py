@@ -171,13 +171,16 @@ def split_sentences(text: str, min_words: int = 3) -> list[str]:
 
 def load_pydoc_corpus(min_words: int = 3) -> TextCorpus:
     """The CPython help topics (``pydoc_data.topics.topics``, ~65k words in ~80 topics) as
-    sentences labelled by topic, topics in sorted order (deterministic)."""
+    sentences labelled by topic, topics in sorted order (deterministic). Topics share passages
+    (e.g. "assignment" contains "augassign"): a sentence seen before is left out, so that no
+    sentence can sit in both the training and the test part of a split."""
     from pydoc_data.topics import topics
 
     names = sorted(topics)
-    sentences, labels = [], []
+    sentences, labels, seen = [], [], set()
     for i, name in enumerate(names):
-        s = split_sentences(topics[name], min_words)
+        s = [x for x in dict.fromkeys(split_sentences(topics[name], min_words)) if x not in seen]
+        seen.update(s)
         sentences += s
         labels += [i] * len(s)
     return TextCorpus(sentences, np.asarray(labels, dtype=np.int64), names, "pydoc_data.topics")
@@ -345,7 +348,7 @@ def describe_returns(returns: np.ndarray, last_days: int = 5, dead_band: float =
     day = np.where(u[:, -last_days:] > dead_band, 2, np.where(u[:, -last_days:] < -dead_band, 0, 1))
     z = r.sum(axis=1) / (s[:, 0] * np.sqrt(r.shape[1]))
     trend = np.searchsorted(np.asarray(trend_cuts), z).astype(np.int64)
-    vol = np.where(np.abs(u).max(axis=1) > 2.5, "volatile", "calm")
+    vol = np.where((np.abs(r - r.mean(axis=1, keepdims=True)) / s).max(axis=1) > 2.5, "volatile", "calm")
     words = np.asarray(DAY_WORDS)[day]
     texts = [" ".join(w) + f" overall {TREND_PHRASES[k]} {v}" for w, k, v in zip(words, trend, vol)]
     return texts, trend
