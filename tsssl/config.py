@@ -92,7 +92,7 @@ class RunConfig:
     embargo: int = 0
     rebalance: str = "v2"
     # training
-    epochs: int = 4
+    epochs: int = 10
     max_steps: int | None = None
     batch_size: int = 512
     lr: float = 3e-3

@@ -22,6 +22,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -82,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="extra days dropped before the test period, beyond the horizon purge")
 
     t = parser.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 4)")
+    t.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 10)")
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     t.add_argument("--batch-size", type=int, default=None, help="windows per step (default 512)")
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
@@ -114,6 +115,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    # OpenMP threads that spin while waiting collapse throughput when the cores are shared
+    # (measured on a loaded 2-core box: 585 windows/s spinning vs 9,144 passive for the default
+    # SiamCL). Only effective before torch is first imported, i.e. from the command line.
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cfg = config_from_args(args)
     if cfg.modality != "timeseries":
         return _run_modality(cfg, args)
@@ -339,7 +345,8 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
         f"{m['n_train_rebalanced']:,} after rebalance {cfg.rebalance}), "
         f"test {s['test_start']}..{s['test_end']} ({m['n_test']:,} windows)",
         f"  trained {m['steps']} steps in {m['train_seconds']:.1f} s: "
-        f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss {m['final_loss']}",
+        f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss "
+        f"{'n/a' if m['final_loss'] is None else format(m['final_loss'], '.4g')}",
         f"  test ({p['scored_by']}): precision {pct(p.get('precision'))}, recall "
         f"{pct(p.get('recall'))}, PR-AUC {pr_auc}, base rate {pct(p.get('base_rate'))}",
         f"  outputs in {cfg.out}/: checkpoint.pt, config.toml, metrics.json, log.csv "
