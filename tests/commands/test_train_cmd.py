@@ -107,7 +107,7 @@ def test_unknown_ticker_is_a_clean_error(tmp_path, monkeypatch, capsys):
 def test_image_and_text_modalities_are_delegated(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("tsssl.commands.modality")
-    fake.train_modality = lambda modality, method, args: calls.append((modality, method, args.out)) or 0
+    fake.train_modality = lambda modality, method, args: calls.append((modality, method, args.out)) or {}
     monkeypatch.setitem(sys.modules, "tsssl.commands.modality", fake)
     assert main(["train", "--modality", "image", "--method", "rotnet", "--out", str(tmp_path)]) == 0
     assert calls == [("image", "rotnet", str(tmp_path))]

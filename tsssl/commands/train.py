@@ -145,7 +145,8 @@ def _run_modality(cfg: RunConfig, args: argparse.Namespace) -> int:
         from tsssl.commands.modality import train_modality
     except ImportError as err:
         raise ValueError(f"--modality {cfg.modality} is not available in this build ({err})") from None
-    return int(train_modality(cfg.modality, cfg.method, args) or 0)
+    train_modality(cfg.modality, cfg.method, args)  # prints its summary, returns its metrics
+    return 0
 
 
 # -- the pipeline --------------------------------------------------------------------------
