@@ -111,3 +111,17 @@ def test_image_and_text_modalities_are_delegated(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tsssl.commands.modality", fake)
     assert main(["train", "--modality", "image", "--method", "rotnet", "--out", str(tmp_path)]) == 0
     assert calls == [("image", "rotnet", str(tmp_path))]
+
+
+def test_resume_continues_from_the_checkpoint_with_the_saved_config(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--max-steps", "3", "--batch-size", "64", "--out", str(out)]) == 0
+    # resumed: the run's own config.toml is the base (start date, batch size), the flag extends it
+    assert main(["train", "--resume", "--out", str(out), "--max-steps", "6"]) == 0
+    cfg = resolve_config(out / "config.toml")
+    assert cfg.start == "2016-01-01" and cfg.batch_size == 64 and cfg.max_steps == 6
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["steps"] == 6
+    log = (out / "log.csv").read_text().splitlines()
+    assert log[0].startswith("step") and int(log[-1].split(",")[0]) == 6
+    capsys.readouterr()
