@@ -83,14 +83,15 @@ def random_affine(x: Tensor, scale: Sequence[float] = (1.0, 1.0), ratio: Sequenc
                   degrees: float = 0.0, generator: Optional[torch.Generator] = None) -> Tensor:
     """Per image: crop a random rectangle (area fraction ~ U(scale), aspect ratio log-uniform in
     ``ratio``, random position inside the image), rotate it by ~ U(-degrees, degrees), and
-    resample it to H x W (bilinear; outside the image is 0).
+    resample it to H x W (bilinear; outside the image is 0). A scale above 1 zooms out: the
+    frame is larger than the image, which lands at a random place inside it.
 
     One affine matrix per image maps output coordinates (normalised to [-1, 1]) to input
     coordinates: ``p_in = R(angle) diag(w, h) p_out + (cx, cy)``, with w, h the crop's half
     sizes (1 = the whole image) and (cx, cy) its centre.
     """
     _check_images(x, "random_affine")
-    s_lo, s_hi = _check_range(scale, "scale", "random_affine", 1e-3, 1.0)
+    s_lo, s_hi = _check_range(scale, "scale", "random_affine", 1e-3, 16.0)
     r_lo, r_hi = _check_range(ratio, "ratio", "random_affine", 1e-3)
     B = x.shape[0]
     area = _uniform(B, s_lo, s_hi, x, generator)

@@ -1,7 +1,8 @@
 """Evaluation of learned embeddings on labelled held-out data (images, sentences, words).
 
 - ``encode(encoder, X)``: frozen representations of any inputs (images, token ids: the dtype
-  is kept, unlike ``tsssl.evaluate.embed`` which casts windows to float32).
+  is kept, unlike ``tsssl.evaluate.embed`` which casts windows to float32);
+  ``calibrate_batchnorm`` gives a random baseline the data's normalisation statistics.
 - ``linear_probe_accuracy`` / ``knn_accuracy``: multi-class accuracy of a logistic-regression
   probe / a cosine k-nearest-neighbour vote fitted on train embeddings, scored on test ones;
   ``probe_accuracies`` both at once.
@@ -66,6 +67,37 @@ def encode(encoder: nn.Module, X: ArrayLike, batch_size: int = 1024,
     if z.dim() != 2:
         raise ValueError(f"the encoder must return (B, D) representations, got shape {tuple(z.shape)}")
     return z.numpy()
+
+
+@torch.no_grad()
+def calibrate_batchnorm(encoder: nn.Module, X: ArrayLike, batch_size: int = 1024) -> nn.Module:
+    """Set the running statistics of every BatchNorm layer of ``encoder`` to the exact mean /
+    variance over the inputs X (one pass in train mode, no gradient, weights untouched), then
+    restore the layers' momentum and the encoder's mode. Returns the encoder.
+
+    A randomly initialised encoder evaluated with its initial statistics (mean 0, variance 1)
+    feeds un-normalised activations to its ReLUs; any training, even a few steps, replaces them
+    with the data's statistics. Calibrating the random baseline the same way keeps that change
+    from passing for learned features.
+    """
+    norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return encoder
+    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
+    device = next(iter(encoder.parameters())).device
+    was, momenta = encoder.training, [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    encoder.train()
+    try:
+        for i in range(0, len(x), batch_size):
+            encoder(x[i:i + batch_size].to(device))
+    finally:
+        for m, mom in zip(norms, momenta):
+            m.momentum = mom
+        encoder.train(was)
+    return encoder
 
 
 def _check_split(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_test: ArrayLike):
