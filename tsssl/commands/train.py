@@ -22,7 +22,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -115,11 +114,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    # OpenMP threads that spin while waiting collapse throughput when the cores are shared
-    # (measured on a loaded 2-core box: 585 windows/s spinning vs 9,144 passive for the default
-    # SiamCL). Only effective before torch is first imported, i.e. from the command line.
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cfg = config_from_args(args)
     if cfg.modality != "timeseries":
         return _run_modality(cfg, args)

@@ -1,0 +1,80 @@
+"""Masked-LM: BERT's 80/10/10 masking statistics, the loss on the chosen positions only, tied
+output weights, and pre-training that learns to fill in words from their context."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tsssl.data.text import CLS_ID, MASK_ID, PAD_ID
+from tsssl.encoders.text import TextTransformerEncoder
+from tsssl.methods.mlm import IGNORE, MaskedLM, bert_mask
+from tsssl.train import Trainer
+
+
+def test_bert_masking_statistics():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(4, 100, (4000, 20), generator=g)
+    ids[:, 0] = CLS_ID
+    ids[:, 15:] = PAD_ID
+    inputs, labels = bert_mask(ids, vocab_size=100, mask_prob=0.15, generator=g)
+    chosen = labels != IGNORE
+    assert not chosen[:, 0].any() and not chosen[:, 15:].any()  # never [CLS] / [PAD]
+    assert chosen.any(dim=1).all()  # every sentence has a target
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(inputs[~chosen], ids[~chosen])
+    # 15% of the 14 words, plus one word in the 0.85^14 of sentences where none was drawn
+    assert abs(chosen[:, 1:15].float().mean().item() - (0.15 + 0.85 ** 14 / 14)) < 0.006
+    masked = (inputs[chosen] == MASK_ID).float().mean().item()
+    kept = (inputs[chosen] == ids[chosen]).float().mean().item()
+    changed = ((inputs[chosen] != MASK_ID) & (inputs[chosen] != ids[chosen])).float().mean().item()
+    assert abs(masked - 0.8) < 0.015 and abs(kept - 0.1) < 0.01 and abs(changed - 0.1) < 0.01
+    random_words = inputs[chosen][(inputs[chosen] != MASK_ID) & (inputs[chosen] != ids[chosen])]
+    assert random_words.min() >= 4 and random_words.max() < 100  # words only, no special token
+    with pytest.raises(ValueError, match="mask_prob"):
+        bert_mask(ids, 100, mask_prob=0.0)
+
+
+def small_encoder(vocab):
+    return TextTransformerEncoder(vocab, d_model=32, heads=2, layers=1, dim_feedforward=64, max_len=16, dropout=0.0)
+
+
+def test_step_is_cross_entropy_on_the_chosen_positions_with_tied_weights():
+    torch.manual_seed(0)
+    m = MaskedLM(small_encoder(30), 30)
+    assert m.decoder.weight is m.encoder.token_embedding.weight
+    ids = torch.randint(4, 30, (6, 10))
+    torch.manual_seed(5)
+    loss = m.training_step((ids,))
+    torch.manual_seed(5)
+    inputs, labels = bert_mask(ids, 30)
+    logits = m.token_logits(inputs)
+    assert torch.allclose(loss, F.cross_entropy(logits.reshape(-1, 30), labels.reshape(-1), ignore_index=IGNORE))
+    with pytest.raises(ValueError, match="tie_weights"):
+        MaskedLM(small_encoder(30), 31)
+
+
+def counting_language(n, vocab_words=20, seed=0):
+    """Sentences [CLS] w_s w_{s+k} w_{s+2k} ... (ids mod vocab_words, k in 1..3 per sentence,
+    6 to 14 words, then padding): each word follows from its neighbours, not from its frequency."""
+    rng = np.random.default_rng(seed)
+    start, step = rng.integers(vocab_words, size=(n, 1)), rng.integers(1, 4, size=(n, 1))
+    words = 4 + (start + step * np.arange(14)) % vocab_words
+    lengths = rng.integers(6, 15, size=n)
+    words[np.arange(14)[None, :] >= lengths[:, None]] = PAD_ID
+    return torch.from_numpy(np.concatenate([np.full((n, 1), CLS_ID), words], axis=1))
+
+
+def test_mlm_learns_to_fill_in_words_from_context():
+    train, test = counting_language(3000, seed=0), counting_language(500, seed=1)
+    torch.manual_seed(0)
+    m = MaskedLM(small_encoder(24), 24)
+    initial = copy.deepcopy(m)
+    result = Trainer(max_steps=300, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=30,
+                     progress=False).fit(m, train)
+    losses = [h["loss"] for h in result.history]
+    assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
+    print(m.masked_accuracy(test), initial.masked_accuracy(test))
+    acc, acc0 = m.masked_accuracy(test), initial.masked_accuracy(test)
+    assert acc > 0.6 and acc > acc0 + 0.5, (acc, acc0)  # a frequency guess gets ~1/20
