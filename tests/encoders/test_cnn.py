@@ -52,8 +52,11 @@ def test_receptive_field_matches_the_dilations():
     torch.manual_seed(0)
     enc = CNNEncoder(2, channels=4, layers=3, kernel_size=3, dilation_base=2).eval()
     assert enc.receptive_field == 1 + 2 * 2 * (1 + 2 + 4)  # 29
-    x = torch.zeros(1, 40, 2, requires_grad=True)
-    enc(x, return_sequence=True)[0, -1].sum().backward()
+    x = torch.randn(1, 40, 2, requires_grad=True)
+    # a weighted sum: the plain sum of a LayerNorm output over its channels is the constant sum
+    # of its biases, whose gradient is zero up to round-off
+    w = torch.randn(enc.out_dim)
+    (enc(x, return_sequence=True)[0, -1] * w).sum().backward()
     seen = (x.grad[0].abs().sum(1) > 0).nonzero().flatten()
     assert seen.min().item() == 40 - enc.receptive_field and seen.max().item() == 39
 
