@@ -144,42 +144,8 @@ def _run_modality(cfg: RunConfig, args: argparse.Namespace) -> int:
 
 
 # -- the pipeline --------------------------------------------------------------------------
-def load_configured_prices(cfg: RunConfig):
-    """The price frame the configuration names, cut to start..end (ValueError when empty)."""
-    import pandas as pd
-
-    from tsssl import data
-
-    if cfg.source == "tickers":
-        prices = data.load_prices(cfg.tickers, cfg.start, cfg.end, cache_dir=cfg.cache_dir)
-    elif cfg.source == "file":
-        try:
-            prices = data.read_prices(cfg.data)
-        except OSError as err:  # missing / unreadable file: a message, not a traceback
-            raise ValueError(f"cannot read --data {cfg.data}: {err.strerror or err}") from None
-    else:
-        prices = data.load_sample()
-    if cfg.start or cfg.end:
-        dates = pd.to_datetime(prices["date"])
-        keep = pd.Series(True, index=prices.index)
-        if cfg.start:
-            keep &= dates >= pd.Timestamp(cfg.start)
-        if cfg.end:
-            keep &= dates <= pd.Timestamp(cfg.end)
-        if not keep.any():
-            span = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no dates"
-            raise ValueError(
-                f"no prices between start={cfg.start or '-'} and end={cfg.end or '-'}; "
-                f"the data covers {span}"
-            )
-        prices = prices[keep.to_numpy()].reset_index(drop=True)
-    return prices
-
-
-def continuous_channels(feature_names: list[str]) -> list[int] | None:
-    """Channels that augmentation may perturb: all but one-hot (p-adic digit) channels."""
-    keep = [i for i, n in enumerate(feature_names) if "digit" not in n and "onehot" not in n]
-    return None if len(keep) == len(feature_names) else keep
+# the data loading and channel selection live in tsssl.pipeline (shared with `tsssl report`)
+from tsssl.pipeline import continuous_channels, load_configured_prices  # noqa: E402
 
 
 def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
