@@ -240,3 +240,38 @@ def test_download_passes_yfinance_the_documented_arguments(monkeypatch):
     assert sources._download(["AAA"], "2020-01-01", "2020-01-05") == "frame"
     assert seen["auto_adjust"] is True and seen["progress"] is False and seen["actions"] is False
     assert seen["start"] == "2020-01-01" and seen["end"] == "2020-01-05" and seen["tickers"] == ["AAA"]
+
+
+def test_download_turns_a_logged_network_failure_into_a_connection_error(monkeypatch, tmp_path):
+    # yfinance logs a failed request and returns an empty frame, like a delisted ticker
+    import logging
+
+    import yfinance
+
+    def offline(tickers, **kw):
+        logging.getLogger("yfinance").error("Failed to get ticker 'AAA' reason: Failed to perform, "
+                                            "curl: (6) Could not resolve host: query2.finance.yahoo.com")
+        return pd.DataFrame()
+
+    monkeypatch.setattr(yfinance, "download", offline)
+    with pytest.raises(ConnectionError, match="could not reach its servers.*resolve host"):
+        sources._download(["AAA"], "2020-01-01", "2020-01-05")
+    # through load_prices: a download failure without cache, not "delisted or misspelt"
+    monkeypatch.setattr(sources, "_today", lambda: np.datetime64("2020-06-01"))
+    with pytest.raises(ValueError, match=r"download of AAA failed \(ConnectionError.*no cache"):
+        load_prices(["AAA"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
+
+
+def test_download_keeps_a_delisted_ticker_apart_from_a_network_failure(monkeypatch):
+    import logging
+
+    import yfinance
+
+    def delisted(tickers, **kw):
+        logging.getLogger("yfinance").error("['ZZZZ']: possibly delisted; no price data found")
+        return "frame"
+
+    monkeypatch.setattr(yfinance, "download", delisted)
+    assert sources._download(["ZZZZ"], "2020-01-01", "2020-01-05") == "frame"
+    assert logging.getLogger("yfinance").handlers == [] or all(
+        type(h).__name__ != "_Collect" for h in logging.getLogger("yfinance").handlers)

@@ -4,6 +4,7 @@ sample. Every loader returns the long format of :mod:`tsssl.data.prices`, valida
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -33,13 +34,50 @@ class PriceFileNotFoundError(ValueError, FileNotFoundError):
 
 
 # -- yfinance --------------------------------------------------------------------------------
+# yfinance reports a failed request as a logged error and an empty frame, the same result as a
+# delisted ticker; these phrases in its log tell a network failure apart
+_NETWORK_ERRORS = ("could not resolve host", "dnserror", "connectionerror", "connection error",
+                   "failed to establish", "timed out", "timeout", "curl: (", "ratelimit",
+                   "too many requests", "network is unreachable", "sslerror", "ssl:")
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _download(tickers: list[str], start: str, end: str) -> pd.DataFrame:
     """The one network call: yfinance daily bars of ``tickers`` on [start, end) (end exclusive,
-    as yfinance takes it). Tests replace this function."""
+    as yfinance takes it). Tests replace this function.
+
+    yfinance's own log lines are collected instead of printed; when they say the request failed
+    for lack of network (DNS, connection, time-out, rate limit), a ``ConnectionError`` is raised,
+    so that ``load_prices`` falls back on the cache instead of calling the tickers delisted."""
     import yfinance as yf
 
-    return yf.download(tickers, start=start, end=end, interval="1d", auto_adjust=AUTO_ADJUST,
-                       actions=False, progress=False, group_by="column", threads=True)
+    logger = logging.getLogger("yfinance")
+    saved = (logger.handlers[:], logger.propagate)
+    collect = _Collect()
+    logger.handlers, logger.propagate = [collect], False
+    try:
+        with warnings.catch_warnings():
+            # pandas deprecation notices raised inside yfinance: not the user's to act on
+            warnings.filterwarnings("ignore", category=FutureWarning, module="yfinance")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="yfinance")
+            warnings.filterwarnings("ignore", message=".*inplace.*", module="yfinance")
+            raw = yf.download(tickers, start=start, end=end, interval="1d", auto_adjust=AUTO_ADJUST,
+                              actions=False, progress=False, group_by="column", threads=True)
+    finally:
+        logger.handlers, logger.propagate = saved
+    network = [m for m in collect.messages if any(k in m.lower() for k in _NETWORK_ERRORS)]
+    if network:
+        first = network[0].strip().splitlines()[-1].split(" See https:")[0]
+        raise ConnectionError(f"yfinance could not reach its servers: {first}")
+    return raw
 
 
 def _today() -> np.datetime64:
