@@ -99,3 +99,57 @@ def test_cpc_context_finds_the_planted_pattern():
     pr_auc = average_precision_score(split.test.y, probe.predict_proba(z_test)[:, 1])
     base_rate = split.test.y.mean()
     assert pr_auc > 3 * base_rate, (pr_auc, base_rate)
+
+
+def _mask_form_loss(method, x, ts):
+    """CPC's loss written out in the general mask form (cpc_positive_mask + masked info_nce)."""
+    z, c = method.encoder.steps(x)
+    B, _, D = z.shape
+    mask, steps = cpc_positive_mask(B, ts, method.n_predictions)
+    q = method.predict(c[:, ts]).reshape(-1, D)
+    keys = z[:, steps].reshape(-1, D)
+    return losses.info_nce(q, keys, mask, temperature=method.temperature)
+
+
+# bf16 with the CNN step encoder: oneDNN has no bf16-autocast LSTM on CPUs without AVX-512
+@pytest.mark.parametrize("encoder,precision", [("lstm", "fp32"), ("cnn", "fp32"), ("cnn", "bf16")])
+def test_single_context_fast_path_equals_the_mask_form(monkeypatch, encoder, precision):
+    """The default (n_context=1) takes the diagonal info_nce path; for every context position t
+    it gives the same loss and the same gradients as the mask form, and builds no mask."""
+    torch.manual_seed(0)
+    B, T, C, D, H, K = 6, 14, 3, 5, 7, 3
+    step = LSTMEncoder(C, hidden=D) if encoder == "lstm" else CNNEncoder(C, channels=D, layers=2)
+    method = CPC(step, context_dim=H, n_predictions=K, min_context=3)
+    assert method.n_context == 1  # the default: the fast path is CPC's default path
+    x = torch.randn(B, T, C)
+    params = [p for p in method.parameters() if p.requires_grad]
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else torch.autocast("cpu", enabled=False)
+
+    def no_mask(*args, **kwargs):
+        raise AssertionError("the single-context path must not build the (B K)^2 mask")
+
+    for t in range(2, T - K):  # every admissible t: min_context - 1 .. T - 1 - K
+        ts = torch.tensor([t])
+        with ctx:
+            expected = _mask_form_loss(method, x, ts)
+        g_expected = torch.autograd.grad(expected, params)
+        with monkeypatch.context() as m:
+            m.setattr(method, "context_positions", lambda T_, device=None, ts=ts: ts)
+            m.setattr("tsssl.methods.cpc.cpc_positive_mask", no_mask)
+            with ctx:
+                loss = method.training_step((x,))
+        g = torch.autograd.grad(loss, params)
+        assert loss.dtype == torch.float32
+        # same terms, summed by cross_entropy instead of a masked row sum: equal to round-off
+        torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
+        for a, b in zip(g, g_expected):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_single_context_positions_cover_the_admissible_range():
+    method = CPC(LSTMEncoder(2, hidden=4), n_predictions=4, min_context=4)
+    torch.manual_seed(0)
+    draws = torch.cat([method.context_positions(20) for _ in range(400)])
+    assert draws.shape == (400,)
+    # t from min_context - 1 = 3 to T - 1 - K = 15, each one drawn
+    assert set(draws.tolist()) == set(range(3, 16))

@@ -123,6 +123,8 @@ class CPC(Method):
                 f"ahead; use n_predictions < {T}"
             )
         lo = min(self.min_context - 1, hi)
+        if self.n_context == 1:  # one draw, no sort: a single kernel that a CUDA graph can hold
+            return torch.randint(lo, hi + 1, (1,), device=device)
         choice = torch.randperm(hi - lo + 1, device=device)[: self.n_context]
         return torch.sort(choice + lo).values
 
@@ -133,6 +135,17 @@ class CPC(Method):
         z, c = self.encoder.steps(x)                                   # (B, T, D), (B, T, H)
         B, T, D = z.shape
         ts = self.context_positions(T, z.device)
+        if len(ts) == 1:
+            # One context position t: the target steps t+1..t+K are distinct, so the keys are the
+            # encodings z[b, t+k] in (b, k) order, the same order as the predictions: prediction r's
+            # positive is key r. The diagonal form of info_nce is then the same loss as the mask form
+            # below, without the (B K)^2 mask and without torch.unique (a host sync), so the step can
+            # be captured in a CUDA graph. gather=False: CPC's negatives stay the local batch.
+            K = self.n_predictions
+            steps = ts + torch.arange(1, K + 1, device=z.device)       # (K,)
+            queries = self.predict(c.index_select(1, ts)).reshape(-1, D)  # (B * K, D)
+            keys = z.index_select(1, steps).reshape(-1, D)             # (B * K, D)
+            return info_nce(queries, keys, None, temperature=self.temperature, gather=False)
         mask, steps = cpc_positive_mask(B, ts, self.n_predictions)
         queries = self.predict(c[:, ts]).reshape(-1, D)                # (B * n_t * K, D)
         keys = z[:, steps].reshape(-1, D)                              # (B * |P|, D)
