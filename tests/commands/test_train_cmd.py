@@ -125,3 +125,26 @@ def test_resume_continues_from_the_checkpoint_with_the_saved_config(tmp_path, ca
     log = (out / "log.csv").read_text().splitlines()
     assert log[0].startswith("step") and int(log[-1].split(",")[0]) == 6
     capsys.readouterr()
+
+
+def test_torchrun_two_processes_train_once_rank_zero_reports(tmp_path):
+    # `torchrun -m tsssl train`: two gloo ranks train their shards; rank 0 alone writes and prints
+    import os
+    import subprocess
+
+    out = tmp_path / "ddp"
+    # the settings in a TOML file: torchrun's own parser would take --start for its --start-method
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('start = "2016-01-01"\nepochs = 1\nbatch_size = 128\nseed = 0\n')
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "tsssl", "train", "--config", str(cfg), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("tsssl train: siamcl") == 1 and proc.stdout.count("outputs in") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.toml", "log.csv", "metrics.json"]
+    m = json.loads((out / "metrics.json").read_text())
+    ckpt = __import__("torch").load(out / "checkpoint.pt", weights_only=False)
+    # both ranks' batches count: the global batch is 2 x 128
+    assert ckpt["world_size"] == 2 and m["steps"] == ckpt["step"] > 0
+    assert m["n_train"] // (2 * 128) == m["steps"]

@@ -41,25 +41,18 @@ from tsssl.config import (
 
 HELP = "train a contrastive / self-supervised model (or the LSTM baseline) and probe it"
 
-# argparse dest -> RunConfig key, for the flags that map one to one
-_FLAG_KEYS = (
-    "modality", "method", "encoder", "window", "horizon", "tickers", "start", "end", "cache_dir",
-    "data", "features", "rebalance", "test_start", "embargo", "epochs", "max_steps", "batch_size",
-    "lr", "device", "precision", "seed", "out",
-)
+# argparse dest -> RunConfig key, for the flags that map one to one. The data and training
+# flags are shared with `tsssl report` (add_source_arguments / add_split_arguments /
+# add_training_arguments below); train adds its single-run flags.
+DATA_FLAG_KEYS = ("tickers", "start", "end", "cache_dir", "data", "window", "horizon", "test_start", "embargo")
+TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision")
+_FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + (
+    "modality", "method", "features", "rebalance", "seed", "out")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # Every default is None: only the flags actually given override the config file.
-    g = parser.add_argument_group("model")
-    g.add_argument("--method", choices=WINDOW_METHODS + MODALITY_METHODS, default=None, metavar="METHOD",
-                   help=f"{'|'.join(WINDOW_METHODS)} (default siamcl); "
-                        f"{'|'.join(MODALITY_METHODS)} with --modality image / text")
-    g.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
-    g.add_argument("--modality", choices=MODALITIES, default=None,
-                   help="timeseries (default), or image / text for the classic SSL methods")
-
-    d = parser.add_argument_group("data (default: the bundled sample)")
+def add_source_arguments(d: argparse._ArgumentGroup) -> None:
+    """--sample | --tickers | --data, --start, --end, --cache-dir, --stock-window, --horizon
+    (every default None: only the flags given override a config file)."""
     src = d.add_mutually_exclusive_group()
     src.add_argument("--sample", action="store_true", default=None,
                      help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
@@ -73,21 +66,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="window length in trading days (default 20)")
     d.add_argument("--horizon", type=int, metavar="DAYS", default=None,
                    help="label: strict rise over this many days (default 5)")
-    d.add_argument("--features", choices=FEATURES, default=None, help="per-day features (default ohlcv)")
-    d.add_argument("--rebalance", choices=REBALANCE, default=None,
-                   help="rebalancing of the training windows only (default v2)")
+
+
+def add_split_arguments(d: argparse._ArgumentGroup) -> None:
+    """--test-start, --embargo."""
     d.add_argument("--test-start", metavar="YYYY-MM-DD", default=None,
                    help="first test date (default: the last 20%% of the dates)")
     d.add_argument("--embargo", type=int, metavar="DAYS", default=None,
                    help="extra days dropped before the test period, beyond the horizon purge")
 
-    t = parser.add_argument_group("training")
+
+def add_training_arguments(t: argparse._ArgumentGroup) -> None:
+    """--epochs, --max-steps, --batch-size, --lr, --device, --precision."""
     t.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 10)")
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     t.add_argument("--batch-size", type=int, default=None, help="windows per step (default 512)")
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
     t.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
     t.add_argument("--precision", choices=PRECISIONS, default=None, help="default fp32")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Every default is None: only the flags actually given override the config file.
+    g = parser.add_argument_group("model")
+    g.add_argument("--method", choices=WINDOW_METHODS + MODALITY_METHODS, default=None, metavar="METHOD",
+                   help=f"{'|'.join(WINDOW_METHODS)} (default siamcl); "
+                        f"{'|'.join(MODALITY_METHODS)} with --modality image / text")
+    g.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
+    g.add_argument("--modality", choices=MODALITIES, default=None,
+                   help="timeseries (default), or image / text for the classic SSL methods")
+
+    d = parser.add_argument_group("data (default: the bundled sample)")
+    add_source_arguments(d)
+    d.add_argument("--features", choices=FEATURES, default=None, help="per-day features (default ohlcv)")
+    d.add_argument("--rebalance", choices=REBALANCE, default=None,
+                   help="rebalancing of the training windows only (default v2)")
+    add_split_arguments(d)
+
+    t = parser.add_argument_group("training")
+    add_training_arguments(t)
     t.add_argument("--seed", type=int, default=None, help="default 0")
 
     o = parser.add_argument_group("configuration and output")
@@ -98,11 +115,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="continue the run in --out from its checkpoint (its config.toml is the base)")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The resolved configuration: defaults < --config file < flags given."""
-    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _FLAG_KEYS}
+def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:
+    """RunConfig overrides from the flags named by ``keys`` (None: not given); --sample selects
+    the bundled sample."""
+    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in keys}
     if getattr(args, "sample", None):
         overrides["source"] = "sample"
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The resolved configuration: defaults < --config file < flags given."""
+    overrides = overrides_from_args(args, _FLAG_KEYS)
     config_file = args.config
     if args.resume:
         if not args.out:
@@ -130,8 +154,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--resume: no checkpoint.pt in {out} to continue from")
     cfg.out = str(out)
     metrics = train_and_probe(cfg, resume=args.resume)
-    print(summary(cfg, metrics))
+    if metrics is not None:  # under torchrun, rank 0 reports
+        print(summary(cfg, metrics))
     return 0
+
+
+def _is_main_process() -> bool:
+    """Rank 0 of a torchrun launch (RANK), or a single process: the one that writes and prints."""
+    from tsssl.train import distributed
+
+    return distributed.get_rank() == 0 if distributed.is_initialized() else int(os.environ.get("RANK", "0")) == 0
 
 
 def _run_modality(cfg: RunConfig, args: argparse.Namespace) -> int:
@@ -148,8 +180,12 @@ def _run_modality(cfg: RunConfig, args: argparse.Namespace) -> int:
 from tsssl.pipeline import continuous_channels, load_configured_prices  # noqa: E402
 
 
-def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
-    """Run the pipeline of ``cfg`` (its ``out`` set), write the outputs, return the metrics."""
+def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | None:
+    """Run the pipeline of ``cfg`` (its ``out`` set), write the outputs, return the metrics.
+
+    Under ``torchrun`` every rank trains its shard (the Trainer wraps the method in DDP and
+    writes the checkpoint and log from rank 0); rank 0 alone writes config.toml, probes the
+    encoder and writes metrics.json; the other ranks return None."""
     import numpy as np
     import torch
 
@@ -190,13 +226,17 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
     # inputs standardised per channel with the training windows' statistics (kept in the encoder)
     method = build_method(cfg.method, in_channels=ws.X.shape[2], encoder=cfg.encoder,
                           encoder_kwargs=cfg.encoder_kwargs, standardize=channel_stats(train.X), **kwargs)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.toml")  # before training: an interrupted run can be resumed from it
+    main = _is_main_process()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.toml")  # before training: an interrupted run can be resumed from it
 
     fit_data = train_bal if cfg.method == "lstm" else train  # SSL: every training window, no labels used
     t0 = time.perf_counter()
     result = trainer.fit(method, fit_data, resume=resume)
     t_train = time.perf_counter() - t0
+    if not main:
+        return None
 
     t0 = time.perf_counter()
     evaluation = evaluate_split(method, cfg, train_bal, test)
