@@ -16,6 +16,7 @@ from tsssl import __version__
 COMMANDS: dict[str, str] = {
     "train": "tsssl.commands.train",
     "data": "tsssl.commands.data",
+    "bench": "tsssl.commands.bench",
 }
 
 

@@ -1,0 +1,40 @@
+"""Training throughput (windows/s) and peak memory per method x encoder x batch size x precision.
+
+    python -m benchmarks.train_throughput [--methods siamcl cpc] [--encoders lstm cnn transformer]
+        [--batch-sizes 512 4096] [--precision fp32 bf16] [--steps 20] [--device cpu cuda] [--json PATH]
+
+The same measurement as ``tsssl bench`` (see ``tsssl/bench.py``): each case is built as
+``tsssl train`` builds it and trained through the real ``tsssl.Trainer`` on the 20-day windows
+(horizon 5) of the bundled sample (or ``--data synthetic``), the windows resident on the device;
+the time is taken after ``--warmup`` steps, with the device synchronised, over ``--steps``
+steps. Peak memory: CUDA ``max_memory_allocated`` (reset per case) and the process's peak RSS
+(reset per case on Linux). Cases run on the CPU and, when present, on CUDA. An encoder may carry
+sizes, e.g. ``lstm:hidden=128,layers=2`` or ``cnn:channels=64``.
+
+Measured figures, with the machine, the torch version and the commands: benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Spinning OpenMP waits collapse throughput on shared cores; as the tsssl CLI does, wait
+    # passively unless told otherwise (only effective before torch is first imported).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from tsssl.commands import bench
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_throughput", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return bench.run(args)
+    except ValueError as err:  # a bad flag value: a clear message, not a traceback
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
