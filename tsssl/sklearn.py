@@ -1,0 +1,353 @@
+"""``TSSSLEncoder``: a self-supervised window encoder as a scikit-learn transformer.
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    clf = make_pipeline(TSSSLEncoder(method="siamcl", epochs=5), LogisticRegression())
+    clf.fit(X_train, y_train)              # X: (N, T, C) float windows, y: (N,) 0/1
+    clf.predict_proba(X_test)[:, 1]
+
+``fit`` builds the method with ``tsssl.methods.build_method`` (inputs standardised per channel
+with the training windows' statistics, kept inside the encoder) and trains it with the one
+``tsssl.Trainer``; ``transform`` runs the frozen encoder (eval mode, no grad, batched). The
+fitted estimator pickles (weights moved to the CPU) and has ``save`` / ``load``.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from tsssl.data.windowset import WindowSet
+
+__all__ = ["TSSSLEncoder"]
+
+_FORMAT = "tsssl.TSSSLEncoder"
+_FORMAT_VERSION = 1
+# methods that train on labels; the self-supervised ones ignore y
+_SUPERVISED_METHODS = ("lstm",)
+
+
+def _as_windows(X: Any, name: str = "X") -> np.ndarray:
+    """X (a WindowSet, an array or a CPU tensor of windows) -> (N, T, C) float32, checked."""
+    if isinstance(X, WindowSet):
+        X = X.X
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{name} must be an array of windows (N, T, C), got {type(X).__name__}: {err}") from None
+    if arr.ndim != 3:
+        hint = " (one window? use X[None])" if arr.ndim == 2 else ""
+        raise ValueError(f"{name} must be windows of shape (N, T, C) = (windows, days, channels), "
+                         f"got an array of shape {arr.shape}{hint}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty: shape {arr.shape}; need at least one window, day and channel")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=(1, 2)))
+        raise ValueError(f"{name} holds {int(bad.sum())} NaN/inf values in {rows.size} window(s), first at "
+                         f"index {rows[:5].tolist()}; drop or fill them first (windows must be finite)")
+    return arr
+
+
+class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Learn representations of windows without labels; ``transform`` maps (N, T, C) -> (N, D).
+
+    Parameters (stored as given; checked at ``fit``, as scikit-learn does):
+
+    method: a window method of ``tsssl.methods.METHODS`` ("siamcl", "cpc", "simclr", "moco",
+        "byol", "simsiam", "barlow", or "lstm", the supervised baseline, which needs ``y``).
+    encoder: "lstm", "cnn" or "transformer" (or an ``nn.Module`` with ``out_dim``; it is copied,
+        not trained in place). encoder_kwargs: its sizes; default the CLI's
+        (``tsssl.config.DEFAULT_ENCODER_KWARGS``, e.g. one LSTM layer of 32 units), updated by
+        the ones given.
+    method_kwargs: arguments of the method (``temperature``, ``proj_dim``, ``views``,
+        ``class_weight``, ...). Without ``views``, window methods get
+        ``tsssl.augment.default_timeseries_views()`` (restricted to the continuous channels when
+        fitted on a WindowSet with one-hot p-adic digits). ``class_weight="balanced"`` for
+        "lstm" takes its weights from the ``y`` given to ``fit``.
+    epochs, max_steps, batch_size, lr, weight_decay, device, precision, seed, progress: the
+        ``tsssl.Trainer``'s. The batch is capped at the number of training windows.
+    standardize: standardise each input channel with the training windows' mean / std (kept
+        in the encoder as buffers, so ``transform`` applies the same statistics).
+    transform_batch_size: windows per forward pass in ``transform``.
+
+    Fitted attributes: ``method_`` (the trained ``Method``), ``encoder_`` (its encoder),
+    ``n_features_in_`` / ``in_channels_`` (C), ``window_length_`` (T), ``out_dim_`` (D),
+    ``feature_names_`` (when fitted on a WindowSet, else None), ``history_`` (the Trainer's log
+    rows) and ``loss_curve_`` ((steps, losses) float arrays), ``n_steps_``, ``device_``.
+
+    ``transform`` runs where the model is: the training device after ``fit``, the CPU after
+    unpickling or ``load`` (unless ``load(path, device=...)``). Same ``seed``, same device:
+    the same ``transform``; ``fit`` leaves the global torch / numpy / ``random`` states as it
+    found them.
+    """
+
+    def __init__(self, method: str = "siamcl", encoder: Any = "lstm",
+                 encoder_kwargs: Optional[Mapping[str, Any]] = None,
+                 method_kwargs: Optional[Mapping[str, Any]] = None, epochs: Optional[int] = 10,
+                 max_steps: Optional[int] = None, batch_size: int = 512, lr: float = 3e-3,
+                 weight_decay: float = 1e-4, device: str = "auto", precision: str = "fp32", seed: int = 0,
+                 standardize: bool = True, transform_batch_size: int = 4096,
+                 progress: Optional[bool] = False) -> None:
+        self.method = method
+        self.encoder = encoder
+        self.encoder_kwargs = encoder_kwargs
+        self.method_kwargs = method_kwargs
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.precision = precision
+        self.seed = seed
+        self.standardize = standardize
+        self.transform_batch_size = transform_batch_size
+        self.progress = progress
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> "TSSSLEncoder":
+        """Train on windows X (N, T, C) (or a WindowSet, whose ``y`` is used when y is None).
+
+        y: (N,) labels, used only by supervised methods ("lstm", or ``supervised=True`` in
+        method_kwargs); the self-supervised methods ignore it.
+        """
+        import torch
+
+        from tsssl.methods import METHODS
+        from tsssl.train import Trainer
+        from tsssl.train.checkpoint import capture_rng_state, restore_rng_state
+
+        feature_names = list(X.feature_names) if isinstance(X, WindowSet) else None
+        if isinstance(X, WindowSet) and y is None:
+            y = X.y
+        Xa = _as_windows(X)
+        n, T, C = Xa.shape
+        if not isinstance(self.method, str) or self.method not in METHODS:
+            raise ValueError(f"TSSSLEncoder: unknown method {self.method!r}; accepted: {', '.join(METHODS)}")
+        method_kwargs = dict(self.method_kwargs or {})
+        supervised = self.method in _SUPERVISED_METHODS or bool(method_kwargs.get("supervised", False))
+        ya = self._check_y(y, n) if supervised else None
+        if n < 2:
+            raise ValueError(f"X has {n} window; training needs at least 2 (contrastive methods compare "
+                             "windows of a batch)")
+        # Trainer first: a bad device / precision / epochs fails before any model is built
+        trainer = Trainer(epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size, lr=self.lr,
+                          weight_decay=self.weight_decay, device=self.device, precision=self.precision,
+                          seed=self.seed, progress=self.progress)
+        trainer.batch_size = min(trainer.batch_size, n)  # a small X still trains
+        trainer.log_every = max(1, trainer.total_steps(max(1, n // trainer.batch_size)) // 100)
+
+        recipe = self._recipe(Xa, ya, feature_names, method_kwargs)
+        # seeding is the run's business, not the caller's: the global torch / numpy / random
+        # states (which the Trainer reseeds) are put back as they were after training
+        rng_state = capture_rng_state()
+        try:
+            torch.manual_seed(self.seed)  # the model's initial weights
+            method = self._build(recipe)
+            data = (torch.from_numpy(Xa),) if ya is None else (torch.from_numpy(Xa), torch.from_numpy(ya))
+            result = trainer.fit(method, data)
+        finally:
+            restore_rng_state(rng_state)
+        method.eval()
+
+        self._set_model(method, recipe)
+        self.n_features_in_ = self.in_channels_ = C
+        self.window_length_ = T
+        self.feature_names_ = feature_names
+        self.history_ = [dict(row) for row in result.history]
+        self.n_steps_ = int(result.steps)
+        return self
+
+    @staticmethod
+    def _check_y(y: Any, n: int) -> np.ndarray:
+        if y is None:
+            raise ValueError("this method trains on labels: pass y (N,) of 0/1 to fit (or a WindowSet)")
+        ya = np.asarray(y)
+        if ya.shape != (n,):
+            raise ValueError(f"y must have shape ({n},) like X's windows, got {ya.shape}")
+        if not np.isin(ya, (0, 1)).all():
+            bad = np.unique(ya[~np.isin(ya, (0, 1))])[:5].tolist()
+            raise ValueError(f"y must hold the labels 0 and 1, found {bad}")
+        if np.unique(ya).size < 2:
+            raise ValueError(f"y holds only the class {int(ya[0])}; a supervised method needs both 0 and 1")
+        return ya.astype(np.int64)
+
+    def _recipe(self, X: np.ndarray, y: Optional[np.ndarray], feature_names: Optional[list[str]],
+                method_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Everything ``_build`` needs to make the (untrained) method again: plain values only,
+        unless the caller passed objects (an encoder module, views)."""
+        from tsssl.config import DEFAULT_ENCODER_KWARGS
+        from tsssl.methods import channel_stats
+        from tsssl.methods.supervised import balanced_class_weight
+
+        if isinstance(self.encoder, str):
+            encoder: Any = self.encoder
+            encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(self.encoder.lower(), {}), **dict(self.encoder_kwargs or {})}
+        else:
+            encoder, encoder_kwargs = copy.deepcopy(self.encoder), dict(self.encoder_kwargs or {})
+        if self.method == "lstm" and method_kwargs.get("class_weight") == "balanced":
+            # the weights themselves, so that the recipe need not carry the labels
+            method_kwargs["class_weight"] = balanced_class_weight(y, 2).tolist()
+            method_kwargs.pop("labels", None)
+        view_channels = None
+        if feature_names is not None:
+            from tsssl.commands.train import continuous_channels
+
+            view_channels = continuous_channels(feature_names)
+        mean, std = channel_stats(X) if self.standardize else (None, None)
+        return {"method": self.method, "in_channels": int(X.shape[2]), "encoder": encoder,
+                "encoder_kwargs": encoder_kwargs, "method_kwargs": method_kwargs,
+                "view_channels": view_channels,
+                "mean": None if mean is None else [float(v) for v in mean],
+                "std": None if std is None else [float(v) for v in std]}
+
+    @staticmethod
+    def _build(recipe: Mapping[str, Any]):
+        from tsssl.augment import default_timeseries_views
+        from tsssl.methods import build_method
+
+        kwargs = dict(recipe["method_kwargs"])
+        if recipe["method"] not in _SUPERVISED_METHODS:  # as `tsssl train` does
+            kwargs.setdefault("views", default_timeseries_views(channels=recipe["view_channels"]))
+        standardize = None if recipe["mean"] is None else (recipe["mean"], recipe["std"])
+        encoder = recipe["encoder"]
+        return build_method(recipe["method"], in_channels=recipe["in_channels"],
+                            encoder=encoder if isinstance(encoder, str) else copy.deepcopy(encoder),
+                            encoder_kwargs=recipe["encoder_kwargs"] or None, standardize=standardize, **kwargs)
+
+    def _set_model(self, method: Any, recipe: dict[str, Any]) -> None:
+        self.method_ = method
+        self.encoder_ = method.encoder
+        self.out_dim_ = int(method.encoder.out_dim)
+        self.device_ = str(next(iter(method.state_dict().values())).device)
+        self._recipe_ = recipe
+
+    # -- transform -----------------------------------------------------------------------------
+    def transform(self, X: Any) -> np.ndarray:
+        """Representations (N, out_dim_) float32 of windows X (N, T, C) (or a WindowSet) by the
+        frozen encoder: eval mode, no gradients, ``transform_batch_size`` windows at a time."""
+        from tsssl.evaluate import embed
+
+        check_is_fitted(self, "method_")
+        if isinstance(X, WindowSet) and self.feature_names_ is not None \
+                and list(X.feature_names) != list(self.feature_names_):
+            raise ValueError(f"X has the features {list(X.feature_names)} but this encoder was fitted on "
+                             f"{list(self.feature_names_)}; build the windows with the same features")
+        Xa = _as_windows(X)
+        if Xa.shape[2] != self.in_channels_:
+            raise ValueError(f"X has {Xa.shape[2]} channels per day but this encoder was fitted on "
+                             f"{self.in_channels_}" + (f" ({', '.join(self.feature_names_)})"
+                                                        if self.feature_names_ else ""))
+        if Xa.shape[1] != self.window_length_:
+            raise ValueError(f"X has windows of {Xa.shape[1]} days but this encoder was fitted on "
+                             f"{self.window_length_}-day windows")
+        return embed(self.encoder_, Xa, batch_size=int(self.transform_batch_size))
+
+    @property
+    def loss_curve_(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, losses): the training loss (mean over each log interval) against the step."""
+        check_is_fitted(self, "method_")
+        steps = np.array([row["step"] for row in self.history_], dtype=np.int64)
+        losses = np.array([row["loss"] for row in self.history_], dtype=np.float64)
+        return steps, losses
+
+    @property
+    def _n_features_out(self) -> int:  # for get_feature_names_out: tssslencoder0, ...
+        return self.out_dim_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = self.method in _SUPERVISED_METHODS
+        tags.non_deterministic = False
+        return tags
+
+    # -- pickling, save / load -----------------------------------------------------------------
+    def _model_payload(self) -> dict[str, Any]:
+        """The recipe and the weights on the CPU (the live model is not moved)."""
+        state = {k: v.detach().to("cpu", copy=True) for k, v in self.method_.state_dict().items()}
+        return {"recipe": self._recipe_, "state_dict": state}
+
+    def _restore_model(self, payload: Mapping[str, Any], device: Any = "cpu") -> None:
+        method = self._build(payload["recipe"])
+        method.load_state_dict(payload["state_dict"])
+        method.to(device).eval()
+        self._set_model(method, dict(payload["recipe"]))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state = dict(state)
+        for key in ("method_", "encoder_", "_recipe_"):
+            state.pop(key, None)
+        if hasattr(self, "method_"):
+            state["_model_payload"] = self._model_payload()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        payload = state.pop("_model_payload", None)
+        super().__setstate__(state)
+        if payload is not None:
+            self._restore_model(payload, "cpu")
+
+    def save(self, path: Union[str, os.PathLike]) -> Path:
+        """Write the fitted encoder to ``path`` (torch format; written to a temp file and renamed)."""
+        import torch
+
+        import tsssl
+
+        check_is_fitted(self, "method_")
+        path = Path(path)
+        blob = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "tsssl_version": tsssl.__version__,
+                "state": self.__getstate__()}
+        buf = io.BytesIO()
+        torch.save(blob, buf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(buf.getbuffer())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], device: Any = "cpu") -> "TSSSLEncoder":
+        """A fitted encoder saved by ``save``, its model on ``device`` (default the CPU).
+
+        The file is unpickled (it may hold custom views or encoder modules): load only files
+        you trust, as with ``torch.load(weights_only=False)`` or ``joblib.load``.
+        """
+        import torch
+
+        from tsssl.train.trainer import resolve_device
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no saved TSSSLEncoder at {path}")
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a file written by TSSSLEncoder.save")
+        if blob.get("format_version", 0) > _FORMAT_VERSION:
+            raise ValueError(f"{path} was written by a newer tsssl ({blob.get('tsssl_version')}); "
+                             "upgrade tsssl to read it")
+        state = dict(blob["state"])
+        payload = state.pop("_model_payload")
+        est = cls.__new__(cls)
+        BaseEstimator.__setstate__(est, state)
+        est._restore_model(payload, resolve_device(device))
+        return est
