@@ -15,6 +15,7 @@ from tsssl import __version__
 
 COMMANDS: dict[str, str] = {
     "train": "tsssl.commands.train",
+    "report": "tsssl.commands.report",
     "data": "tsssl.commands.data",
     "bench": "tsssl.commands.bench",
 }

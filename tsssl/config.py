@@ -210,13 +210,18 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
 def resolve_config(
     file: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    file_values: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """Defaults, then the TOML ``file``'s keys, then ``overrides`` (flags given; None = not
     given, skipped). The encoder sizes default to ``DEFAULT_ENCODER_KWARGS[encoder]`` under
-    whatever the file and flags set; the source's own arguments are checked for coherence."""
+    whatever the file and flags set; the source's own arguments are checked for coherence.
+    ``file_values``: the file's keys when the caller has read it already (``tsssl report``
+    takes its own ``[report]`` table out first); errors still name ``file``."""
     cfg = RunConfig()
     if file is not None:
-        cfg = _apply(cfg, load_toml(file), f"config file {str(file)!r}")
+        values = load_toml(file) if file_values is None else file_values
+        cfg = _apply(cfg, values, f"config file {str(file)!r}")
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     cfg = _apply(cfg, given, "command line")
     # Default sizes of the chosen encoder sit under the user's own encoder_kwargs.
