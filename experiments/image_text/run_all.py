@@ -10,9 +10,13 @@ runs/image_text/<modality>-<method>/ (a finished run is read back, not trained a
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from pathlib import Path
+
+# as the tsssl command line does: spinning OpenMP waits collapse throughput on shared cores
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tsssl.commands.modality import IMAGE_METHODS, TEXT_METHODS, train_modality
 
