@@ -2,14 +2,24 @@
 implements ``training_step(batch) -> loss`` for the one Trainer.
 
 Windows: ``SiamCL``, ``CPC``, ``SimCLR``, ``MoCo``, ``BYOL``, ``SimSiam``, ``BarlowTwins``,
-``SupervisedBaseline``; by name: ``METHODS`` and ``build_method``.
+``SupervisedBaseline``; by name: ``METHODS`` and ``build_method``. Fine-tuning a pretrained
+encoder with a classifier head: ``FineTune`` and ``finetune(encoder, data)``.
+
+Images and text (``tsssl train --modality image | text``; SimCLR, MoCo, BYOL, SimSiam, Barlow
+Twins and CPC are the classes above with an image encoder): ``RotNet``, ``Jigsaw``, ``CLIP``,
+``Word2Vec``, ``MaskedLM``, ``SimCSE``. These load on first use (the text ones pull in the data
+package), so that ``import tsssl.methods`` stays cheap for the window methods.
 """
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from .barlow import BarlowTwins
 from .base import Method
 from .byol import BYOL
 from .cpc import CPC, CPCContextEncoder
+from .finetune import FineTune, finetune  # binds the name to the function, not the submodule
 from .moco import MoCo
 from .registry import METHODS, StandardizedEncoder, build_method, channel_stats
 from .siamcl import SiamCL
@@ -17,8 +27,29 @@ from .simclr import SimCLR
 from .simsiam import SimSiam
 from .supervised import SupervisedBaseline
 
+#: image / text method classes, loaded on first access: name -> submodule
+_LAZY = {
+    "RotNet": "rotnet",
+    "Jigsaw": "jigsaw",
+    "CLIP": "clip",
+    "Word2Vec": "word2vec",
+    "MaskedLM": "mlm",
+    "SimCSE": "simcse",
+}
+
 __all__ = [
     "Method", "METHODS", "build_method", "channel_stats", "StandardizedEncoder",
     "SiamCL", "CPC", "CPCContextEncoder", "SimCLR", "MoCo", "BYOL", "SimSiam", "BarlowTwins",
-    "SupervisedBaseline",
+    "SupervisedBaseline", "FineTune", "finetune",
+    "RotNet", "Jigsaw", "CLIP", "Word2Vec", "MaskedLM", "SimCSE",  # the keys of _LAZY
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
