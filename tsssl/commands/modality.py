@@ -177,7 +177,7 @@ def _image_experiment(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     size = int(mk.pop("digit_size", 16 if method == "rotnet" else 8))
     split = digits_split(test_frac=0.25, seed=seed, size=size)
     X_train = torch.from_numpy(split.X_train)
-    describe = f"scikit-learn digits: {split.describe()}" + (f" (upsampled from 8 x 8)" if size != 8 else "")
+    describe = f"scikit-learn digits: {split.describe()}" + (" (upsampled from 8 x 8)" if size != 8 else "")
 
     if method == "clip":
         return _digits_clip_experiment(split, seed, mk, ek, describe)
@@ -299,8 +299,6 @@ def _digits_clip_experiment(split: Any, seed: int, mk: dict, ek: dict, describe:
 
 
 def _text_experiment(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
-    import torch
-
     from tsssl.data.text import Tokenizer, load_pydoc_corpus, topic_split
 
     corpus = load_pydoc_corpus()
@@ -495,8 +493,6 @@ def _window_clip_experiment(seed: int, mk: dict, ek: dict) -> Experiment:
 def train_modality(modality: str, method: str, args: Any = None) -> dict[str, Any]:
     """Build the data and method, train with the Trainer, evaluate, write the outputs to
     ``args.out`` (checkpoint.pt, log.csv, metrics.json, config.toml) and return the metrics."""
-    import torch
-
     from tsssl.train import Trainer
 
     s = resolve_settings(modality, method, args)
@@ -550,10 +546,15 @@ def summary(m: Mapping[str, Any], out: Path) -> str:
         f"tsssl train --modality {m['modality']} --method {m['method']} ({m['loss']})",
         f"  data: {m['data']}",
         f"  trained {m['steps']} steps on {m['device']} in {m['seconds']['train']:.1f} s: loss "
-        f"{m['first_logged_loss']} -> {m['final_loss']}",
+        f"{_fmt(m['first_logged_loss'])} -> {_fmt(m['final_loss'])}",
         f"  {h['metric']}: {h['trained']} ({others})",
         f"  outputs in {out}/: checkpoint.pt, log.csv, metrics.json, config.toml",
     ])
+
+
+def _fmt(x: Optional[float]) -> str:
+    """A loss for the summary: 4 significant digits (the full value is in metrics.json)."""
+    return "n/a" if x is None else f"{x:.4g}"
 
 
 def _save_config(path: Path, modality: str, method: str, s: Mapping[str, Any]) -> None:

@@ -1,0 +1,102 @@
+"""`tsssl train --modality image | text`: real short runs from the command line (digits with
+SimCLR, the help topics with word2vec) write every output with the baselines next to the
+trained figure; settings precedence; clean errors for a method on the wrong modality."""
+import json
+
+import numpy as np
+import pytest
+
+from tsssl.cli import main
+from tsssl.commands.modality import IMAGE_METHODS, LOSSES, TEXT_METHODS, resolve_settings
+from tsssl.config import MODALITY_METHODS, WINDOW_METHODS, load_toml
+
+
+def log_losses(out):
+    rows = (out / "log.csv").read_text().splitlines()
+    col = rows[0].split(",").index("loss")
+    return [float(r.split(",")[col]) for r in rows[1:]]
+
+
+def test_image_simclr_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "simclr"
+    code = main(["train", "--modality", "image", "--method", "simclr", "--max-steps", "20",
+                 "--batch-size", "128", "--seed", "0", "--out", str(out)])
+    assert code == 0
+    for name in ("checkpoint.pt", "config.toml", "metrics.json", "log.csv"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["modality"], m["method"], m["loss"], m["steps"]) == ("image", "simclr", "nt_xent", 20)
+    assert m["final_loss"] < m["first_logged_loss"]
+    losses = log_losses(out)
+    assert len(losses) >= 2 and np.isclose(losses[0], m["first_logged_loss"], rtol=1e-3)
+    # the trained encoder, its random initialisation and the raw pixels, with the same probes
+    for who in ("trained", "random_encoder", "raw_pixels"):
+        assert set(m["probes"][who]) >= {"linear_probe", "knn"}
+        assert all(0.0 <= v <= 1.0 for v in m["probes"][who].values())
+    assert m["headline"]["trained"] == m["probes"]["trained"]["linear_probe"]
+    assert m["headline"]["raw_pixels"] == m["probes"]["raw_pixels"]["linear_probe"]
+    printed = capsys.readouterr().out
+    assert "--method simclr" in printed and "random encoder" in printed and str(out) in printed
+    # config.toml repeats the run
+    cfg = load_toml(out / "config.toml")
+    assert (cfg["modality"], cfg["method"], cfg["max_steps"], cfg["batch_size"]) == ("image", "simclr", 20, 128)
+    # a finished run is not overwritten
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--modality", "image", "--method", "simclr", "--out", str(out)])
+    assert err.value.code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_text_word2vec_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "w2v"
+    code = main(["train", "--modality", "text", "--method", "word2vec", "--max-steps", "60",
+                 "--batch-size", "1024", "--seed", "0", "--out", str(out)])
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["modality"], m["method"], m["steps"]) == ("text", "word2vec", 60)
+    assert m["final_loss"] < m["first_logged_loss"]
+    rel = m["related_vs_random"]
+    assert len(rel["pairs"]) >= 15 and 0.0 <= rel["trained"]["auc"] <= 1.0
+    assert m["headline"]["chance"] == 0.5 and m["headline"]["trained"] == round(rel["trained"]["auc"], 4)
+    near = m["nearest_words"]["int"]
+    assert len(near) == 5 and "int" not in [w for w, _ in near]  # a word is not its own neighbour
+    assert "skipgram" in m["data"] and "min count 5" in m["data"]
+    assert "--method word2vec" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("modality,method", [("text", "rotnet"), ("image", "word2vec"), ("image", "mlm"),
+                                             ("text", "lstm")])
+def test_method_on_the_wrong_modality_is_a_clear_error(modality, method, tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--modality", modality, "--method", method, "--out", str(tmp_path / "x")])
+    msg = capsys.readouterr().err
+    accepted = IMAGE_METHODS if modality == "image" else TEXT_METHODS
+    assert err.value.code == 2 and "Traceback" not in msg
+    assert f"method {method!r} does not run on --modality {modality}" in msg
+    assert ", ".join(accepted) in msg
+    assert not (tmp_path / "x").exists()  # nothing written
+
+
+def test_every_modality_method_is_a_command_line_choice_with_a_loss():
+    choices = set(WINDOW_METHODS) | set(MODALITY_METHODS)
+    for modality, methods in (("image", IMAGE_METHODS), ("text", TEXT_METHODS)):
+        for method in methods:
+            assert method in choices, method
+            assert (modality, method) in LOSSES
+            resolve_settings(modality, method)  # defaults exist
+
+
+def test_settings_precedence_defaults_file_flags(tmp_path):
+    cfg = tmp_path / "w2v.toml"
+    cfg.write_text('max_steps = 50\nbatch_size = 256\nlr = 0.05\n[method_kwargs]\nmode = "cbow"\ndim = 16\n')
+    s = resolve_settings("text", "word2vec", {"config": str(cfg), "batch_size": 64,
+                                              "method_kwargs": {"dim": 8}})
+    assert s["max_steps"] == 50 and s["lr"] == 0.05          # the file over the defaults
+    assert s["batch_size"] == 64                              # arguments over the file
+    assert s["method_kwargs"] == {"mode": "cbow", "dim": 8}   # tables merged key by key
+    assert s["weight_decay"] == 0.0 and s["seed"] == 0        # defaults kept
+    # epochs without max_steps trains for those epochs
+    assert resolve_settings("image", "rotnet", {"epochs": 2})["max_steps"] is None
+    with pytest.raises(ValueError, match="modality 'audio'"):
+        resolve_settings("audio", "simclr")
+    with pytest.raises(ValueError, match="method_kwargs must be a table"):
+        resolve_settings("image", "simclr", {"method_kwargs": 3})
