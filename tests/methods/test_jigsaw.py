@@ -1,5 +1,8 @@
 """Jigsaw: the permutation set (maximal Hamming distance, seeded), tiles and their shuffling
-against naive loops, and training on the digits that learns to solve the puzzle."""
+against naive loops, and training on the digits that learns to solve the puzzle (the untrained
+network stays at chance). Its tile encoder's probes on whole digits do not beat a random encoder
+(experiments/image_text/RESULTS.md), so that is not asserted."""
+import copy
 import itertools
 
 import numpy as np
@@ -80,9 +83,13 @@ def test_jigsaw_on_digits_learns_the_puzzle():
     split = digits_split(test_frac=0.25, seed=0)
     torch.manual_seed(0)
     method = Jigsaw(ConvEncoder(1, (16, 32)), RandomResizedCrop(scale=(0.7, 1.0)), grid=2, n_permutations=24)
+    initial = copy.deepcopy(method)
     result = Trainer(max_steps=80, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10,
                      progress=False).fit(method, torch.from_numpy(split.X_train))
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
-    assert method.puzzle_accuracy(torch.from_numpy(split.X_test)) > 0.3  # chance: 1 / 24
+    x_test = torch.from_numpy(split.X_test)
+    # the untrained network (the random-encoder baseline of the pretext task) is at chance, 1 / 24
+    acc, acc0 = method.puzzle_accuracy(x_test), initial.puzzle_accuracy(x_test)
+    assert acc > 0.3 and acc0 < 0.1, (acc, acc0)
     assert method.embed(torch.from_numpy(split.X_test[:5])).shape == (5, 32)  # the tile encoder on whole digits
