@@ -6,6 +6,7 @@ runs) at its default settings, and the table of their evaluation figures (``resu
 
 Each run writes checkpoint.pt, log.csv, metrics.json and config.toml in
 runs/image_text/<modality>-<method>/ (a finished run is read back, not trained again).
+The figures of a full run on the 2-core CPU dev box are in experiments/image_text/RESULTS.md.
 """
 from __future__ import annotations
 
