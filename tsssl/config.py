@@ -30,7 +30,7 @@ else:  # pragma: no cover - Python 3.10
 # Names accepted on the command line and in config files. tsssl.methods.registry.METHODS
 # holds the window methods; a test keeps the two lists equal.
 WINDOW_METHODS = ("siamcl", "cpc", "simclr", "moco", "byol", "simsiam", "barlow", "lstm")
-MODALITY_METHODS = ("rotnet", "jigsaw", "clip", "word2vec", "mlm", "simcse", "finetune")
+MODALITY_METHODS = ("rotnet", "jigsaw", "clip", "word2vec", "mlm", "simcse")
 ENCODERS = ("lstm", "cnn", "transformer")
 MODALITIES = ("timeseries", "image", "text")
 FEATURES = ("ohlcv", "ohlcv+padic")
