@@ -17,7 +17,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -319,15 +318,7 @@ def dumps_toml(data: Mapping[str, Any]) -> str:
 
 def write_toml(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     """Write ``data`` as TOML to ``path`` through a temp file and a rename."""
-    path = Path(path)
+    from tsssl.atomic import atomic_write
+
     text = dumps_toml(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda fh: fh.write(text))

@@ -16,14 +16,18 @@ from __future__ import annotations
 import copy
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils.validation import check_is_fitted
 
+from tsssl.atomic import atomic_write
 from tsssl.data.windowset import WindowSet
 
 __all__ = ["TSSSLEncoder"]
@@ -313,17 +317,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         blob = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "tsssl_version": tsssl.__version__,
                 "state": self.__getstate__()}
         buf = io.BytesIO()
-        torch.save(blob, buf)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getbuffer())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        torch.save(blob, buf)  # serialised first: a failing save leaves no file behind
+        return atomic_write(path, lambda fh: fh.write(buf.getbuffer()), mode="wb")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], device: Any = "cpu") -> "TSSSLEncoder":

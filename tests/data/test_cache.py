@@ -39,7 +39,7 @@ def test_round_trip_and_atomic_write(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
     def broken(table, where):
-        open(where, "wb").write(b"half a file")
+        where.write(b"half a file")  # the open temporary file
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", broken)

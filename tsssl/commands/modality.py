@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
+
+from tsssl.atomic import write_json
 
 IMAGE_METHODS = ("simclr", "moco", "byol", "simsiam", "barlow", "rotnet", "jigsaw", "cpc", "clip")
 TEXT_METHODS = ("word2vec", "mlm", "simcse", "clip")
@@ -379,8 +378,18 @@ def _most_frequent_word_accuracy(ids_train: Any, ids_test: Any, method: Any, see
 
 def _word2vec_experiment(corpus: Any, train: Any, test: Any, seed: int, mk: dict, ek: dict,
                          describe: str) -> Experiment:
-    from tsssl.data.text import RELATED_WORD_PAIRS, Tokenizer, noise_distribution, word2vec_data
-    from tsssl.evaluate.embedding import encode, nearest_words, probe_accuracies, related_vs_random
+    from tsssl.data.text import (
+        RELATED_WORD_PAIRS,
+        Tokenizer,
+        noise_distribution,
+        word2vec_data,
+    )
+    from tsssl.evaluate.embedding import (
+        encode,
+        nearest_words,
+        probe_accuracies,
+        related_vs_random,
+    )
     from tsssl.methods.word2vec import Word2Vec
 
     if ek:
@@ -576,12 +585,4 @@ def _finite(x: Any) -> Optional[float]:
 
 def _write_json(path: Path, obj: Any) -> None:
     """JSON through a temp file and a rename (never half a file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v))
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, obj)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -319,15 +317,9 @@ def _jsonable(v: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON through a temp file and a rename (never half a file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=_jsonable)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from tsssl.atomic import write_json as _write
+
+    _write(path, obj)
 
 
 def summary(cfg: RunConfig, m: dict[str, Any]) -> str:

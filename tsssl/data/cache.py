@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+
+from tsssl.atomic import atomic_write
 
 CACHE_VERSION = 1
 FIELDS = ("date", "open", "high", "low", "close", "volume")
@@ -104,11 +105,4 @@ def write_cache(path: Path, ticker: str, frame: pd.DataFrame, covered: list[Inte
     table = pa.Table.from_pandas(frame[list(FIELDS)].reset_index(drop=True), preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"tsssl": json.dumps(info).encode()})
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: pq.write_table(table, fh), mode="wb")

@@ -31,7 +31,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -196,10 +195,23 @@ def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[floa
     precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
     the seed spread of precision and the mean confusion matrix.
     """
-    from tsssl.evaluate.bootstrap import DEFAULT_BLOCK_DAYS, bootstrap, date_groups, effective_block_len
-    from tsssl.evaluate.metrics import (_as_labels, _as_score, balanced_precision_weighted, precision_at_k,
-                                        top_k_label, weighted_average_precision, weighted_lift,
-                                        weighted_precision, weighted_recall)
+    from tsssl.evaluate.bootstrap import (
+        DEFAULT_BLOCK_DAYS,
+        bootstrap,
+        date_groups,
+        effective_block_len,
+    )
+    from tsssl.evaluate.metrics import (
+        _as_labels,
+        _as_score,
+        balanced_precision_weighted,
+        precision_at_k,
+        top_k_label,
+        weighted_average_precision,
+        weighted_lift,
+        weighted_precision,
+        weighted_recall,
+    )
 
     y = _as_labels(y)
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
@@ -385,20 +397,9 @@ def build_report(grid: GridResult, n_boot: int = 1000, ci: float = 0.95, boot_se
 # -- outputs -------------------------------------------------------------------------------------
 def _write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> Path:
     """Write through a temp file in the same folder and a rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
-            write(fh)
-        # mkstemp creates the file 0600; a report is meant to be read by others: the umask's mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from tsssl.atomic import atomic_write
+
+    return atomic_write(path, write, mode=mode)
 
 
 def prediction_key(method: str, features: str, rebalance: str, seed: int, what: str) -> str:

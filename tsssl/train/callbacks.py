@@ -19,9 +19,10 @@ import importlib.util
 import io
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Optional
+
+from tsssl.atomic import atomic_write
 
 LOG_COLUMNS = ("step", "epoch", "loss", "lr", "samples_per_s", "elapsed_s")
 
@@ -60,15 +61,8 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_fit_start(self, info: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(_csv_text(info.get("history") or [], header=True))
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = _csv_text(info.get("history") or [], header=True)
+        atomic_write(self.path, lambda fh: fh.write(text), newline="")
 
     def on_log(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8", newline="") as fh:
