@@ -11,7 +11,17 @@ steps. Peak memory: CUDA ``max_memory_allocated`` (reset per case) and the proce
 (reset per case on Linux). Cases run on the CPU and, when present, on CUDA. An encoder may carry
 sizes, e.g. ``lstm:hidden=128,layers=2`` or ``cnn:channels=64``.
 
-Measured figures, with the machine, the torch version and the commands: benchmarks/RESULTS.md.
+Measured (2026-11-23, 2-core AMD EPYC CPU dev box shared with other jobs, torch 2.13.0+cpu,
+OMP_WAIT_POLICY=PASSIVE; median of 3 runs, load average 0.4-1.5), batch 512, fp32:
+
+  step                                   windows/s
+  SiamCL, LSTM 1 x 32 (tsssl's default)      7,531
+  SimCLR, LSTM 2 x 128                         886
+  SimCLR, dilated CNN 3 x 64 channels        1,706
+
+(3,013 / 302 / 527 on the same box under a load average of 7-9.) All figures, the commands,
+the other methods / encoders / batch sizes / precisions and the probe-quality comparison:
+benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
