@@ -18,11 +18,7 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from tsssl.config import PRECISIONS, WINDOW_METHODS
 
@@ -78,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tsssl import bench
+    from tsssl.atomic import write_json
 
     # checked before any data is read or step run: a bad flag fails at once
     cases = bench.make_cases(args.methods, args.encoders, args.batch_sizes, args.precision, args.device)
@@ -106,23 +103,10 @@ def run(args: argparse.Namespace) -> int:
                                                   "warmup", "compile", "seed", "data", "window", "horizon")}
         settings["device"] = devices
         settings["windows"] = windows.description
-        write_json(Path(args.json), {"machine": machine, "settings": settings, "results": rows})
+        write_json(args.json, {"machine": machine, "settings": settings, "results": rows})
         print(f"  rows written to {args.json}")
     failed = [r for r in rows if r["error"]]
     if failed:
         print(f"  {len(failed)} of {len(rows)} cases failed (see above)")
     return 1 if failed else 0
 
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON through a temp file and a rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
