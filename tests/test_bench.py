@@ -106,3 +106,17 @@ def test_measured_row_through_the_trainer_and_a_failing_case(monkeypatch):
         bench.run_cases(cases, windows, steps=0)
     with pytest.raises(ValueError, match="larger than the 96 windows"):
         real_measure(bench.Case("siamcl", "lstm", {"hidden": 4}, batch_size=128), windows)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_cases_report_peak_cuda_memory():
+    windows = _tiny_windows(n=256)
+    cases = bench.make_cases(["siamcl", "cpc"], ["cnn:channels=8,layers=1"], [64], ["fp32", "bf16"], ["cuda"])
+    assert all(c.device.startswith("cuda") for c in cases)
+    rows = bench.run_cases(cases, windows, steps=3, warmup=1)
+    for row in rows:
+        assert row["error"] is None, row["error"]
+        assert row["windows_per_s"] > 0 and row["peak_cuda_mib"] > 0 and np.isfinite(row["final_loss"])
+    info = bench.machine_info([c.device for c in cases])
+    assert info["cuda_devices"] and info["cuda_version"]
