@@ -63,3 +63,19 @@ def test_standardized_encoder_scales_inputs_and_carries_its_statistics():
     assert torch.isfinite(flat(torch.ones(2, 4, 2))).all()
     with pytest.raises(ValueError, match="in_channels=3"):
         build_method("siamcl", 3, standardize=([0.0, 0.0], [1.0, 1.0]))
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "transformer"])
+def test_cpc_gets_a_causal_step_encoder_by_default(encoder, recwarn):
+    # a non-causal z_t would see the very steps the context is asked to predict
+    cpc = build_method("cpc", 4, encoder=encoder, standardize=([0.0] * 4, [1.0] * 4))
+    assert cpc.encoder.step_encoder.causal is True
+    assert not [w for w in recwarn if "not causal" in str(w.message)]
+    cpc.eval()  # no dropout: the two passes differ only by the input
+    x = torch.randn(2, 20, 4)
+    x2 = x.clone()
+    x2[:, 12:] += 1.0  # a change after step 11 leaves the steps up to 11 unchanged
+    z, z2 = cpc.encoder.step_encoder(x, return_sequence=True), cpc.encoder.step_encoder(x2, return_sequence=True)
+    assert torch.allclose(z[:, :12], z2[:, :12], atol=1e-6) and not torch.allclose(z[:, 12:], z2[:, 12:])
+    with pytest.warns(UserWarning, match="not causal"):  # asked for explicitly: allowed, with a warning
+        build_method("cpc", 4, encoder=encoder, encoder_kwargs={"causal": False})

@@ -104,8 +104,11 @@ def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "
     if isinstance(encoder, str):
         from tsssl.encoders import build_encoder
 
+        enc_kwargs = dict(encoder_kwargs or {})
+        if name == "cpc" and encoder in ("cnn", "transformer"):
+            enc_kwargs.setdefault("causal", True)  # CPC's z_t must not see the steps it predicts
         try:
-            enc = build_encoder(encoder, in_channels, **dict(encoder_kwargs or {}))
+            enc = build_encoder(encoder, in_channels, **enc_kwargs)
         except TypeError as err:  # an unknown size argument: say which are accepted
             raise ValueError(f"encoder {encoder!r}: {err}") from None
     elif isinstance(encoder, nn.Module):
