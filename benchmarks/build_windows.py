@@ -24,32 +24,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 from tsssl.data import build_windows, synthetic_market
-
-
-def _rss_kib(field: str) -> int | None:
-    """VmRSS / VmHWM of this process in KiB (Linux), None elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+from tsssl.memory import maxrss_mib, reset_peak_rss, status_kib
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,20 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     prices = synthetic_market(args.tickers, args.days, seed=args.seed)
     t_market = time.perf_counter() - t0
 
-    rss_before = _rss_kib("VmRSS")
-    exact_peak = _reset_peak()
-    maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = status_kib("VmRSS")
+    exact_peak = reset_peak_rss()
+    maxrss_before = maxrss_mib()
     t0 = time.perf_counter()
     ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
     seconds = time.perf_counter() - t0
-    hwm = _rss_kib("VmHWM")
+    hwm = status_kib("VmHWM")
     x_gib = ws.X.nbytes / 2**30
     if exact_peak and hwm is not None and rss_before is not None:
         rss_rise = (hwm - rss_before) / 2**20
         rss_note = "peak RSS rise during the build (VmHWM reset before it)"
     else:
-        rss_rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before) / 2**20
-        rss_rise *= 1 if sys.platform != "darwin" else 2**-10  # macOS reports bytes
+        rss_rise = (maxrss_mib() - maxrss_before) / 2**10
         rss_note = "rise of the process's peak RSS (approximate)"
     n = len(ws)
     shape = ws.X.shape

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from tsssl.config import DEFAULT_ENCODER_KWARGS, ENCODERS, PRECISIONS, WINDOW_METHODS
+from tsssl.memory import peak_rss_mib, reset_peak_rss
 
 SOURCES = ("sample", "synthetic")
 
@@ -172,39 +172,6 @@ def bench_windows(source: str = "sample", window: int = 20, horizon: int = 5, ti
     return BenchWindows(X, np.asarray(ws.y, dtype=np.int64), list(ws.feature_names),
                         f"{len(ws):,} windows of {window} days x {X.shape[2]} features from {what}, "
                         f"label: strict {horizon}-day rise", channel_stats(X))
-
-
-# -- memory ----------------------------------------------------------------------------------------
-def _status_kib(field_name: str) -> int | None:
-    """VmRSS / VmHWM of this process in KiB (Linux), None elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Reset the process's RSS high-water mark (Linux >= 4.0); False where that is impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size in MiB: VmHWM on Linux, else ``resource``'s ru_maxrss (the peak
-    since the process started)."""
-    hwm = _status_kib("VmHWM")
-    if hwm is not None:
-        return hwm / 1024
-    import resource  # not on Windows; imported here so that the module still loads there
-
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # macOS: bytes, Linux: KiB
 
 
 # -- one case ------------------------------------------------------------------------------------------
