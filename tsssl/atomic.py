@@ -56,22 +56,32 @@ def jsonable(v: Any) -> Any:
     return str(v)
 
 
-def _no_nan(v: Any) -> Any:
+def json_ready(v: Any) -> Any:
+    """``v`` with numpy / torch scalars and arrays turned into Python numbers and lists, and
+    NaN / inf into None, through dicts, lists and tuples (tuples become lists)."""
     if isinstance(v, float) and not math.isfinite(v):
         return None  # JSON has no NaN / inf: an undefined metric is null
     if isinstance(v, dict):
-        return {k: _no_nan(x) for k, x in v.items()}
+        return {k: json_ready(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_no_nan(x) for x in v]
+        return [json_ready(x) for x in v]
     if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):  # numpy / torch scalars and arrays
-        return _no_nan(v.tolist())
+        return json_ready(v.tolist())
     return v
+
+
+def finite_or_none(x: Any) -> float | None:
+    """``float(x)``, or None for None, NaN and inf (a figure that JSON writes as null)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """``obj`` as indented JSON (NaN / inf written as null, numpy scalars as numbers), atomically."""
     def write(fh: IO[str]) -> None:
-        json.dump(_no_nan(obj), fh, indent=2, default=jsonable, allow_nan=False)
+        json.dump(json_ready(obj), fh, indent=2, default=jsonable, allow_nan=False)
         fh.write("\n")
 
     return atomic_write(path, write)

@@ -29,13 +29,13 @@ Both then score the validation and test windows; the threshold comes from the va
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from tsssl.atomic import finite_or_none
 from tsssl.config import RunConfig
 
 #: threshold rules accepted by :func:`choose_cell_threshold` (those of ``evaluate.choose_threshold``)
@@ -290,11 +290,6 @@ def _seed_all(seed: int) -> None:
     np.random.seed(seed)
 
 
-def _finite(x: Any) -> Optional[float]:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def run_method(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: Iterable[str], seed: int,
                threshold_rule: str = "f1", project: bool = True,
                on_cell: Optional[Callable[[CellResult], None]] = None) -> list[CellResult]:
@@ -321,7 +316,7 @@ def run_method(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: Iter
             threshold_description=how, scored_by=scored_by, history=list(result.history),
             projection=None if z_test is None else pca_2d(z_test), n_fit_rebalanced=int(n_bal),
             train_seconds=round(train_seconds, 3), steps=int(result.steps),
-            final_loss=_finite(result.final_loss), device=str(result.device))
+            final_loss=finite_or_none(result.final_loss), device=str(result.device))
         results.append(cell)
         if on_cell is not None:
             on_cell(cell)

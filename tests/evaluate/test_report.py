@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, precision_score, recall_score
 
+from tsssl.atomic import json_ready
 from tsssl.config import resolve_config
 from tsssl.evaluate import classification_report
 from tsssl.evaluate import report as rep
@@ -35,7 +36,7 @@ def test_every_output_is_written_and_json_round_trips(written):
     _, report, out, _ = written
     assert {p.name for p in out.iterdir()} == {"report.md", "report.json", "report.html", "predictions.npz"}
     loaded = rep.load_report(out)
-    assert loaded == json.loads(json.dumps(rep._clean(report)))
+    assert loaded == json.loads(json.dumps(json_ready(report)))
     assert len(loaded["records"]) == 2 * 2 * 3
     for r in loaded["records"]:
         missing = [k for k in REQUIRED if k not in r]

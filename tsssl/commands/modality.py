@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from tsssl.atomic import write_json
+from tsssl.atomic import finite_or_none, write_json
 
 IMAGE_METHODS = ("simclr", "moco", "byol", "simsiam", "barlow", "rotnet", "jigsaw", "cpc", "clip")
 TEXT_METHODS = ("word2vec", "mlm", "simcse", "clip")
@@ -533,17 +533,17 @@ def train_modality(modality: str, method: str, args: Any = None) -> dict[str, An
         "method": method,
         "loss": LOSSES[(modality, method)],
         "data": exp.describe,
-        "first_logged_loss": _finite(first_loss),
-        "final_loss": _finite(result.final_loss),
+        "first_logged_loss": finite_or_none(first_loss),
+        "final_loss": finite_or_none(result.final_loss),
         "steps": int(result.steps),
-        "samples_per_s": _finite(result.samples_per_s),
+        "samples_per_s": finite_or_none(result.samples_per_s),
         "device": result.device,
         **evaluation,
         "seconds": {"train": round(t_train, 2), "evaluate": round(t_eval, 2),
                     "total": round(time.perf_counter() - t_start, 2)},
         "settings": {k: s[k] for k in _TRAIN_KEYS + ("method_kwargs", "encoder_kwargs")},
     }
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     print(summary(metrics, out))
     return metrics
 
@@ -574,15 +574,3 @@ def _save_config(path: Path, modality: str, method: str, s: Mapping[str, Any]) -
     from tsssl.config import write_toml
 
     write_toml(path, values)
-
-
-def _finite(x: Any) -> Optional[float]:
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    """JSON through a temp file and a rename (never half a file)."""
-    write_json(path, obj)

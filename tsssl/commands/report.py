@@ -193,12 +193,10 @@ def settings_from_args(args: argparse.Namespace) -> tuple[RunConfig, GridSetting
 def save_settings(path: Path, cfg: RunConfig, settings: GridSettings) -> Path:
     """config.toml of the report: the run settings (without the single-run keys the grid replaces)
     and the [report] table. ``tsssl report --config`` on it repeats the report."""
-    from tsssl.config import dumps_toml
-    from tsssl.evaluate.report import _write_atomic
+    from tsssl.config import write_toml
 
     values = {k: v for k, v in cfg.to_dict().items() if k not in _AXIS_KEYS}
-    text = dumps_toml({**values, "report": dataclasses.asdict(settings)})
-    return _write_atomic(Path(path), lambda fh: fh.write(text))
+    return write_toml(path, {**values, "report": dataclasses.asdict(settings)})
 
 
 def run(args: argparse.Namespace) -> int:

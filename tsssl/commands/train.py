@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tsssl.atomic import finite_or_none, json_ready, write_json
 from tsssl.config import (
     ENCODERS,
     FEATURES,
@@ -243,8 +244,8 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     metrics: dict[str, Any] = {
         "method": cfg.method,
         "encoder": cfg.encoder,
-        "final_loss": _finite(result.final_loss),
-        "windows_per_s": _finite(result.samples_per_s),
+        "final_loss": finite_or_none(result.final_loss),
+        "windows_per_s": finite_or_none(result.samples_per_s),
         "train_seconds": round(t_train, 3),
         "steps": int(result.history[-1]["step"]) if result.history else 0,
         "n_windows": len(ws),
@@ -284,7 +285,8 @@ def evaluate_split(method, cfg: RunConfig, train, test) -> dict[str, Any]:
     report = evaluate.classification_report(
         test.y, np.asarray(score, dtype=np.float64), threshold=0.5, dates=test.end_date, seed=cfg.seed,
         threshold_description="fixed 0.5 on the class-balanced score (not tuned on test)")
-    probe_metrics = {k: _jsonable(v) for k, v in report.items() if isinstance(v, (int, float, str, np.generic))}
+    # JSON has no NaN: precision with no positive prediction is null
+    probe_metrics = json_ready({k: v for k, v in report.items() if isinstance(v, (int, float, str, np.generic))})
     probe_metrics.setdefault("base_rate", float(np.mean(test.y)))
     probe_metrics.setdefault("n_test", int(len(test)))
     probe_metrics["scored_by"] = scored_by
@@ -300,26 +302,6 @@ def _split_dates(train, test) -> dict[str, str]:
 
     return {"train_start": day(train.end_date.min()), "train_end": day(train.end_date.max()),
             "test_start": day(test.end_date.min()), "test_end": day(test.end_date.max())}
-
-
-def _finite(x: Any) -> float | None:
-    x = float(x)
-    return x if x == x and abs(x) != float("inf") else None
-
-
-def _jsonable(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and (v != v or abs(v) == float("inf")):
-        return None  # JSON has no NaN: precision with no positive prediction is null
-    return v
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON through a temp file and a rename (never half a file)."""
-    from tsssl.atomic import write_json as _write
-
-    _write(path, obj)
 
 
 def summary(cfg: RunConfig, m: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from tsssl.atomic import atomic_write, json_ready, write_json
 from tsssl.config import FEATURES, REBALANCE, WINDOW_METHODS, RunConfig
 
 FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
@@ -165,21 +166,6 @@ def _nanmean(a: np.ndarray, axis: int = 0) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
         return np.nanmean(a, axis=axis)
-
-
-def _clean(v: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN / inf to None."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _clean(v.tolist())
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[float],
@@ -322,7 +308,7 @@ def cell_record(method: str, features: str, rebalance: str, cells: Sequence[Any]
               "seeds": [c.seed for c in cells], **agg,
               "threshold_mean": float(np.mean(thresholds)), "thresholds": thresholds,
               "scored_by": cells[0].scored_by, "per_seed": per_seed}
-    return _clean(record)
+    return json_ready(record)
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -391,17 +377,10 @@ def build_report(grid: GridResult, n_boot: int = 1000, ci: float = 0.95, boot_se
     meta["wall_seconds"]["report"] = round(time.perf_counter() - t0, 3)
     if extra_meta:
         meta.update(extra_meta)
-    return {"meta": _clean(meta), "records": records}
+    return {"meta": json_ready(meta), "records": records}
 
 
 # -- outputs -------------------------------------------------------------------------------------
-def _write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> Path:
-    """Write through a temp file in the same folder and a rename (never half a file)."""
-    from tsssl.atomic import atomic_write
-
-    return atomic_write(path, write, mode=mode)
-
-
 def prediction_key(method: str, features: str, rebalance: str, seed: int, what: str) -> str:
     """Key of one array in predictions.npz, e.g. ``lstm__ohlcv_padic__v2__s0__test_score``."""
     return f"{method}__{features.replace('+', '_')}__{rebalance}__s{seed}__{what}"
@@ -634,18 +613,17 @@ def write_report(report: dict[str, Any], grid: Optional[GridResult], out_dir: st
     paths: dict[str, Path] = {}
     if grid is not None:
         arrays = prediction_arrays(grid)
-        paths["predictions"] = _write_atomic(out / "predictions.npz",
+        paths["predictions"] = atomic_write(out / "predictions.npz",
                                              lambda fh: np.savez_compressed(fh, **arrays), mode="wb")
         report["meta"]["predictions_keys"] = {"per_run": "<method>__<features, + as _>__<rebalance>__s<seed>__"
                                                          "test_score | val_score | threshold",
                                               "rows": ["y_test", "test_end_date", "test_ticker", "y_val",
                                                        "val_end_date", "val_ticker"]}
-    paths["json"] = _write_atomic(out / "report.json",
-                                  lambda fh: (json.dump(_clean(report), fh, indent=2), fh.write("\n")))
-    paths["md"] = _write_atomic(out / "report.md", lambda fh: fh.write(render_markdown(report)))
+    paths["json"] = write_json(out / "report.json", report)
+    paths["md"] = atomic_write(out / "report.md", lambda fh: fh.write(render_markdown(report)))
     if html:
         figures = report_figures(report, grid) if grid is not None else {}
-        paths["html"] = _write_atomic(out / "report.html", lambda fh: fh.write(render_html(report, figures)))
+        paths["html"] = atomic_write(out / "report.html", lambda fh: fh.write(render_html(report, figures)))
     return paths
 
 
