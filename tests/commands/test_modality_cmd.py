@@ -100,3 +100,47 @@ def test_settings_precedence_defaults_file_flags(tmp_path):
         resolve_settings("audio", "simclr")
     with pytest.raises(ValueError, match="method_kwargs must be a table"):
         resolve_settings("image", "simclr", {"method_kwargs": 3})
+
+
+def test_image_jigsaw_keeps_the_first_block_and_a_trunk(tmp_path):
+    from tsssl.commands.modality import build_experiment
+
+    exp = build_experiment("image", "jigsaw")
+    m = exp.method
+    assert tuple(exp.data.shape[1:]) == (1, 16, 16)  # upsampled digits
+    assert m.encoder.out_dim == 32 * 4 and m.tile_size == 6  # first block, pooled to 2 x 2
+    assert m.trunk is not None and m.trunk.out_dim == 128 and m.tile_dim == 128
+    plain = build_experiment("image", "jigsaw", method_kwargs={"trunk_channels": [], "digit_size": 8})
+    assert plain.method.trunk is None and plain.method.tile_size == 3 and tuple(plain.data.shape[2:]) == (8, 8)
+    code = main(["train", "--modality", "image", "--method", "jigsaw", "--max-steps", "4", "--batch-size", "64",
+                 "--out", str(tmp_path / "jig")])
+    assert code == 0
+    metrics = json.loads((tmp_path / "jig" / "metrics.json").read_text())
+    assert metrics["puzzle_accuracy"]["chance"] == round(1 / 24, 4)
+
+
+def test_image_probes_set_both_encoders_batchnorm_from_the_training_digits():
+    import copy
+
+    import torch
+
+    from tsssl.commands.modality import image_probe_metrics
+    from tsssl.data.image import digits_split
+    from tsssl.encoders.image import ConvEncoder
+    from tsssl.evaluate.embedding import calibrate_batchnorm, encode, probe_accuracies
+
+    split = digits_split(test_frac=0.25, seed=0)
+    torch.manual_seed(0)
+    trained, initial = ConvEncoder(1, (8,)), ConvEncoder(1, (8,))
+    bn = trained.features[1]
+    bn.running_mean.fill_(5.0)  # statistics of some other inputs (e.g. tiles)
+    kept = copy.deepcopy(trained.state_dict())
+    got = image_probe_metrics(trained, initial, split, seed=0)
+    assert all(torch.equal(v, trained.state_dict()[k]) for k, v in kept.items())  # a copy is calibrated
+
+    def probes(enc):
+        enc = calibrate_batchnorm(copy.deepcopy(enc), split.X_train)
+        r = probe_accuracies(encode(enc, split.X_train), split.y_train, encode(enc, split.X_test), split.y_test, seed=0)
+        return {k: round(v, 4) for k, v in r.items()}
+
+    assert got["trained"] == probes(trained) and got["random_encoder"] == probes(initial)

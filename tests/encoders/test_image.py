@@ -17,6 +17,17 @@ def test_conv_encoder_shapes_on_images_and_tiles():
     assert ConvEncoder(1, (8, 16), pool=2)(torch.rand(2, 1, 8, 8)).shape == (2, 64)
 
 
+def test_conv_encoder_output_is_its_feature_map_pooled():
+    torch.manual_seed(0)
+    enc = ConvEncoder(1, (4, 6), pool=2).eval()
+    x = torch.rand(3, 1, 9, 9)
+    fmap = enc.feature_map(x)
+    assert fmap.shape == (3, 6, 5, 5) and enc.map_channels == 6  # ceil mode: 9 -> 5
+    assert torch.allclose(enc(x), torch.nn.functional.adaptive_avg_pool2d(fmap, 2).flatten(1))
+    with pytest.raises(ValueError, match="channels"):
+        enc.feature_map(torch.rand(3, 2, 9, 9))
+
+
 def test_conv_encoder_global_pooling_ignores_where_the_pattern_is():
     torch.manual_seed(0)
     enc = ConvEncoder(1, (8, 8)).eval()

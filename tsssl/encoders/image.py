@@ -54,14 +54,20 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(d, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             d = c
         self.features = nn.Sequential(*layers)
+        self.map_channels = channels[-1]  # channels of feature_map's output
         self.pool = check_positive(pool, "pool", "ConvEncoder")
         d = d * pool * pool
         self.out_dim = check_positive(out_dim, "out_dim", "ConvEncoder") if out_dim is not None else d
         self.head = nn.Identity() if self.out_dim == d else nn.Linear(d, self.out_dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def feature_map(self, x: Tensor) -> Tensor:
+        """x: (B, in_channels, H, W) -> the last block's map (B, channels[-1], h, w), before
+        pooling (h = ceil(H / 2^(blocks - 1)))."""
         _check_images(x, self.in_channels, "ConvEncoder")
-        h = self.features(x)
+        return self.features(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.feature_map(x)
         h = h.mean(dim=(2, 3)) if self.pool == 1 else F.adaptive_avg_pool2d(h, self.pool).flatten(1)
         return self.head(h)
 

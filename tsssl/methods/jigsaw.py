@@ -8,7 +8,7 @@ Algorithm (one step)::
     tiles = a random t x t crop of each cell  # t < c leaves random gaps between the tiles
     p ~ U{0..P-1} per image                   # P permutations fixed up front (below)
     shuffled[:, j] = tiles[:, perms[p, j]]    # tiles put in the order of permutation p
-    h = concat_j f(shuffled[:, j])            # ONE shared tile encoder f (the representation)
+    h = concat_j g(f(shuffled[:, j]))         # ONE shared tile network: encoder f, then trunk g
     loss = cross_entropy(head(h), p)          # which permutation was applied?
 
 The permutation set: P permutations of the n tiles chosen greedily for maximal Hamming
@@ -19,8 +19,14 @@ Shortcuts: on the 8 x 8 digits the first pixel column is always empty, so a tile
 gives its position away, and neighbouring tiles continue each other's strokes at their edges.
 The random ``view`` (a crop / shift) moves the empty border around and the random gaps
 (``tile_size`` < cell) break the edge continuity, as in the paper.
-``self.encoder`` is the tile encoder f, which must accept whole images too (e.g. the fully
-convolutional ``ConvEncoder``): it is what the probe uses.
+``self.encoder`` is f, which must accept whole images too (e.g. the fully convolutional
+``ConvEncoder``): it is the representation, what the probe uses. The optional ``trunk`` g holds
+the tile network's upper layers, used for the puzzle only: it takes f's feature map
+(``encoder.feature_map``, before f's pooling) and returns (N, trunk.out_dim); without it g is
+the identity on f's output. The split follows the linear-probe evaluations of Jigsaw (Goyal et
+al., 2019, "Scaling and Benchmarking Self-Supervised Visual Representation Learning"; the
+per-layer probes of Noroozi & Favaro's AlexNet): its features are best in the lower and middle
+layers and the top layers specialise to the puzzle.
 """
 from __future__ import annotations
 
@@ -87,7 +93,9 @@ def image_tiles(x: Tensor, grid: int) -> Tensor:
 
 
 class Jigsaw(Method):
-    """encoder: the shared tile encoder ((N, C, t, t) -> (N, out_dim)); ``grid`` x ``grid``
+    """encoder: the shared tile encoder ((N, C, t, t) -> (N, out_dim)); ``trunk`` (optional):
+    pretext-only layers on ``encoder.feature_map`` of each tile ((N, C', h, w) -> (N,
+    trunk.out_dim)), e.g. a ``ConvEncoder(in_channels=C')``; ``grid`` x ``grid``
     cells; tiles of ``tile_size`` pixels cut at random inside each cell (default: the cell less
     one pixel); ``n_permutations`` classes chosen with ``seed``; ``image_size`` (optional)
     resizes the images (bilinear) first, e.g. 8 x 8 digits to 12 x 12 for a 3 x 3 grid of
@@ -96,16 +104,26 @@ class Jigsaw(Method):
 
     def __init__(self, encoder: nn.Module, view: Optional[Callable[[Tensor], Tensor]] = None, *, grid: int = 2,
                  n_permutations: int = 24, seed: int = 0, image_size: Optional[int] = None,
-                 tile_size: Optional[int] = None, normalize_tiles: bool = True, hidden: int = 128) -> None:
+                 tile_size: Optional[int] = None, normalize_tiles: bool = True, hidden: int = 128,
+                 trunk: Optional[nn.Module] = None) -> None:
         super().__init__()
         if grid < 2:
             raise ValueError(f"Jigsaw: grid must be >= 2, got {grid}")
-        self.encoder = encoder
+        if trunk is not None:
+            if not callable(getattr(encoder, "feature_map", None)):
+                raise ValueError(f"Jigsaw: a trunk takes the encoder's feature map, but {type(encoder).__name__} "
+                                 "has no feature_map method (ConvEncoder has one); give trunk=None to use "
+                                 "the encoder's output")
+            if not isinstance(getattr(trunk, "out_dim", None), int):
+                raise ValueError(f"Jigsaw: the trunk ({type(trunk).__name__}) needs an integer out_dim, "
+                                 "the size of its output per tile")
+        self.encoder, self.trunk = encoder, trunk
         self.grid, self.image_size, self.tile_size, self.view = grid, image_size, tile_size, view
         self.normalize_tiles = normalize_tiles
         n = grid * grid
         self.register_buffer("permutations", torch.from_numpy(hamming_permutations(n, n_permutations, seed)))
-        self.head = nn.Sequential(nn.Linear(n * encoder.out_dim, hidden), nn.ReLU(inplace=True),
+        self.tile_dim = trunk.out_dim if trunk is not None else encoder.out_dim
+        self.head = nn.Sequential(nn.Linear(n * self.tile_dim, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, n_permutations))
 
     @property
@@ -130,9 +148,15 @@ class Jigsaw(Method):
         order = self.permutations[p]                                                   # (B, n)
         return tiles[torch.arange(len(x), device=x.device)[:, None], order]
 
+    def tile_features(self, tiles: Tensor) -> Tensor:
+        """(N, C, t, t) tiles -> (N, tile_dim): the encoder, then the trunk if there is one."""
+        if self.trunk is None:
+            return self.encoder(tiles)
+        return self.trunk(self.encoder.feature_map(tiles))
+
     def logits(self, shuffled: Tensor) -> Tensor:
         B, n = shuffled.shape[:2]
-        h = self.encoder(shuffled.flatten(0, 1)).reshape(B, n * self.encoder.out_dim)
+        h = self.tile_features(shuffled.flatten(0, 1)).reshape(B, n * self.tile_dim)
         return self.head(h)
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
