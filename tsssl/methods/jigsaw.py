@@ -8,7 +8,7 @@ Algorithm (one step)::
     tiles = a random t x t crop of each cell  # t < c leaves random gaps between the tiles
     p ~ U{0..P-1} per image                   # P permutations fixed up front (below)
     shuffled[:, j] = tiles[:, perms[p, j]]    # tiles put in the order of permutation p
-    h = concat_j g(f(shuffled[:, j]))         # ONE shared tile network: encoder f, then trunk g
+    h = concat_j g(f_map(shuffled[:, j]))     # ONE shared tile network: f's layers, then g
     loss = cross_entropy(head(h), p)          # which permutation was applied?
 
 The permutation set: P permutations of the n tiles chosen greedily for maximal Hamming
@@ -22,11 +22,11 @@ The random ``view`` (a crop / shift) moves the empty border around and the rando
 ``self.encoder`` is f, which must accept whole images too (e.g. the fully convolutional
 ``ConvEncoder``): it is the representation, what the probe uses. The optional ``trunk`` g holds
 the tile network's upper layers, used for the puzzle only: it takes f's feature map
-(``encoder.feature_map``, before f's pooling) and returns (N, trunk.out_dim); without it g is
-the identity on f's output. The split follows the linear-probe evaluations of Jigsaw (Goyal et
-al., 2019, "Scaling and Benchmarking Self-Supervised Visual Representation Learning"; the
-per-layer probes of Noroozi & Favaro's AlexNet): its features are best in the lower and middle
-layers and the top layers specialise to the puzzle.
+(f_map = ``encoder.feature_map``, before f's pooling) and returns (N, trunk.out_dim); without
+a trunk, g is f's own pooling and the tile feature is f's output. The split follows the
+per-layer linear probes of Jigsaw in Goyal et al. (2019), "Scaling and Benchmarking
+Self-Supervised Visual Representation Learning": its features are best below the top layers,
+which specialise to the puzzle.
 """
 from __future__ import annotations
 
