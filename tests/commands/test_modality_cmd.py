@@ -112,6 +112,9 @@ def test_image_jigsaw_keeps_the_first_block_and_a_trunk(tmp_path):
     assert m.trunk is not None and m.trunk.out_dim == 128 and m.tile_dim == 128
     plain = build_experiment("image", "jigsaw", method_kwargs={"trunk_channels": [], "digit_size": 8})
     assert plain.method.trunk is None and plain.method.tile_size == 3 and tuple(plain.data.shape[2:]) == (8, 8)
+    with pytest.raises(ValueError, match="grid must be >= 2"):
+        build_experiment("image", "jigsaw", method_kwargs={"grid": 0})
+    assert build_experiment("image", "jigsaw", method_kwargs={"grid": 3}).method.tile_size == 4  # 5-pixel cells
     code = main(["train", "--modality", "image", "--method", "jigsaw", "--max-steps", "4", "--batch-size", "64",
                  "--out", str(tmp_path / "jig")])
     assert code == 0

@@ -223,11 +223,13 @@ def _image_experiment(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
 
                 trunk_channels = tuple(mk.pop("trunk_channels", (64, 128)))
                 trunk = ConvEncoder(encoder.map_channels, trunk_channels) if trunk_channels else None
-                cell = size // int(mk.get("grid", 2))
+                grid = mk.get("grid", 2)
+                cell = size // grid if isinstance(grid, int) and grid >= 2 else None  # Jigsaw names a bad grid
                 # tiles of 3/4 of their cell (6 of 8 pixels at 16 x 16): gaps of up to 2 pixels
                 # between neighbouring tiles hide the strokes' continuity across cell edges
-                m = Jigsaw(encoder, shift, **{"grid": 2, "n_permutations": 24, "seed": seed,
-                                              "tile_size": max(cell - cell // 4, 1), "trunk": trunk, **mk})
+                tile = max(cell - cell // 4, 1) if cell else None
+                m = Jigsaw(encoder, shift, **{"grid": 2, "n_permutations": 24, "seed": seed, "tile_size": tile,
+                                              "trunk": trunk, **mk})
             else:
                 from tsssl.methods.registry import METHODS
 
