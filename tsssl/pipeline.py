@@ -265,8 +265,8 @@ def make_trainer(cfg: RunConfig, seed: int, n_samples: int):
 
 def build_cell_method(method_name: str, cfg: RunConfig, fit_ws, labels: Optional[np.ndarray] = None,
                       rebalance: str = "none"):
-    """The method of a cell around ``cfg``'s encoder, inputs standardised with the fit windows'
-    per-channel statistics. lstm without rebalancing gets balanced class weights (``labels``);
+    """The method of a report cell or of a `tsssl train` run around ``cfg``'s encoder, inputs
+    standardised with the fit windows' per-channel statistics. lstm without rebalancing gets balanced class weights (``labels``);
     self-supervised methods get the default views, one-hot channels left exact."""
     from tsssl.augment import default_timeseries_views
     from tsssl.methods import build_method, channel_stats

@@ -206,7 +206,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             method_kwargs.pop("labels", None)
         view_channels = None
         if feature_names is not None:
-            from tsssl.commands.train import continuous_channels
+            from tsssl.pipeline import continuous_channels
 
             view_channels = continuous_channels(feature_names)
         mean, std = channel_stats(X) if self.standardize else (None, None)

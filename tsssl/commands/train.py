@@ -175,10 +175,6 @@ def _run_modality(cfg: RunConfig, args: argparse.Namespace) -> int:
 
 
 # -- the pipeline --------------------------------------------------------------------------
-# the data loading and channel selection live in tsssl.pipeline (shared with `tsssl report`)
-from tsssl.pipeline import continuous_channels, load_configured_prices  # noqa: E402
-
-
 def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | None:
     """Run the pipeline of ``cfg`` (its ``out`` set), write the outputs, return the metrics.
 
@@ -189,8 +185,7 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     import torch
 
     from tsssl import data
-    from tsssl.augment import default_timeseries_views
-    from tsssl.methods import build_method, channel_stats
+    from tsssl.pipeline import build_cell_method, load_configured_prices  # shared with `tsssl report`
     from tsssl.train import Trainer
 
     t_start = time.perf_counter()
@@ -213,18 +208,9 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     train_bal = data.rebalance(train, cfg.rebalance, seed=cfg.seed)
     t_data = time.perf_counter() - t_start
 
-    kwargs = dict(cfg.method_kwargs)
-    if cfg.method == "lstm":
-        # The baseline sees labels: without rebalancing it gets balanced class weights instead.
-        if cfg.rebalance == "none":
-            kwargs.setdefault("class_weight", "balanced")
-        if kwargs.get("class_weight") == "balanced":
-            kwargs.setdefault("labels", train_bal.y)
-    else:
-        kwargs.setdefault("views", default_timeseries_views(channels=continuous_channels(ws.feature_names)))
-    # inputs standardised per channel with the training windows' statistics (kept in the encoder)
-    method = build_method(cfg.method, in_channels=ws.X.shape[2], encoder=cfg.encoder,
-                          encoder_kwargs=cfg.encoder_kwargs, standardize=channel_stats(train.X), **kwargs)
+    # inputs standardised per channel with the training windows' statistics (kept in the encoder);
+    # the baseline sees labels: without rebalancing it gets balanced class weights instead
+    method = build_cell_method(cfg.method, cfg, train, labels=train_bal.y, rebalance=cfg.rebalance)
     main = _is_main_process()
     if main:
         out.mkdir(parents=True, exist_ok=True)
