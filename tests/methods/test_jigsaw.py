@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from tsssl.augment.image import RandomResizedCrop
+from tsssl.commands.modality import image_probe_metrics
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
-from tsssl.evaluate.embedding import calibrate_batchnorm, encode, probe_accuracies
 from tsssl.methods.jigsaw import Jigsaw, hamming_permutations, image_tiles, jittered_tiles
 from tsssl.train import Trainer
 
@@ -131,13 +131,9 @@ def test_jigsaw_features_beat_the_random_encoder():
                     trunk=ConvEncoder(32, (64, 128)))
     Trainer(max_steps=300, batch_size=128, lr=3e-3, weight_decay=1e-4, seed=0, device="cpu", log_every=50,
             progress=False).fit(method, torch.from_numpy(split.X_train))
-
-    def probes(enc):  # BatchNorm statistics of whole training digits for both (tiles trained the one)
-        enc = calibrate_batchnorm(copy.deepcopy(enc), split.X_train)
-        return probe_accuracies(encode(enc, split.X_train), split.y_train, encode(enc, split.X_test),
-                                split.y_test, seed=0)
-
-    got, random = probes(method.encoder), probes(initial)
+    # the probes of `tsssl train`: both encoders with BatchNorm statistics of whole training digits
+    probes = image_probe_metrics(method.encoder, initial, split, seed=0)
+    got, random = probes["trained"], probes["random_encoder"]
     assert got["linear_probe"] > random["linear_probe"], (got, random)
     assert got["knn"] > random["knn"] + 0.01, (got, random)
     assert got["linear_probe_5_per_class"] > random["linear_probe_5_per_class"] + 0.01, (got, random)
