@@ -25,25 +25,14 @@ benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Spinning OpenMP waits collapse throughput on shared cores; as the tsssl CLI does, wait
-    # passively unless told otherwise (only effective before torch is first imported).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from tsssl.commands import bench
+    """``tsssl bench`` with these arguments (the same parser, checks and output)."""
+    from tsssl.cli import main as tsssl_main
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return bench.run(args)
-    except ValueError as err:  # a bad flag value: a clear message, not a traceback
-        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    return tsssl_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import pytest
 
 from tsssl.config import (
     DEFAULT_ENCODER_KWARGS,
-    WINDOW_METHODS,
     RunConfig,
     dumps_toml,
     load_toml,
@@ -109,9 +108,3 @@ def test_toml_writer_round_trips_awkward_values(tmp_path):
     p = write_toml(tmp_path / "x.toml", data)
     assert tomllib.loads(p.read_text()) == expected
     assert [f.name for f in tmp_path.iterdir()] == ["x.toml"]  # no temp file left behind
-
-
-def test_window_method_names_match_the_registry():
-    from tsssl.methods.registry import METHODS
-
-    assert tuple(METHODS) == WINDOW_METHODS

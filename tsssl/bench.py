@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tsssl.config import DEFAULT_ENCODER_KWARGS, ENCODERS, PRECISIONS, WINDOW_METHODS
+from tsssl import registry
+from tsssl.config import DEFAULT_ENCODER_KWARGS
+from tsssl.registry import ENCODERS, PRECISIONS
 from tsssl.memory import peak_rss_mib, reset_peak_rss
 
 SOURCES = ("sample", "synthetic")
@@ -119,7 +121,7 @@ def make_cases(methods: Sequence[str], encoders: Sequence[str], batch_sizes: Seq
                          ("--precision", precisions)):
         if not values:
             raise ValueError(f"{flag}: give at least one value")
-    _check_choice("--methods", methods, WINDOW_METHODS)
+    _check_choice("--methods", methods, registry.names("timeseries"))
     _check_choice("--precision", precisions, PRECISIONS)
     bad = [b for b in batch_sizes if isinstance(b, bool) or not isinstance(b, int) or b < 2]
     if bad:
@@ -214,9 +216,7 @@ def measure(case: Case, windows: BenchWindows, steps: int = 20, warmup: int = 3,
             compile: bool = False, tensors: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Train ``case`` for ``warmup + steps`` steps and return its row (see ``ROW_KEYS``).
     ``tensors``: (X, y) already on the case's device (else they are copied there)."""
-    from tsssl.augment import default_timeseries_views
-    from tsssl.methods import build_method
-    from tsssl.train import Trainer
+    from tsssl.pipeline import make_trainer, make_window_method
 
     n = len(windows.X)
     if case.batch_size > n:
@@ -226,15 +226,13 @@ def measure(case: Case, windows: BenchWindows, steps: int = 20, warmup: int = 3,
     if tensors is None:
         tensors = (torch.from_numpy(windows.X).to(device), torch.from_numpy(windows.y).to(device))
     torch.manual_seed(seed)
-    kwargs: dict[str, Any] = {}
-    if case.method != "lstm":  # as `tsssl train`: SSL methods get the default two views
-        kwargs["views"] = default_timeseries_views()
-    method = build_method(case.method, in_channels=windows.X.shape[2], encoder=case.encoder,
-                          encoder_kwargs=case.encoder_kwargs, standardize=windows.stats, **kwargs)
+    # as `tsssl train` builds it: SSL methods get the default two views
+    method = make_window_method(case.method, windows.X.shape[2], encoder=case.encoder,
+                                encoder_kwargs=case.encoder_kwargs, standardize=windows.stats)
     timer = StepTimer(warmup, steps, device)
-    trainer = Trainer(max_steps=warmup + steps, batch_size=case.batch_size, device=device,
-                      precision=case.precision, seed=seed, progress=False, compile=compile, on_device=True,
-                      callbacks=[timer])
+    trainer = make_trainer({"max_steps": warmup + steps, "batch_size": case.batch_size, "device": device,
+                            "precision": case.precision, "seed": seed},
+                           progress=False, compile=compile, on_device=True, callbacks=[timer])
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)

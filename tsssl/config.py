@@ -1,14 +1,17 @@
-"""The resolved configuration of a training run: defaults < TOML file < command-line flags.
+"""The one settings object of every run: defaults < registry defaults < TOML file < presets < flags.
 
-``resolve_config(file, overrides)`` starts from :class:`RunConfig`'s defaults, applies the
-keys of a TOML file, then the flags the user actually gave, checks every value (type and
-accepted choices) and returns the :class:`RunConfig`. ``RunConfig.save(path)`` writes it
-back as TOML (a tiny writer below, so no dependency beyond ``tomllib`` / ``tomli``), which is
-what ``tsssl train`` puts in ``<out>/config.toml``: passing that file to ``--config``
-repeats the run.
+``resolve_config(file, overrides)`` starts from :class:`RunConfig`'s defaults, puts the chosen
+method's own defaults on top when it runs on images or text (``tsssl.registry``), applies the
+keys of a TOML file, then any preset (``tsssl report --quick``), then the flags the user
+actually gave, checks every value (type and accepted choices) and returns the
+:class:`RunConfig`. Its sub-tables are ``encoder_kwargs``, ``method_kwargs`` and ``report``
+(:class:`ReportSettings`, the grid of ``tsssl report``). ``RunConfig.save(path, command)``
+writes the keys that command uses back as TOML (a tiny writer below, so no dependency beyond
+``tomllib`` / ``tomli``): passing that file to ``--config`` repeats the run.
 
 No torch here: the CLI imports this module to build its parser.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,24 +22,24 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from tsssl import registry
+from tsssl.registry import (
+    ENCODERS,
+    FEATURES,
+    MODALITIES,
+    PRECISIONS,
+    PROBES,
+    REBALANCE,
+    SOURCES,
+    THRESHOLD_RULES,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-# Names accepted on the command line and in config files. tsssl.methods.registry.METHODS
-# holds the window methods; a test keeps the two lists equal.
-WINDOW_METHODS = ("siamcl", "cpc", "simclr", "moco", "byol", "simsiam", "barlow", "lstm")
-MODALITY_METHODS = ("rotnet", "jigsaw", "clip", "word2vec", "mlm", "simcse")
-ENCODERS = ("lstm", "cnn", "transformer")
-MODALITIES = ("timeseries", "image", "text")
-FEATURES = ("ohlcv", "ohlcv+padic")
-REBALANCE = ("v1", "v2", "v3", "none")
-PRECISIONS = ("fp32", "bf16", "fp16")
-SOURCES = ("sample", "tickers", "file")
-PROBES = ("logreg", "mlp")
 
 # Encoder sizes of the default run. Chosen for the CPU budget of issue 7 (at least 1,000
 # windows/s for SiamCL on a 2-core CPU): the LSTM backward pass dominates on a CPU, and one
@@ -49,7 +52,7 @@ DEFAULT_ENCODER_KWARGS: dict[str, dict[str, Any]] = {
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "modality": MODALITIES,
-    "method": WINDOW_METHODS + MODALITY_METHODS,
+    "method": registry.names(),
     "encoder": ENCODERS,
     "features": FEATURES,
     "rebalance": REBALANCE,
@@ -57,18 +60,44 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "source": SOURCES,
     "probe": PROBES,
 }
+#: the Trainer's settings among RunConfig's keys (what tsssl.pipeline.make_trainer reads)
+TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed")
+#: keys that name one run; a report's grid replaces them, so its config file may not set them
+SINGLE_RUN_KEYS = ("modality", "method", "features", "rebalance", "seed")
+
+
+@dataclass
+class ReportSettings:
+    """The grid and the statistics of ``tsssl report`` (the ``[report]`` table of a config file):
+    rows ``methods``, columns ``features`` x ``rebalance``, every cell run with each of
+    ``seeds``; ``n_boot`` bootstrap replicates (0: no intervals); the threshold rule and the
+    share ``val_frac`` of the training period's end dates in the validation slice."""
+
+    methods: list[str] = field(default_factory=lambda: ["lstm", "siamcl"])
+    features: list[str] = field(default_factory=lambda: ["ohlcv", "ohlcv+padic"])
+    rebalance: list[str] = field(default_factory=lambda: ["v1", "v2", "v3"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    n_boot: int = 1000
+    threshold_rule: str = "f1"
+    val_frac: float = 0.2
+
+
+#: ``tsssl report --quick``: one seed, 5 epochs, 300 bootstrap replicates (the whole table's
+#: shape in about 20 s on a 2-core CPU)
+QUICK_REPORT: dict[str, Any] = {"epochs": 5, "report": {"seeds": [0], "n_boot": 300}}
 
 
 @dataclass
 class RunConfig:
-    """Everything that decides a `tsssl train` run (what ``config.toml`` holds).
+    """Everything that decides a run (what ``config.toml`` holds).
 
     Data: ``source`` is "sample" (the bundled prices, optionally cut to start..end),
     "tickers" (yfinance download of ``tickers`` from ``start`` to ``end``, cached under
     ``cache_dir``) or "file" (``data``: a CSV / parquet path). Dates are "YYYY-MM-DD" strings.
     ``window`` days per window, strict-rise label over ``horizon`` days. The test split is the
     last ``test_frac`` of the dates (or from ``test_start``), purged by the horizon plus
-    ``embargo`` days. ``rebalance`` applies to the training windows only.
+    ``embargo`` days. ``rebalance`` applies to the training windows only. ``report``: the grid
+    of ``tsssl report`` (ignored by ``tsssl train``).
     """
 
     modality: str = "timeseries"
@@ -91,7 +120,7 @@ class RunConfig:
     embargo: int = 0
     rebalance: str = "v2"
     # training
-    epochs: int = 10
+    epochs: int | None = 10
     max_steps: int | None = None
     batch_size: int = 512
     lr: float = 3e-3
@@ -102,18 +131,36 @@ class RunConfig:
     # evaluation and output
     probe: str = "logreg"
     out: str | None = None
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     # -- conversions -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of every field (None kept; ``to_toml`` leaves None out)."""
-        return dataclasses.asdict(self)
+    def to_dict(self, command: str | None = None) -> dict[str, Any]:
+        """Plain dict of the fields (None kept; the TOML writer leaves None out). ``command``:
+        only the keys that command reads and repeats from a config file: "train" (no
+        ``report`` table), "report" (no single-run keys) or "modality" (the training keys)."""
+        values = dataclasses.asdict(self)
+        if command is None:
+            return values
+        if command == "train":
+            values.pop("report")
+            return values
+        if command == "report":
+            return {k: v for k, v in values.items() if k not in SINGLE_RUN_KEYS and k != "out"}
+        if command == "modality":
+            keep = ("modality", "method") + TRAINER_KEYS + ("method_kwargs", "encoder_kwargs", "out")
+            return {k: values[k] for k in keep}
+        raise ValueError(f"command must be train, report or modality, got {command!r}")
 
-    def to_toml(self) -> str:
-        return dumps_toml(self.to_dict())
+    def to_toml(self, command: str | None = None) -> str:
+        return dumps_toml(self.to_dict(command))
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the configuration as TOML, atomically (temp file, then rename)."""
-        return write_toml(path, self.to_dict())
+    def save(self, path: str | os.PathLike, command: str | None = None) -> Path:
+        """Write the configuration (the keys ``command`` uses) as TOML, atomically."""
+        return write_toml(path, self.to_dict(command))
+
+    def trainer_settings(self) -> dict[str, Any]:
+        """The Trainer's keyword arguments among these settings (``TRAINER_KEYS``)."""
+        return {k: getattr(self, k) for k in TRAINER_KEYS}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], origin: str = "configuration") -> "RunConfig":
@@ -124,20 +171,20 @@ class RunConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # The type a value of each field must have (None allowed where the default is None).
 _TYPES: dict[str, type] = {
-    "encoder_kwargs": dict, "method_kwargs": dict, "tickers": list,
+    "encoder_kwargs": dict, "method_kwargs": dict, "tickers": list, "report": dict,
     "window": int, "horizon": int, "embargo": int, "epochs": int, "max_steps": int,
     "batch_size": int, "seed": int,
     "test_frac": float, "lr": float, "weight_decay": float,
 }
-_OPTIONAL = {"start", "end", "cache_dir", "data", "test_start", "max_steps", "out"}
+_TABLES = {"report": "'report' must be a table ([report]) of grid settings",
+           "encoder_kwargs": "encoder_kwargs must be a table of settings ([encoder_kwargs])",
+           "method_kwargs": "method_kwargs must be a table of settings ([method_kwargs])"}
+_OPTIONAL = {"start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs"}
+_AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1}
 
 
-def _check_value(key: str, value: Any, origin: str) -> Any:
+def _check_type(key: str, value: Any, origin: str) -> Any:
     want = _TYPES.get(key, str)
-    if value is None:
-        if key in _OPTIONAL:
-            return None
-        raise ValueError(f"{origin}: {key!r} must not be empty (expected {want.__name__})")
     if isinstance(value, (_dt.date, _dt.datetime)) and want is str:
         value = value.isoformat()[:10]  # TOML dates: keep them as YYYY-MM-DD strings
     if want is float and isinstance(value, int) and not isinstance(value, bool):
@@ -145,25 +192,29 @@ def _check_value(key: str, value: Any, origin: str) -> Any:
     if isinstance(value, bool) and want is not bool:
         raise ValueError(f"{origin}: {key!r} must be {want.__name__}, got the boolean {value!r}")
     if not isinstance(value, want):
-        raise ValueError(
-            f"{origin}: {key!r} must be {want.__name__}, got {type(value).__name__} {value!r}"
-        )
+        raise ValueError(f"{origin}: {key!r} must be {want.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_value(key: str, value: Any, origin: str) -> Any:
+    if value is None:
+        if key in _OPTIONAL:
+            return None
+        raise ValueError(f"{origin}: {key!r} must not be empty (expected {_TYPES.get(key, str).__name__})")
+    if key in _TABLES and not isinstance(value, Mapping):
+        raise ValueError(f"{origin}: {_TABLES[key]}, got {value!r}")
+    value = _check_type(key, value, origin)
     if key == "tickers":
         bad = [t for t in value if not isinstance(t, str) or not t.strip()]
         if bad:
             raise ValueError(f"{origin}: 'tickers' must be a list of ticker names, got {bad!r}")
     if key in _CHOICES and value not in _CHOICES[key]:
-        raise ValueError(
-            f"{origin}: {key} = {value!r} is not accepted; choose one of "
-            + ", ".join(_CHOICES[key])
-        )
-    positive = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1}
-    if key in positive and value < positive[key]:
-        raise ValueError(f"{origin}: {key} must be at least {positive[key]}, got {value}")
+        raise ValueError(f"{origin}: {key} = {value!r} is not accepted; choose one of " + ", ".join(_CHOICES[key]))
+    if key in _AT_LEAST and value < _AT_LEAST[key]:
+        raise ValueError(f"{origin}: {key} must be at least {_AT_LEAST[key]}, got {value}")
     if key == "test_frac" and not 0.0 < value < 1.0:
         raise ValueError(f"{origin}: test_frac must lie strictly between 0 and 1, got {value}")
-    if key in ("lr", "weight_decay") and (not math.isfinite(value) or value < 0 or
-                                          (key == "lr" and value == 0)):
+    if key in ("lr", "weight_decay") and (not math.isfinite(value) or value < 0 or (key == "lr" and value == 0)):
         raise ValueError(f"{origin}: {key} must be a finite number > 0, got {value}")
     if key == "embargo" and value < 0:
         raise ValueError(f"{origin}: embargo must be >= 0 days, got {value}")
@@ -172,12 +223,11 @@ def _check_value(key: str, value: Any, origin: str) -> Any:
 
 def _apply(cfg: RunConfig, values: Mapping[str, Any], origin: str) -> RunConfig:
     """``cfg`` updated by ``values`` (checked). A layer naming tickers or a data file also
-    selects that source unless it sets ``source`` itself."""
+    selects that source unless it sets ``source`` itself; sub-tables merge key by key."""
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise ValueError(
-            f"{origin}: unknown key(s) {', '.join(map(repr, unknown))}; accepted keys: "
-            + ", ".join(_FIELDS)
+            f"{origin}: unknown key(s) {', '.join(map(repr, unknown))}; accepted keys: " + ", ".join(_FIELDS)
         )
     updates = {k: _check_value(k, v, origin) for k, v in values.items()}
     if "source" not in updates:
@@ -185,11 +235,55 @@ def _apply(cfg: RunConfig, values: Mapping[str, Any], origin: str) -> RunConfig:
             updates["source"] = "file"
         elif updates.get("tickers"):
             updates["source"] = "tickers"
-    if "encoder_kwargs" in updates:  # a layer's sizes add to / override the earlier ones
-        updates["encoder_kwargs"] = {**cfg.encoder_kwargs, **updates["encoder_kwargs"]}
-    if "method_kwargs" in updates:
-        updates["method_kwargs"] = {**cfg.method_kwargs, **updates["method_kwargs"]}
+    for key in ("encoder_kwargs", "method_kwargs"):  # a layer's sizes add to / override the earlier ones
+        if key in updates:
+            updates[key] = {**getattr(cfg, key), **updates[key]}
+    if "report" in updates:
+        updates["report"] = apply_report(cfg.report, updates["report"], origin)
     return dataclasses.replace(cfg, **updates)
+
+
+def _check_report_value(key: str, value: Any, origin: str) -> Any:
+    lists = {"methods": registry.names("timeseries"), "features": FEATURES, "rebalance": REBALANCE}
+    if key in lists:
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{origin}: {key} must be a non-empty list, e.g. {list(lists[key][:2])}, got {value!r}")
+        bad = [v for v in value if v not in lists[key]]
+        if bad:
+            raise ValueError(
+                f"{origin}: {key}: unknown value(s) {', '.join(map(repr, bad))}; accepted: {', '.join(lists[key])}"
+            )
+    elif key == "seeds":
+        value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(value, list) or not value or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value
+        ):
+            raise ValueError(f"{origin}: seeds must be a non-empty list of integers >= 0, e.g. [0, 1, 2], got {value!r}")
+    elif key == "n_boot":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{origin}: n_boot must be an integer >= 0 (0: no intervals), got {value!r}")
+    elif key == "threshold_rule":
+        if value not in THRESHOLD_RULES:
+            raise ValueError(f"{origin}: threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, got {value!r}")
+    elif key == "val_frac":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{origin}: val_frac must lie strictly between 0 and 1, e.g. 0.2, got {value!r}")
+        value = float(value)
+    return list(dict.fromkeys(value)) if isinstance(value, list) else value
+
+
+def apply_report(settings: ReportSettings, values: Mapping[str, Any], origin: str) -> ReportSettings:
+    """``settings`` updated by a ``[report]`` table (checked); ValueError naming the key and origin."""
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{origin}: 'report' must be a table ([report]) of grid settings")
+    accepted = [f.name for f in dataclasses.fields(ReportSettings)]
+    unknown = sorted(set(values) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{origin}: unknown key(s) {', '.join(map(repr, unknown))} in [report]; accepted: {', '.join(accepted)}"
+        )
+    return dataclasses.replace(settings, **{k: _check_report_value(k, v, origin) for k, v in values.items()})
 
 
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -206,25 +300,74 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"config file {str(p)!r} is not valid TOML: {err}") from None
 
 
+def _method_defaults(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The chosen method's own training defaults when it runs on images or text (the last
+    layer naming a modality / method wins); checks that the method runs on that modality."""
+    chosen = {"modality": "timeseries", "method": "siamcl"}
+    for _, values in layers:
+        chosen.update({k: values[k] for k in chosen if values.get(k) is not None})
+    modality, method = chosen["modality"], chosen["method"]
+    if modality not in MODALITIES:
+        raise ValueError(f"modality {modality!r} is not one of {', '.join(MODALITIES)}")
+    if method not in registry.METHODS:
+        return {}  # _apply names the bad value and its origin
+    if modality not in registry.METHODS[method].uses:
+        if modality == "timeseries":
+            raise ValueError(
+                f"method {method!r} is for --modality image / text; on price windows use one of "
+                + ", ".join(registry.names("timeseries"))
+            )
+        raise ValueError(
+            f"method {method!r} does not run on --modality {modality}; accepted: "
+            + ", ".join(registry.names(modality))
+        )
+    if modality == "timeseries":
+        return {}
+    return {"epochs": None, **registry.use(method, modality).defaults}
+
+
 def resolve_config(
     file: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
-    file_values: Mapping[str, Any] | None = None,
+    presets: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    command: str = "train",
 ) -> RunConfig:
-    """Defaults, then the TOML ``file``'s keys, then ``overrides`` (flags given; None = not
-    given, skipped). The encoder sizes default to ``DEFAULT_ENCODER_KWARGS[encoder]`` under
-    whatever the file and flags set; the source's own arguments are checked for coherence.
-    ``file_values``: the file's keys when the caller has read it already (``tsssl report``
-    takes its own ``[report]`` table out first); errors still name ``file``."""
-    cfg = RunConfig()
+    """Defaults, the method's own defaults (images / text), the TOML ``file``'s keys, each
+    ``(origin, values)`` of ``presets``, then ``overrides`` (flags given; None = not given,
+    skipped). A layer giving ``epochs`` but no layer giving ``max_steps`` drops the method's
+    default ``max_steps``: the run trains for those epochs. Window encoders get
+    ``DEFAULT_ENCODER_KWARGS[encoder]`` under whatever the layers set. ``command="report"``
+    refuses a file that names a single run (method, features, ...): the grid replaces them."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if file is not None:
-        values = load_toml(file) if file_values is None else file_values
-        cfg = _apply(cfg, values, f"config file {str(file)!r}")
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    cfg = _apply(cfg, given, "command line")
-    # Default sizes of the chosen encoder sit under the user's own encoder_kwargs.
-    cfg.encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(cfg.encoder, {}), **cfg.encoder_kwargs}
+        origin = f"config file {str(file)!r}"
+        values = load_toml(file)
+        if command == "report":
+            single = [k for k in SINGLE_RUN_KEYS if k in values]
+            if single:
+                raise ValueError(
+                    f"{origin}: {', '.join(map(repr, single))} name(s) a single run (a `tsssl train` config); "
+                    "a report sets its grid in a [report] table: methods, features, rebalance, seeds"
+                )
+        layers.append((origin, values))
+    layers += list(presets)
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    defaults = _method_defaults(layers)
+    if "max_steps" in defaults and any("epochs" in v for _, v in layers) and not any("max_steps" in v for _, v in layers):
+        defaults["max_steps"] = None
+    cfg = dataclasses.replace(RunConfig(), **defaults)
+    for origin, values in layers:
+        cfg = _apply(cfg, values, origin)
+    if cfg.modality == "timeseries":  # default sizes of the chosen encoder sit under the user's own
+        cfg.encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(cfg.encoder, {}), **cfg.encoder_kwargs}
+    _check_coherent(cfg)
+    return cfg
+
+
+def _check_coherent(cfg: RunConfig) -> None:
+    if cfg.epochs is None and cfg.max_steps is None and cfg.modality == "timeseries":
+        raise ValueError("give epochs or max_steps (a run needs a length)")
     if cfg.source == "tickers" and not cfg.tickers:
         raise ValueError("source 'tickers' needs at least one ticker (--tickers A B ...)")
     if cfg.source == "file" and not cfg.data:
@@ -238,7 +381,6 @@ def resolve_config(
                 _dt.date.fromisoformat(value)
             except ValueError:
                 raise ValueError(f"{key} = {value!r} is not a date; write YYYY-MM-DD") from None
-    return cfg
 
 
 # -- a tiny TOML writer -------------------------------------------------------------------

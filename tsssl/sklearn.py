@@ -34,8 +34,13 @@ __all__ = ["TSSSLEncoder"]
 
 _FORMAT = "tsssl.TSSSLEncoder"
 _FORMAT_VERSION = 1
-# methods that train on labels; the self-supervised ones ignore y
-_SUPERVISED_METHODS = ("lstm",)
+
+
+def _uses_labels(method: Any) -> bool:
+    """Whether ``method`` (a window method's name) trains on labels; False for an unknown name."""
+    from tsssl import registry
+
+    return isinstance(method, str) and method in registry.names("timeseries") and registry.uses_labels(method)
 
 
 def _as_windows(X: Any, name: str = "X") -> np.ndarray:
@@ -68,7 +73,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     Parameters (stored as given; checked at ``fit``, as scikit-learn does):
 
-    method: a window method of ``tsssl.methods.METHODS`` ("siamcl", "cpc", "simclr", "moco",
+    method: a window method of ``tsssl.registry`` ("siamcl", "cpc", "simclr", "moco",
         "byol", "simsiam", "barlow", or "lstm", the supervised baseline, which needs ``y``).
     encoder: "lstm", "cnn" or "transformer" (or an ``nn.Module`` with ``out_dim``; it is copied,
         not trained in place). encoder_kwargs: its sizes; default the CLI's
@@ -128,8 +133,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         import torch
 
-        from tsssl.methods import METHODS
-        from tsssl.train import Trainer
+        from tsssl import registry
+        from tsssl.pipeline import make_trainer
         from tsssl.train.checkpoint import capture_rng_state, restore_rng_state
 
         feature_names = list(X.feature_names) if isinstance(X, WindowSet) else None
@@ -137,20 +142,18 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             y = X.y
         Xa = _as_windows(X)
         n, T, C = Xa.shape
-        if not isinstance(self.method, str) or self.method not in METHODS:
-            raise ValueError(f"TSSSLEncoder: unknown method {self.method!r}; accepted: {', '.join(METHODS)}")
+        windows = registry.names("timeseries")
+        if not isinstance(self.method, str) or self.method not in windows:
+            raise ValueError(f"TSSSLEncoder: unknown method {self.method!r}; accepted: {', '.join(windows)}")
         method_kwargs = dict(self.method_kwargs or {})
-        supervised = self.method in _SUPERVISED_METHODS or bool(method_kwargs.get("supervised", False))
+        supervised = _uses_labels(self.method) or bool(method_kwargs.get("supervised", False))
         ya = self._check_y(y, n) if supervised else None
         if n < 2:
             raise ValueError(f"X has {n} window; training needs at least 2 (contrastive methods compare "
                              "windows of a batch)")
         # Trainer first: a bad device / precision / epochs fails before any model is built
-        trainer = Trainer(epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size, lr=self.lr,
-                          weight_decay=self.weight_decay, device=self.device, precision=self.precision,
-                          seed=self.seed, progress=self.progress)
-        trainer.batch_size = min(trainer.batch_size, n)  # a small X still trains
-        trainer.log_every = max(1, trainer.total_steps(max(1, n // trainer.batch_size)) // 100)
+        # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
+        trainer = make_trainer(self, n_samples=n, log_points=100, progress=self.progress)
 
         recipe = self._recipe(Xa, ya, feature_names, method_kwargs)
         # seeding is the run's business, not the caller's: the global torch / numpy / random
@@ -200,7 +203,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(self.encoder.lower(), {}), **dict(self.encoder_kwargs or {})}
         else:
             encoder, encoder_kwargs = copy.deepcopy(self.encoder), dict(self.encoder_kwargs or {})
-        if self.method == "lstm" and method_kwargs.get("class_weight") == "balanced":
+        if _uses_labels(self.method) and method_kwargs.get("class_weight") == "balanced":
             # the weights themselves, so that the recipe need not carry the labels
             method_kwargs["class_weight"] = balanced_class_weight(y, 2).tolist()
             method_kwargs.pop("labels", None)
@@ -218,17 +221,14 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     @staticmethod
     def _build(recipe: Mapping[str, Any]):
-        from tsssl.augment import default_timeseries_views
-        from tsssl.methods import build_method
+        from tsssl.pipeline import make_window_method
 
-        kwargs = dict(recipe["method_kwargs"])
-        if recipe["method"] not in _SUPERVISED_METHODS:  # as `tsssl train` does
-            kwargs.setdefault("views", default_timeseries_views(channels=recipe["view_channels"]))
         standardize = None if recipe["mean"] is None else (recipe["mean"], recipe["std"])
         encoder = recipe["encoder"]
-        return build_method(recipe["method"], in_channels=recipe["in_channels"],
-                            encoder=encoder if isinstance(encoder, str) else copy.deepcopy(encoder),
-                            encoder_kwargs=recipe["encoder_kwargs"] or None, standardize=standardize, **kwargs)
+        return make_window_method(recipe["method"], recipe["in_channels"],
+                                  encoder=encoder if isinstance(encoder, str) else copy.deepcopy(encoder),
+                                  encoder_kwargs=recipe["encoder_kwargs"], method_kwargs=recipe["method_kwargs"],
+                                  standardize=standardize, view_channels=recipe["view_channels"])
 
     def _set_model(self, method: Any, recipe: dict[str, Any]) -> None:
         self.method_ = method
@@ -274,7 +274,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
-        tags.target_tags.required = self.method in _SUPERVISED_METHODS
+        tags.target_tags.required = _uses_labels(self.method)
         tags.non_deterministic = False
         return tags
 

@@ -1,4 +1,4 @@
-"""Every image and text method through ``train_modality`` (what ``tsssl train --modality ...``
+"""Every image and text method through ``run_experiment`` (what ``tsssl train --modality ...``
 runs) at its default settings, and the table of their evaluation figures (``results.md``).
 
     python experiments/image_text/run_all.py                 # all methods, outputs in runs/image_text/
@@ -19,7 +19,11 @@ from pathlib import Path
 # as the tsssl command line does: spinning OpenMP waits collapse throughput on shared cores
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from tsssl.commands.modality import IMAGE_METHODS, TEXT_METHODS, train_modality
+from tsssl import registry
+from tsssl.config import resolve_config
+from tsssl.experiments import run_experiment
+
+IMAGE_METHODS, TEXT_METHODS = registry.names("image"), registry.names("text")
 
 OUT = Path("runs/image_text")
 RUNS = [("image", m, m, {}) for m in IMAGE_METHODS] + [("text", m, m, {}) for m in TEXT_METHODS]
@@ -30,7 +34,9 @@ def run(modality: str, method: str, label: str, method_kwargs: dict) -> dict:
     out = OUT / f"{modality}-{label}"
     if (out / "metrics.json").exists():
         return json.loads((out / "metrics.json").read_text())
-    return train_modality(modality, method, {"out": str(out), "method_kwargs": method_kwargs})
+    cfg = resolve_config(None, {"modality": modality, "method": method, "out": str(out),
+                                "method_kwargs": method_kwargs})
+    return run_experiment(cfg)
 
 
 def row(m: dict, label: str) -> str:

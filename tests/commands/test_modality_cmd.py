@@ -6,9 +6,18 @@ import json
 import numpy as np
 import pytest
 
+from tsssl import registry
 from tsssl.cli import main
-from tsssl.commands.modality import IMAGE_METHODS, LOSSES, TEXT_METHODS, resolve_settings
-from tsssl.config import MODALITY_METHODS, WINDOW_METHODS, load_toml
+from tsssl.config import load_toml, resolve_config
+
+IMAGE_METHODS, TEXT_METHODS = registry.names("image"), registry.names("text")
+
+
+def resolve_settings(modality, method, args=None):
+    """The resolved settings of an image / text run as a dict (config file under "config")."""
+    args = dict(args or {})
+    cfg = resolve_config(args.pop("config", None), {"modality": modality, "method": method, **args})
+    return {**cfg.trainer_settings(), "method_kwargs": cfg.method_kwargs, "encoder_kwargs": cfg.encoder_kwargs}
 
 
 def log_losses(out):
@@ -77,11 +86,16 @@ def test_method_on_the_wrong_modality_is_a_clear_error(modality, method, tmp_pat
 
 
 def test_every_modality_method_is_a_command_line_choice_with_a_loss():
-    choices = set(WINDOW_METHODS) | set(MODALITY_METHODS)
+    from tsssl.commands.train import add_arguments
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    choices = set(next(a for a in parser._actions if a.dest == "method").choices)
     for modality, methods in (("image", IMAGE_METHODS), ("text", TEXT_METHODS)):
         for method in methods:
             assert method in choices, method
-            assert (modality, method) in LOSSES
+            assert registry.use(method, modality).loss
             resolve_settings(modality, method)  # defaults exist
 
 
@@ -103,7 +117,7 @@ def test_settings_precedence_defaults_file_flags(tmp_path):
 
 
 def test_image_jigsaw_keeps_the_first_block_and_a_trunk(tmp_path):
-    from tsssl.commands.modality import build_experiment
+    from tsssl.experiments import build_experiment
 
     exp = build_experiment("image", "jigsaw")
     m = exp.method
@@ -127,10 +141,11 @@ def test_image_probes_set_both_encoders_batchnorm_from_the_training_digits():
 
     import torch
 
-    from tsssl.commands.modality import image_probe_metrics
+    from tsssl.experiments.image import image_probe_metrics
     from tsssl.data.image import digits_split
     from tsssl.encoders.image import ConvEncoder
-    from tsssl.evaluate.embedding import calibrate_batchnorm, encode, probe_accuracies
+    from tsssl.evaluate import embed
+    from tsssl.evaluate.embedding import calibrate_batchnorm, probe_accuracies
 
     split = digits_split(test_frac=0.25, seed=0)
     torch.manual_seed(0)
@@ -143,7 +158,7 @@ def test_image_probes_set_both_encoders_batchnorm_from_the_training_digits():
 
     def probes(enc):
         enc = calibrate_batchnorm(copy.deepcopy(enc), split.X_train)
-        r = probe_accuracies(encode(enc, split.X_train), split.y_train, encode(enc, split.X_test), split.y_test, seed=0)
+        r = probe_accuracies(embed(enc, split.X_train), split.y_train, embed(enc, split.X_test), split.y_test, seed=0)
         return {k: round(v, 4) for k, v in r.items()}
 
     assert got["trained"] == probes(trained) and got["random_encoder"] == probes(initial)

@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--start", "2015-06-01", "--max-steps", "2", "--batch-size", "128", "--n-boot", "50", "--device", "cpu"]
 
 
+
+def settings_from_args(args):
+    """(the resolved RunConfig, its [report] grid) of a `tsssl report` command line."""
+    cfg = cmd.config_from_args(args)
+    return cfg, cfg.report
+
 def _args(argv):
     return build_parser().parse_args(["report", *argv])
 
@@ -51,7 +57,7 @@ def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, caps
     pct = f"{100 * r['precision']:.1f}%" if r["precision"] is not None else "–"
     assert pct in printed
     # the saved config.toml resolves to the very same settings
-    cfg, settings = cmd.settings_from_args(_args(["--config", str(out / "config.toml")]))
+    cfg, settings = settings_from_args(_args(["--config", str(out / "config.toml")]))
     assert settings.methods == ["lstm", "siamcl"] and settings.rebalance == ["v1", "v2"]
     assert settings.features == ["ohlcv"] and settings.seeds == [3] and settings.n_boot == 50
     assert cfg.start == "2015-06-01" and cfg.max_steps == 2 and cfg.encoder_kwargs["hidden"] == 8
@@ -63,17 +69,17 @@ def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, caps
 
 
 def test_precedence_defaults_file_quick_flags(tmp_path):
-    cfg, s = cmd.settings_from_args(_args([]))
+    cfg, s = settings_from_args(_args([]))
     assert (s.methods, s.features, s.rebalance, s.seeds) == (
         ["lstm", "siamcl"], ["ohlcv", "ohlcv+padic"], ["v1", "v2", "v3"], [0, 1, 2])
     assert cfg.window == 20 and cfg.epochs == 10 and s.n_boot == 1000 and s.threshold_rule == "f1"
     f = tmp_path / "c.toml"
     f.write_text("epochs = 7\nhorizon = 4\n[report]\nseeds = [5, 6]\nn_boot = 10\n")
-    cfg, s = cmd.settings_from_args(_args(["--config", str(f)]))
+    cfg, s = settings_from_args(_args(["--config", str(f)]))
     assert cfg.epochs == 7 and cfg.horizon == 4 and s.seeds == [5, 6] and s.n_boot == 10
-    cfg, s = cmd.settings_from_args(_args(["--config", str(f), "--quick"]))
+    cfg, s = settings_from_args(_args(["--config", str(f), "--quick"]))
     assert cfg.epochs == 5 and s.seeds == [0] and s.n_boot == 300 and cfg.horizon == 4
-    cfg, s = cmd.settings_from_args(_args(["--config", str(f), "--quick", "--epochs", "2", "--seeds", "1", "1",
+    cfg, s = settings_from_args(_args(["--config", str(f), "--quick", "--epochs", "2", "--seeds", "1", "1",
                                            "--stock-window", "30", "--threshold-rule", "top_frac"]))
     assert cfg.epochs == 2 and s.seeds == [1] and cfg.window == 30 and s.threshold_rule == "top_frac"
 
@@ -81,8 +87,8 @@ def test_precedence_defaults_file_quick_flags(tmp_path):
 @pytest.mark.parametrize("name, flags", [("full.toml", []), ("quick.toml", ["--quick"]),
                                          ("full-cpc.toml", ["--methods", "lstm", "siamcl", "cpc"])])
 def test_experiment_configs_are_the_documented_grids(name, flags):
-    from_file = cmd.settings_from_args(_args(["--config", str(ROOT / "experiments" / "configs" / name)]))
-    from_flags = cmd.settings_from_args(_args(flags))
+    from_file = settings_from_args(_args(["--config", str(ROOT / "experiments" / "configs" / name)]))
+    from_flags = settings_from_args(_args(flags))
     assert from_file == from_flags
 
 

@@ -106,9 +106,12 @@ def test_unknown_ticker_is_a_clean_error(tmp_path, monkeypatch, capsys):
 
 def test_image_and_text_modalities_are_delegated(monkeypatch, tmp_path):
     calls = []
-    fake = types.ModuleType("tsssl.commands.modality")
-    fake.train_modality = lambda modality, method, args: calls.append((modality, method, args.out)) or {}
-    monkeypatch.setitem(sys.modules, "tsssl.commands.modality", fake)
+    import tsssl.commands.train as train_cmd
+    import tsssl.experiments as experiments
+
+    monkeypatch.setattr(experiments, "run_experiment",
+                        lambda cfg, resume: calls.append((cfg.modality, cfg.method, cfg.out)) or {})
+    monkeypatch.setattr(train_cmd, "experiment_summary", lambda metrics, out: "")
     assert main(["train", "--modality", "image", "--method", "rotnet", "--out", str(tmp_path)]) == 0
     assert calls == [("image", "rotnet", str(tmp_path))]
 

@@ -7,8 +7,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 from tsssl.data.text import Vocabulary
+from tsssl.evaluate import embed
 from tsssl.evaluate.embedding import (
-    encode,
     few_label_probe_accuracy,
     knn_accuracy,
     knn_predict,
@@ -54,12 +54,12 @@ def test_probes_separate_separable_classes_and_not_noise():
         knn_accuracy(Z[:300], y[:299], Z[300:], y[300:])
 
 
-def test_encode_keeps_integer_ids_and_the_training_mode():
+def test_embed_keeps_integer_ids_and_the_training_mode():
     emb = nn.Embedding(10, 3)
     enc = nn.Sequential(emb, nn.Flatten())
     enc.train()
     ids = torch.tensor([[1, 2], [3, 4], [5, 6]])
-    z = encode(enc, ids, batch_size=2)
+    z = embed(enc, ids, batch_size=2)
     assert z.shape == (3, 6) and z.dtype == np.float32 and enc.training
     assert np.allclose(z[1], emb.weight[[3, 4]].detach().numpy().ravel())
 

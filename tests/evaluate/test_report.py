@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score, precision_score, recall_sco
 from tsssl.atomic import json_ready
 from tsssl.config import resolve_config
 from tsssl.evaluate import classification_report
+from tsssl import pipeline
 from tsssl.evaluate import report as rep
 
 TINY = {"start": "2014-01-01", "max_steps": 2, "batch_size": 128, "device": "cpu",
@@ -24,7 +25,7 @@ REQUIRED = ("method", "features", "rebalance", "n_seeds", "precision", "precisio
 def written(tmp_path_factory):
     """A real 2 methods x 2 features x 3 rebalances x 2 seeds grid on the sample since 2014."""
     cfg = resolve_config(None, TINY)
-    grid = rep.run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
+    grid = pipeline.run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
                         rebalances=["v1", "v2", "v3"], seeds=[0, 1])
     report = rep.build_report(grid, n_boot=200)
     out = tmp_path_factory.mktemp("report")
@@ -181,10 +182,10 @@ def test_report_files_are_readable_by_others(written):
 
 def test_bad_grid_values_are_clear_errors():
     with pytest.raises(ValueError, match="methods: unknown value"):
-        rep.check_grid(["lstm", "sim"], ["ohlcv"], ["v1"], [0])
+        pipeline.check_grid(["lstm", "sim"], ["ohlcv"], ["v1"], [0])
     with pytest.raises(ValueError, match="rebalance has no value"):
-        rep.check_grid(["lstm"], ["ohlcv"], [], [0])
+        pipeline.check_grid(["lstm"], ["ohlcv"], [], [0])
     with pytest.raises(ValueError, match="seeds must be integers >= 0"):
-        rep.check_grid(["lstm"], ["ohlcv"], ["v1"], [-1])
+        pipeline.check_grid(["lstm"], ["ohlcv"], ["v1"], [-1])
     with pytest.raises(ValueError, match="threshold rule"):
-        rep.run_grid(resolve_config(None, TINY), methods=["lstm"], threshold_rule="best")
+        pipeline.run_grid(resolve_config(None, TINY), methods=["lstm"], threshold_rule="best")

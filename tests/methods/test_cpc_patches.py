@@ -7,7 +7,8 @@ import torch
 
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ImageRowEncoder
-from tsssl.evaluate.embedding import encode, knn_accuracy, linear_probe_accuracy
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import knn_accuracy, linear_probe_accuracy
 from tsssl.losses import info_nce
 from tsssl.methods import CPC
 from tsssl.methods.cpc import cpc_positive_mask
@@ -43,7 +44,7 @@ def test_cpc_on_digit_rows_lowers_its_loss_and_beats_the_random_encoder():
     assert np.mean(losses[-2:]) < 0.85 * losses[0], losses
 
     def scores(enc):
-        a, b = encode(enc, split.X_train), encode(enc, split.X_test)
+        a, b = embed(enc, split.X_train), embed(enc, split.X_test)
         return (knn_accuracy(a, split.y_train, b, split.y_test),
                 linear_probe_accuracy(a, split.y_train, b, split.y_test))
 

@@ -10,7 +10,8 @@ import torch
 from tsssl.augment.image import default_image_views
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder
-from tsssl.evaluate.embedding import calibrate_batchnorm, encode, linear_probe_accuracy
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import calibrate_batchnorm, linear_probe_accuracy
 from tsssl.methods import BYOL, BarlowTwins, MoCo, SimCLR, SimSiam
 from tsssl.train import Trainer
 
@@ -29,8 +30,8 @@ def split():
 
 
 def probe(encoder, split):
-    return linear_probe_accuracy(encode(encoder, split.X_train), split.y_train,
-                                 encode(encoder, split.X_test), split.y_test)
+    return linear_probe_accuracy(embed(encoder, split.X_train), split.y_train,
+                                 embed(encoder, split.X_test), split.y_test)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tsssl.augment.image import RandomResizedCrop
-from tsssl.commands.modality import image_probe_metrics
+from tsssl.experiments.image import image_probe_metrics
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
 from tsssl.methods.jigsaw import Jigsaw, hamming_permutations, image_tiles, jittered_tiles

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from tsssl.augment.image import RandomResizedCrop
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder
-from tsssl.evaluate.embedding import calibrate_batchnorm, encode, knn_accuracy, linear_probe_accuracy
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import calibrate_batchnorm, knn_accuracy, linear_probe_accuracy
 from tsssl.methods.rotnet import RotNet, rotation_batch
 from tsssl.train import Trainer
 
@@ -55,7 +56,7 @@ def test_rotnet_features_beat_the_random_encoder(trained):
     split, method, initial, _ = trained
 
     def scores(enc):
-        a, b = encode(enc, split.X_train), encode(enc, split.X_test)
+        a, b = embed(enc, split.X_train), embed(enc, split.X_test)
         return (linear_probe_accuracy(a, split.y_train, b, split.y_test),
                 knn_accuracy(a, split.y_train, b, split.y_test))
 

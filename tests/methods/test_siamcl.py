@@ -10,7 +10,8 @@ from tsssl import losses
 from tsssl.data import build_windows, chronological_split, load_sample, synthetic_market
 from tsssl.encoders import LSTMEncoder
 from tsssl.methods import SiamCL, StandardizedEncoder, channel_stats
-from tsssl.methods.siamcl import derangement, split_batch
+from tsssl.methods.base import split_batch
+from tsssl.methods.siamcl import derangement
 from tsssl.train import Trainer
 
 

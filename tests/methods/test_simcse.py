@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from tsssl.data.text import Tokenizer, load_pydoc_corpus, topic_split
 from tsssl.encoders.text import BagOfEmbeddings, TextTransformerEncoder
-from tsssl.evaluate.embedding import encode, knn_accuracy
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import knn_accuracy
 from tsssl.methods.simcse import SimCSE
 from tsssl.train import Trainer
 
@@ -58,7 +59,7 @@ def test_simcse_on_help_topics_lowers_its_loss_and_beats_the_random_encoder():
     assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
 
     def knn(enc):
-        return knn_accuracy(encode(enc, ids_train), train.topic, encode(enc, ids_test), test.topic)
+        return knn_accuracy(embed(enc, ids_train), train.topic, embed(enc, ids_test), test.topic)
 
     acc, acc0 = knn(m.encoder), knn(initial)
     print(losses[0], losses[-1], acc, acc0)

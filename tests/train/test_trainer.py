@@ -2,6 +2,7 @@
 data forms, logs, progress, optimiser groups and argument checks."""
 import csv
 import importlib.util
+import inspect
 import io
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from _train_toys import (LinearRegression, NaNAt, NoisyRegression, PairDataset, 
 
 from tsssl.data.windowset import WindowSet  # noqa: E402
 from tsssl.methods.base import Method  # noqa: E402
-from tsssl.train import Trainer, TrainingDivergedError, TrainResult  # noqa: E402
+from tsssl.train import Trainer, TrainingDivergedError, TrainResult, total_steps  # noqa: E402
 from tsssl.train import trainer as trainer_module  # noqa: E402
 from tsssl.train.callbacks import progress_enabled  # noqa: E402
 from tsssl.train.checkpoint import load_checkpoint  # noqa: E402
@@ -169,6 +170,74 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, log_every, as_datase
     rows = list(csv.DictReader(open(tmp_path / "resumed" / "log.csv")))
     assert [int(r["step"]) for r in rows] == [h["step"] for h in full.history]
     np.testing.assert_allclose([float(r["loss"]) for r in rows], losses(full).numpy(), rtol=1e-7)
+
+
+class LRTrace:
+    """The scheduler's ``get_last_lr()`` and the optimiser's group lrs at the start of ``fit``
+    (key: the start step) and after every step (key: steps done), i.e. the lr of the next step."""
+
+    def __init__(self):
+        self.at = {}
+
+    def on_fit_start(self, info):
+        self.scheduler, self.optimizer = info["scheduler"], info["optimizer"]
+        self.record(info["start_step"])
+
+    def on_step_end(self, step):
+        self.record(step)
+
+    def record(self, step):
+        self.at[step] = (list(self.scheduler.get_last_lr()), [g["lr"] for g in self.optimizer.param_groups])
+
+
+def test_resumed_scheduler_equals_the_uninterrupted_one_without_private_writes(tmp_path, monkeypatch):
+    """After a resume at step 8 the scheduler reports (get_last_lr) and the optimiser uses the
+    uninterrupted run's lrs, bit for bit; no code outside torch sets an attribute of the
+    scheduler (torch's own load_state_dict / step do)."""
+    outside_writes = []
+
+    class Watched(torch.optim.lr_scheduler.LambdaLR):
+        def __setattr__(self, name, value):
+            module = sys._getframe(1).f_globals.get("__name__", "")
+            if not module.startswith("torch"):
+                outside_writes.append((module, name))
+            super().__setattr__(name, value)
+
+    monkeypatch.setattr(torch.optim.lr_scheduler, "LambdaLR", Watched)
+    x, y = regression_data(100)
+    kw = dict(max_steps=16, log_every=4, seed=7, warmup_frac=0.25, min_lr_ratio=0.1)
+    straight = LRTrace()
+    cpu_trainer(callbacks=[straight], **kw).fit(fresh(), (x, y))
+    with pytest.raises(Stop):
+        cpu_trainer(out_dir=tmp_path, checkpoint_every=8, callbacks=[StopAt(8)], **kw).fit(fresh(), (x, y))
+    resumed = LRTrace()
+    cpu_trainer(out_dir=tmp_path, checkpoint_every=8, callbacks=[resumed], **kw).fit(fresh(), (x, y), resume=True)
+
+    assert isinstance(resumed.scheduler, Watched) and resumed.scheduler.last_epoch == 16
+    assert sorted(resumed.at) == list(range(8, 17))
+    assert resumed.at == {s: straight.at[s] for s in range(8, 17)}  # exact floats
+    last_lr, group_lr = resumed.at[8]
+    assert last_lr == group_lr == [0.02 * warmup_cosine(8, 16, 4, 0.1)] * 2
+    assert outside_writes == []
+
+
+def test_resume_with_a_longer_run_and_another_lr_follows_the_new_curve(tmp_path):
+    """A 16-step run stopped at step 8 and resumed with max_steps=24 and lr=0.03: from step 8
+    on, the lrs of a straight 24-step run at lr=0.03."""
+    x, y = regression_data(100)
+    kw = dict(log_every=4, seed=7, warmup_frac=0.25)
+    longer = LRTrace()
+    reference = cpu_trainer(max_steps=24, lr=0.03, callbacks=[longer], **kw).fit(fresh(), (x, y))
+    with pytest.raises(Stop):
+        cpu_trainer(max_steps=16, out_dir=tmp_path, checkpoint_every=8, callbacks=[StopAt(8)], **kw).fit(
+            fresh(), (x, y))
+    resumed = LRTrace()
+    result = cpu_trainer(max_steps=24, lr=0.03, out_dir=tmp_path, checkpoint_every=8, callbacks=[resumed],
+                         **kw).fit(fresh(), (x, y), resume=True)
+    assert result.steps == 24
+    assert resumed.at == {s: longer.at[s] for s in range(8, 25)}
+    assert resumed.at[8][0] == [0.03 * warmup_cosine(8, 24, 6)] * 2
+    assert [h["lr"] for h in result.history[2:]] == [h["lr"] for h in reference.history[2:]]  # rows after 8
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
@@ -412,6 +481,47 @@ def test_progress_only_on_a_terminal(capsys):
 def test_bad_arguments_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
         Trainer(**{"device": "cpu", **kw})
+
+
+def test_replace_reruns_the_checks_and_keeps_the_other_settings(tmp_path):
+    cb = object()
+    t = Trainer(epochs=3, max_steps=40, batch_size=32, lr=0.01, weight_decay=0.0, warmup_frac=0.1,
+                min_lr_ratio=0.2, grad_clip=None, device="cpu", precision="bf16", seed=5, out_dir=tmp_path,
+                checkpoint_every=10, log_every=7, progress=False, compile=True, drop_last=False, on_device=False,
+                callbacks=[cb])
+    before = dict(vars(t))
+    r = t.replace(batch_size=8, log_every=2)
+    assert type(r) is Trainer and r is not t
+    assert (r.batch_size, r.log_every) == (8, 2)
+    names = [n for n in inspect.signature(Trainer.__init__).parameters if n != "self"]
+    for name in names:
+        if name not in ("batch_size", "log_every"):
+            assert getattr(r, name) == getattr(t, name), name
+    assert r.callbacks == [cb] and r.callbacks is not t.callbacks
+    assert vars(t) == before and t.batch_size == 32 and t.log_every == 7  # the original is untouched
+    assert t.replace().config() == t.config()
+
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        t.replace(batch_size=0)
+    with pytest.raises(ValueError, match="checkpoint_every needs out_dir"):
+        t.replace(out_dir=None)  # checks across settings run again too
+    with pytest.raises(ValueError, match="fp16.*CUDA"):
+        t.replace(precision="fp16")
+    with pytest.raises(TypeError):
+        t.replace(batchsize=8)
+    assert vars(t) == before
+
+
+@pytest.mark.parametrize("epochs,max_steps,spe,expected", [
+    (None, None, 4, 4),  # neither: one epoch
+    (2, None, 4, 8),
+    (None, 6, 4, 6),
+    (3, 5, 4, 5),  # max_steps caps epochs
+    (1, 10, 4, 4),  # epochs come first
+])
+def test_total_steps_function_and_method_agree(epochs, max_steps, spe, expected):
+    assert total_steps(epochs, max_steps, spe) == expected
+    assert Trainer(epochs=epochs, max_steps=max_steps, device="cpu").total_steps(spe) == expected
 
 
 def test_auto_device_is_cuda_when_available():

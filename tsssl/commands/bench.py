@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tsssl.config import PRECISIONS, WINDOW_METHODS
+from tsssl import registry
+from tsssl.registry import PRECISIONS
 
 HELP = "measure training throughput (windows/s) and peak memory per method x encoder x batch x precision"
 
@@ -41,8 +42,8 @@ def _int_at_least(least: int):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("what to measure (every combination)")
-    g.add_argument("--methods", nargs="+", choices=WINDOW_METHODS, default=["siamcl"], metavar="METHOD",
-                   help=f"{' '.join(WINDOW_METHODS)} (default siamcl)")
+    g.add_argument("--methods", nargs="+", choices=registry.names("timeseries"), default=["siamcl"],
+                   metavar="METHOD", help=f"{' '.join(registry.names('timeseries'))} (default siamcl)")
     g.add_argument("--encoders", nargs="+", default=["lstm"], metavar="ENCODER",
                    help="lstm cnn transformer, each optionally with sizes: lstm:hidden=128,layers=2 "
                         "(default lstm, with the default sizes of tsssl train)")

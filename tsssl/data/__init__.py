@@ -1,4 +1,4 @@
-"""tsssl.data: prices in, labelled windows out (see DESIGN.md).
+"""tsssl.data: prices in, labelled windows out (docs/design.md, "Data flow").
 
 Sources (long price frames: date, ticker, open, high, low, close, volume): ``load_sample``,
 ``load_prices`` (yfinance + cache), ``read_prices`` (CSV / parquet), ``synthetic_market``;

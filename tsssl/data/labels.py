@@ -1,4 +1,4 @@
-"""The strict k-day rise label of DESIGN.md."""
+"""The strict k-day rise label (docs/design.md, "Label")."""
 from __future__ import annotations
 
 import numpy as np

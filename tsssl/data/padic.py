@@ -1,4 +1,5 @@
-"""The P-adic enhancement of DESIGN.md (our documented reading of the talk's "P-adic 加強版").
+"""The P-adic enhancement (docs/design.md, "P-adic features"): our documented reading of the
+talk's "P-adic 加強版".
 
 1. **Digits.** Each day's log return r is quantised into p levels (p prime, default 3) with a
    dead-band ``deadband`` (an absolute log return, default 0.002 = 0.2%):

@@ -89,13 +89,25 @@ def validate_prices(df: pd.DataFrame, dropna: bool = False) -> pd.DataFrame:
     a warning giving the count per ticker), infinite values, prices <= 0, negative volume, and
     dates that are unsorted or duplicated within a ticker.
     """
+    out = _coerce_types(_select_columns(df))
+    out, values = _handle_nan_rows(out, dropna)
+    _check_values(out, values)
+    return _sort_and_check_dates(out)
+
+
+def _select_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Canonical columns of ``df`` in the order of COLUMNS, on a fresh RangeIndex."""
     out = standardize_columns(df)
     missing = [c for c in COLUMNS if c not in out.columns]
     if missing:
         raise ValueError(f"prices are missing column(s) {', '.join(missing)}; accepted: {ACCEPTED}")
     out = out[list(COLUMNS)].reset_index(drop=True)
     out.columns = pd.Index(COLUMNS)  # no leftover name (yfinance's "Price" level)
+    return out
 
+
+def _coerce_types(out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` (modified in place) with ticker str, date naive datetime64[ns], values float64."""
     tickers = out["ticker"]
     if tickers.isna().any():
         row = int(np.flatnonzero(tickers.isna().to_numpy())[0])
@@ -118,24 +130,35 @@ def validate_prices(df: pd.DataFrame, dropna: bool = False) -> pd.DataFrame:
             out[col] = pd.to_numeric(out[col]).astype("float64")
         except (ValueError, TypeError) as err:
             raise ValueError(f"prices: column {col} is not numeric ({err})") from None
+    return out
 
+
+def _handle_nan_rows(out: pd.DataFrame, dropna: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """Raise on rows with a NaN price or volume, or drop them with a warning when ``dropna``.
+
+    Returns the frame and its (rows, 5) float64 values (open, high, low, close, volume).
+    """
     values = out[list(PRICE_COLUMNS) + ["volume"]].to_numpy()
     nan_rows = np.isnan(values).any(axis=1)
-    if nan_rows.any():
-        counts = out.loc[nan_rows, "ticker"].value_counts(sort=False).sort_index()
-        per_ticker = ", ".join(f"{t}: {n}" for t, n in counts.items())
-        if not dropna:
-            row = int(np.flatnonzero(nan_rows)[0])
-            col = [c for c, bad in zip((*PRICE_COLUMNS, "volume"), np.isnan(values[row])) if bad][0]
-            raise ValueError(
-                f"prices: NaN in column {col} of ticker {out['ticker'].iloc[row]} on "
-                f"{_day(out['date'].iloc[row])} ({int(nan_rows.sum())} rows with NaN: {per_ticker}); "
-                "accepted: finite prices; pass dropna=True to drop NaN rows (with a warning)")
-        warnings.warn(f"dropna=True: dropped {int(nan_rows.sum())} rows with NaN prices or volume "
-                      f"({per_ticker})", UserWarning, stacklevel=2)
-        out = out[~nan_rows].reset_index(drop=True)
-        values = values[~nan_rows]
+    if not nan_rows.any():
+        return out, values
+    counts = out.loc[nan_rows, "ticker"].value_counts(sort=False).sort_index()
+    per_ticker = ", ".join(f"{t}: {n}" for t, n in counts.items())
+    if not dropna:
+        row = int(np.flatnonzero(nan_rows)[0])
+        col = [c for c, bad in zip((*PRICE_COLUMNS, "volume"), np.isnan(values[row])) if bad][0]
+        raise ValueError(
+            f"prices: NaN in column {col} of ticker {out['ticker'].iloc[row]} on "
+            f"{_day(out['date'].iloc[row])} ({int(nan_rows.sum())} rows with NaN: {per_ticker}); "
+            "accepted: finite prices; pass dropna=True to drop NaN rows (with a warning)")
+    # stacklevel 3: the warning points at validate_prices' caller, as before this helper existed
+    warnings.warn(f"dropna=True: dropped {int(nan_rows.sum())} rows with NaN prices or volume "
+                  f"({per_ticker})", UserWarning, stacklevel=3)
+    return out[~nan_rows].reset_index(drop=True), values[~nan_rows]
 
+
+def _check_values(out: pd.DataFrame, values: np.ndarray) -> None:
+    """Raise on the first infinite value, price <= 0 or negative volume in ``values`` (rows, 5)."""
     bad = ~np.isfinite(values)
     bad[:, :4] |= values[:, :4] <= 0
     bad[:, 4] |= values[:, 4] < 0
@@ -148,6 +171,10 @@ def validate_prices(df: pd.DataFrame, dropna: bool = False) -> pd.DataFrame:
             f"{_day(out['date'].iloc[row])} ({int(bad[:, j].sum())} such values in {col}); "
             f"accepted: {what}")
 
+
+def _sort_and_check_dates(out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` sorted by ticker (stable, so dates keep their order); raises on a date that is
+    duplicated or out of order within a ticker."""
     codes, names = pd.factorize(out["ticker"], sort=True)
     if len(codes) > 1 and np.any(codes[1:] < codes[:-1]):
         out = out.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Class rebalancing of training windows (DESIGN.md "Rebalancing"), imbalanced-learn underneath.
+"""Class rebalancing of training windows (docs/design.md, "Rebalancing"), imbalanced-learn
+underneath.
 
 - ``v1``: random undersampling of the majority class to 1:1 (RandomUnderSampler);
 - ``v2``: random oversampling of the minority class to 1:1 (RandomOverSampler);
@@ -21,8 +22,8 @@ import warnings
 import numpy as np
 
 from tsssl.data.windowset import WindowSet
+from tsssl.registry import REBALANCE as STRATEGIES
 
-STRATEGIES = ("v1", "v2", "v3", "none")
 SMOTE_TICKER = "<smote>"
 
 

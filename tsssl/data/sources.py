@@ -183,23 +183,54 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     ceiling = _today()
 
-    cached: dict[str, tuple[pd.DataFrame, list[Interval]]] = {}
+    cached, wanted = _cached_ranges(names, request, folder)
+    updates, failures = _fetch_missing(wanted, ceiling)
+    _merge_into_cache(folder, cached, updates)
+    parts, empty = _rows_in_request(names, cached, request)
+    failed = _fall_back_offline(failures, parts, empty, folder)
+    _check_no_data(empty, failed, parts, request, last)
+    prices = validate_prices(pd.concat(parts, ignore_index=True), dropna=dropna)
+    prices.attrs["source"] = "yfinance"
+    prices.attrs["auto_adjust"] = AUTO_ADJUST
+    return prices
+
+
+_Cached = dict[str, tuple[pd.DataFrame, list[Interval]]]         # ticker -> (rows, covered ranges)
+_Updates = dict[str, tuple[list[pd.DataFrame], list[Interval]]]  # ticker -> (new rows, their ranges)
+_Failure = tuple[list[str], Interval, BaseException]             # (tickers, range, what it raised)
+
+
+def _cached_ranges(names: list[str], request: Interval,
+                   folder: Path) -> tuple[_Cached, dict[Interval, list[str]]]:
+    """The cache of each ticker that has one, and each range of ``request`` to download with
+    the tickers missing it (ranges without a weekday left out)."""
+    cached: _Cached = {}
     wanted: dict[Interval, list[str]] = {}
     for ticker in names:
         hit = read_cache(cache_path(folder, ticker), AUTO_ADJUST)
-        rows, covered = hit if hit is not None else (None, [])
+        covered = hit[1] if hit is not None else []
         if hit is not None:
             cached[ticker] = hit
         for gap in missing_intervals(request, covered):
             if np.busday_count(gap[0], gap[1]) > 0:  # weekends alone hold no trading day
                 wanted.setdefault(gap, []).append(ticker)
+    return cached, wanted
 
-    failures: list[tuple[list[str], Interval, BaseException]] = []
-    updates: dict[str, tuple[list[pd.DataFrame], list[Interval]]] = {}
+
+def _fetch_missing(wanted: dict[Interval, list[str]],
+                   ceiling: np.datetime64) -> tuple[_Updates, list[_Failure]]:
+    """One download per missing range: per ticker, the new rows and the ranges they cover (up
+    to ``ceiling``, today exclusive, so that today's unfinished bar is fetched again), and the
+    failures.
+
+    A ticker whose rows in a range came back empty gets no cover, so that range is asked again.
+    """
+    failures: list[_Failure] = []
+    updates: _Updates = {}
     for gap, group in sorted(wanted.items()):
         try:
             raw = _download(group, str(gap[0]), str(gap[1]))
-        except Exception as err:  # network errors, YFRateLimitError, ...: handled below
+        except Exception as err:  # network errors, YFRateLimitError, ...: handled by the caller
             failures.append((group, gap, err))
             continue
         got = frames_by_ticker(raw, group)
@@ -210,7 +241,12 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
             frames, covered = updates.setdefault(ticker, ([], []))
             frames.append(in_gap)
             covered.append((gap[0], min(gap[1], ceiling)))
+    return updates, failures
 
+
+def _merge_into_cache(folder: Path, cached: _Cached, updates: _Updates) -> None:
+    """Merge each ticker's new rows into its cache (new rows win on a date), write the file,
+    and update ``cached`` in place."""
     for ticker, (frames, new_cover) in updates.items():
         old_rows, old_cover = cached.get(ticker, (None, []))
         rows = pd.concat(([old_rows] if old_rows is not None else []) + frames, ignore_index=True)
@@ -219,6 +255,11 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
         write_cache(cache_path(folder, ticker), ticker, rows, covered, AUTO_ADJUST)
         cached[ticker] = (rows, covered)
 
+
+def _rows_in_request(names: list[str], cached: _Cached,
+                     request: Interval) -> tuple[list[pd.DataFrame], list[str]]:
+    """The cached rows of each ticker inside ``request`` (with a ticker column), and the tickers
+    that have none."""
     lo, hi = np.datetime64(request[0], "ns"), np.datetime64(request[1], "ns")
     parts, empty = [], []
     for ticker in names:
@@ -229,7 +270,13 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
             empty.append(ticker)
         else:
             parts.append(rows.assign(ticker=ticker))
+    return parts, empty
 
+
+def _fall_back_offline(failures: list[_Failure], parts: list[pd.DataFrame], empty: list[str],
+                       folder: Path) -> list[str]:
+    """The sorted tickers of failed downloads; warns that the cache stands in for them, or
+    raises when no ticker has rows at all."""
     failed = sorted({t for group, _, _ in failures for t in group})
     if failures:
         err = failures[0][2]
@@ -244,18 +291,21 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
             msg += f"using the cached prices of {', '.join(with_cache)} (missing dates not filled)"
         if without:
             msg += ("; " if with_cache else "") + f"no cache for {', '.join(without)}, left out"
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)  # at load_prices' caller
+    return failed
+
+
+def _check_no_data(empty: list[str], failed: list[str], parts: list[pd.DataFrame],
+                   request: Interval, last: np.datetime64) -> None:
+    """Tickers that downloaded fine but have no rows in ``request`` (delisted or misspelt): a
+    warning naming them, or a ValueError when no ticker has rows."""
     no_data = [t for t in empty if t not in failed]
     if no_data and not parts:
         raise ValueError(f"yfinance returned no prices for {', '.join(no_data)} between {request[0]} "
                          f"and {last} (delisted or misspelt tickers?)")
     if no_data:
         warnings.warn(f"no prices for {', '.join(no_data)} between {request[0]} and {last} "
-                      "(delisted or misspelt?); loaded the other tickers", UserWarning, stacklevel=2)
-    prices = validate_prices(pd.concat(parts, ignore_index=True), dropna=dropna)
-    prices.attrs["source"] = "yfinance"
-    prices.attrs["auto_adjust"] = AUTO_ADJUST
-    return prices
+                      "(delisted or misspelt?); loaded the other tickers", UserWarning, stacklevel=3)
 
 
 # -- files -----------------------------------------------------------------------------------

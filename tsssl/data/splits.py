@@ -1,4 +1,4 @@
-"""Leakage-free chronological splits (DESIGN.md "Leakage-free split").
+"""Leakage-free chronological splits (docs/design.md, "Split").
 
 A window ending on day t of a ticker has a label that reads that ticker's closes up to day
 t + horizon (its ``label_end_date``). The test period starts at ``test_start``: every window with

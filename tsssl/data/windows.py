@@ -1,4 +1,5 @@
-"""Price frame -> WindowSet of scale-free features and strict-rise labels (DESIGN.md).
+"""Price frame -> WindowSet of scale-free features and strict-rise labels
+(docs/design.md, "Window and features" and "Label").
 
 Per ticker and trading day t (prev = the ticker's previous trading day):
 
@@ -35,8 +36,8 @@ from tsssl.data.padic import (
 )
 from tsssl.data.prices import validate_prices
 from tsssl.data.windowset import WindowSet
+from tsssl.registry import FEATURES
 
-FEATURES = ("ohlcv", "ohlcv+padic")
 CHUNK = 8192  # windows filled per step
 OHLCV_FEATURES = ["log_ret", "log_high_close", "log_low_close", "log_open_prev", "volume_z"]
 
@@ -89,6 +90,25 @@ def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, feat
     ``p`` and ``deadband`` set the P-adic digits when ``features="ohlcv+padic"``.
     ``dropna=True`` drops NaN rows first (with a warning), see :func:`validate_prices`.
     """
+    window, horizon, padic = _check_args(window, horizon, features, p, deadband)
+    df = validate_prices(prices, dropna=dropna)
+    codes, names, first, counts = _ticker_index(df, window, horizon)
+    names_out = list(OHLCV_FEATURES) + (padic_feature_names(p) if padic else [])
+    per_day, digits = _per_day_channels(df, first, len(names_out), p if padic else None, deadband)
+    pos = np.arange(len(codes)) - first[codes]          # day index within the ticker
+    ends = np.flatnonzero((pos >= window) & (pos + horizon <= counts[codes] - 1))
+    closeness = _constant_pattern_distances(digits, ends, window, p) if padic else None
+    X = _gather_windows(per_day, df["volume"].to_numpy(), ends, window, closeness)
+    del per_day  # the (rows, C) copy is as large as X: free it before the labels
+    meta = {"window": window, "horizon": horizon, "features": features,
+            "p": int(p) if padic else None, "deadband": float(deadband) if padic else None,
+            "n_tickers": int(len(names))}
+    return _assemble(df, X, ends, codes, names, names_out, horizon, meta)
+
+
+def _check_args(window: object, horizon: object, features: object, p: int,
+                deadband: float) -> tuple[int, int, bool]:
+    """(window, horizon, padic) after checking the arguments, before any work on the prices."""
     window = _check_int("window", window, 2, "days per window")
     horizon = _check_int("horizon", horizon, 1, "days of strict rise in the label")
     if features not in FEATURES:
@@ -96,14 +116,18 @@ def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, feat
     padic = features == "ohlcv+padic"
     if padic:  # fail on a bad p / deadband before the work
         padic_digits(np.zeros(1), p, deadband)
-    df = validate_prices(prices, dropna=dropna)
+    return window, horizon, padic
+
+
+def _ticker_index(df: pd.DataFrame, window: int,
+                  horizon: int) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+    """Per-row ticker codes (rows,) int64, the sorted ticker names, and per ticker its first
+    row and row count (tickers,); raises when a ticker has too few days for one window."""
     if len(df) == 0:
         raise ValueError("prices have no rows; accepted: at least one ticker with "
                          f"window + horizon + 1 = {window + horizon + 1} trading days")
-
     codes, names = pd.factorize(df["ticker"], sort=True)  # sorted by ticker already
     codes = codes.astype(np.int64)
-    n_rows = len(codes)
     counts = np.bincount(codes, minlength=len(names))
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     need = window + horizon + 1
@@ -115,56 +139,61 @@ def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, feat
             f"series too short for window={window}, horizon={horizon}: {listed}{more}; each ticker "
             f"needs at least window + horizon + 1 = {need} trading days (one more for the first "
             "day's return); drop those tickers or use a shorter window")
+    return codes, names, first, counts
 
+
+def _per_day_channels(df: pd.DataFrame, first: np.ndarray, n_channels: int, p: int | None,
+                      deadband: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rows, n_channels) float32 of the per-day channels, and the p-adic digits (rows,) of the
+    log returns (None when ``p`` is None).
+
+    Laid out like a window's day, so that a block of windows is one contiguous np.take; the
+    per-window channels (volume z-score, p-adic distances) stay 0 here, filled per block.
+    """
     close = df["close"].to_numpy()
-    prev = np.empty(n_rows)
+    prev = np.empty(len(close))
     prev[0] = np.nan
     prev[1:] = close[:-1]
     prev[first] = np.nan  # a ticker's first day has no previous close
     log_ret = np.log(close / prev)
-    volume = df["volume"].to_numpy()
-    names_out = list(OHLCV_FEATURES)
-    if padic:
-        names_out += padic_feature_names(p)
-    n_ohlcv = len(OHLCV_FEATURES)
-
-    # Every per-day channel in one (rows, C) array laid out like a window's day, so that a block
-    # of windows is one contiguous np.take; per-window channels (volume z-score, p-adic
-    # distances) are filled per block afterwards.
-    per_day = np.zeros((n_rows, len(names_out)), dtype=np.float32)
+    per_day = np.zeros((len(close), n_channels), dtype=np.float32)
     per_day[:, 0] = log_ret
     per_day[:, 1] = np.log(df["high"].to_numpy() / close)
     per_day[:, 2] = np.log(df["low"].to_numpy() / close)
     per_day[:, 3] = np.log(df["open"].to_numpy() / prev)
     digits = None
-    if padic:
+    if p is not None:
         digits = padic_digits(log_ret, p, deadband)
         for d in range(p):
-            per_day[:, n_ohlcv + d] = digits == d
+            per_day[:, len(OHLCV_FEATURES) + d] = digits == d
+    return per_day, digits
 
-    pos = np.arange(n_rows) - first[codes]          # day index within the ticker
-    valid = (pos >= window) & (pos + horizon <= counts[codes] - 1)
-    ends = np.flatnonzero(valid)
+
+def _gather_windows(per_day: np.ndarray, volume: np.ndarray, ends: np.ndarray, window: int,
+                    closeness: np.ndarray | None) -> np.ndarray:
+    """X (N, window, C) float32 of the windows ending at rows ``ends`` (N,).
+
+    ``closeness`` (N, p), when given, fills the last p channels of every day of a window.
+    """
     n = ends.size
-    X = np.empty((n, window, len(names_out)), dtype=np.float32)
+    X = np.empty((n, window, per_day.shape[1]), dtype=np.float32)
     offsets = np.arange(window)
-    if padic:
-        closeness = _constant_pattern_distances(digits, ends, window, p)
     for lo in range(0, n, CHUNK):  # blocks keep each gather and write inside the CPU cache
         rows = ends[lo:lo + CHUNK, None] - (window - 1) + offsets      # (block, window)
         out = X[lo:lo + CHUNK]
         np.take(per_day, rows, axis=0, out=out)
         out[:, :, 4] = _window_zscore(volume[rows])
-        if padic:
-            out[:, :, n_ohlcv + p:] = closeness[lo:lo + CHUNK, None, :]
-    del per_day
+        if closeness is not None:
+            out[:, :, per_day.shape[1] - closeness.shape[1]:] = closeness[lo:lo + CHUNK, None, :]
+    return X
 
-    labels = strict_rise_label(close, horizon)[ends]  # futures stay inside the ticker (valid)
+
+def _assemble(df: pd.DataFrame, X: np.ndarray, ends: np.ndarray, codes: np.ndarray, names: pd.Index,
+              feature_names: list[str], horizon: int, meta: dict) -> WindowSet:
+    """The WindowSet of ``X`` with labels, dates and tickers of the windows ending at ``ends``."""
+    labels = strict_rise_label(df["close"].to_numpy(), horizon)[ends]  # ends are valid: futures in-ticker
     dates = df["date"].to_numpy()
     ticker_names = np.asarray(names, dtype=object)
-    meta = {"window": window, "horizon": horizon, "features": features,
-            "p": int(p) if padic else None, "deadband": float(deadband) if padic else None,
-            "n_tickers": int(len(names))}
     return WindowSet(X=X, y=labels.astype(np.int64), end_date=dates[ends],
-                     ticker=ticker_names[codes[ends]], feature_names=names_out,
+                     ticker=ticker_names[codes[ends]], feature_names=feature_names,
                      meta=meta, label_end_date=dates[ends + horizon])

@@ -1,8 +1,7 @@
 """Evaluation of learned embeddings on labelled held-out data (images, sentences, words).
 
-- ``encode(encoder, X)``: frozen representations of any inputs (images, token ids: the dtype
-  is kept, unlike ``tsssl.evaluate.embed`` which casts windows to float32);
-  ``calibrate_batchnorm`` gives a random baseline the data's normalisation statistics.
+- ``calibrate_batchnorm`` gives a random baseline the data's normalisation statistics
+  (representations themselves: ``tsssl.evaluate.embed``, for windows, images and token ids).
 - ``linear_probe_accuracy`` / ``knn_accuracy``: multi-class accuracy of a logistic-regression
   probe / a cosine k-nearest-neighbour vote fitted on train embeddings, scored on test ones;
   ``probe_accuracies`` both at once.
@@ -36,37 +35,6 @@ def _unit(Z: np.ndarray) -> np.ndarray:
     Z = np.asarray(Z, dtype=np.float64)
     n = np.linalg.norm(Z, axis=1, keepdims=True)
     return Z / np.where(n > 0, n, 1.0)
-
-
-@torch.no_grad()
-def encode(encoder: nn.Module, X: ArrayLike, batch_size: int = 1024,
-           device: Union[None, str, torch.device] = None) -> np.ndarray:
-    """(N, ...) inputs -> (N, D) float32 numpy: ``encoder`` in eval mode, no gradient, in
-    batches; its training mode is restored. The input dtype is kept (token ids stay int64)."""
-    from tsssl.methods.base import Method
-
-    if isinstance(encoder, Method):
-        encoder = encoder.encoder
-    if not isinstance(encoder, nn.Module):
-        raise ValueError(f"encoder must be an nn.Module (or a Method), got {type(encoder).__name__}")
-    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
-    if x.dtype == torch.float64:
-        x = x.float()
-    if device is None:
-        p = next(iter(encoder.parameters()), None)
-        device = p.device if p is not None else torch.device("cpu")
-    was = encoder.training
-    encoder.eval()
-    try:
-        parts = [encoder(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        encoder.train(was)
-    if not parts:
-        return np.zeros((0, int(getattr(encoder, "out_dim", 0))), dtype=np.float32)
-    z = torch.cat(parts)
-    if z.dim() != 2:
-        raise ValueError(f"the encoder must return (B, D) representations, got shape {tuple(z.shape)}")
-    return z.numpy()
 
 
 @torch.no_grad()

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from tsssl.data.windowset import WindowSet
 
-PROBES = ("logreg", "mlp")
+from tsssl.registry import PROBES
 
 
 def _module_device(module: nn.Module) -> torch.device:
@@ -35,12 +35,14 @@ def _module_device(module: nn.Module) -> torch.device:
 @torch.no_grad()
 def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_size: int = 4096,
           device: Union[None, str, torch.device] = None) -> np.ndarray:
-    """Frozen representations: X (N, T, C) -> (N, D) float32 numpy.
+    """Frozen representations: X (N, ...) -> (N, D) float32 numpy, for windows (N, T, C),
+    images (N, 1, H, W) or token ids (N, L) alike.
 
     The encoder runs in eval mode (dropout off, batch-norm statistics frozen) under no_grad, in
-    batches of ``batch_size`` windows; its training mode is restored afterwards. A ``Method`` is
-    accepted for its ``encoder``. device: where to run (default: where the encoder's parameters
-    are); the encoder is moved there for the call and moved back.
+    batches of ``batch_size`` inputs; its training mode is restored afterwards. A ``Method`` is
+    accepted for its ``encoder``. Floating inputs are cast to float32; integer inputs (token ids)
+    keep their dtype. device: where to run (default: where the encoder's parameters are); the
+    encoder is moved there for the call and moved back.
     """
     from tsssl.methods.base import Method
 
@@ -50,9 +52,11 @@ def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_siz
         raise ValueError(f"encoder must be an nn.Module (or a Method), got {type(encoder).__name__}")
     if isinstance(X, WindowSet):
         X = X.X
-    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
+    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
+    if x.is_floating_point():
+        x = x.float()
     if x.dim() < 2:
-        raise ValueError(f"X must be a batch of inputs (N, T, C), got shape {tuple(x.shape)}")
+        raise ValueError(f"X must be a batch of inputs (N, ...), got shape {tuple(x.shape)}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     home = _module_device(encoder)
@@ -60,13 +64,12 @@ def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_siz
     was_training = encoder.training
     encoder.to(dev).eval()
     try:
-        parts = [encoder(x[i:i + batch_size].to(dev, torch.float32, non_blocking=True)).float().cpu()
+        parts = [encoder(x[i:i + batch_size].to(dev, non_blocking=True)).float().cpu()
                  for i in range(0, len(x), batch_size)]
     finally:
         encoder.to(home).train(was_training)
     if not parts:
-        out_dim = getattr(encoder, "out_dim", 0)
-        return np.zeros((0, out_dim), dtype=np.float32)
+        return np.zeros((0, int(getattr(encoder, "out_dim", 0))), dtype=np.float32)
     z = torch.cat(parts)
     if z.dim() != 2:
         raise ValueError(f"the encoder must return (B, D) representations, got shape {tuple(z.shape)}")

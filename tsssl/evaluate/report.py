@@ -1,7 +1,7 @@
 """The precision comparison report: a grid of cells -> one record per cell -> report.md / .json / .html.
 
-    grid = run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
-                    rebalances=["v1", "v2", "v3"], seeds=[0, 1, 2])
+    grid = tsssl.pipeline.run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
+                                   rebalances=["v1", "v2", "v3"], seeds=[0, 1, 2])
     report = build_report(grid, n_boot=1000)
     paths = write_report(report, grid, "runs/report")
 
@@ -33,18 +33,14 @@ import os
 import platform
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from tsssl.atomic import atomic_write, json_ready, write_json
-from tsssl.config import FEATURES, REBALANCE, WINDOW_METHODS, RunConfig
-
-FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
-METHOD_LABELS = {"lstm": "LSTM", "siamcl": "SiamCL", "cpc": "CPC", "simclr": "SimCLR", "moco": "MoCo",
-                 "byol": "BYOL", "simsiam": "SimSiam", "barlow": "Barlow Twins"}
+from tsssl import registry
+from tsssl.registry import FEATURE_LABELS
 #: metrics whose seed-mean gets a bootstrap interval in every record
 CI_METRICS = ("precision", "recall", "pr_auc", "lift", "balanced_precision")
 #: precision among the top fraction of test windows by score
@@ -61,106 +57,6 @@ THRESHOLD_RULE_NOTES = {
 }
 
 
-# -- the grid ----------------------------------------------------------------------------------
-def check_grid(methods: Iterable[str], features: Iterable[str], rebalances: Iterable[str],
-               seeds: Iterable[int]) -> tuple[list[str], list[str], list[str], list[int]]:
-    """The grid's axes, de-duplicated in their order; ValueError naming an unknown value or an
-    empty axis."""
-    axes = {"methods": (list(methods), WINDOW_METHODS), "features": (list(features), FEATURES),
-            "rebalance": (list(rebalances), REBALANCE)}
-    out = []
-    for name, (values, accepted) in axes.items():
-        if not values:
-            raise ValueError(f"empty grid: {name} has no value; give at least one of {', '.join(accepted)}")
-        bad = [v for v in values if v not in accepted]
-        if bad:
-            raise ValueError(f"{name}: unknown value(s) {', '.join(map(repr, bad))}; accepted: "
-                             + ", ".join(accepted))
-        out.append(list(dict.fromkeys(values)))
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("empty grid: seeds has no value; give at least one seed, e.g. 0")
-    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0]
-    if bad:
-        raise ValueError(f"seeds must be integers >= 0, got {bad!r}")
-    out.append([int(s) for s in dict.fromkeys(seeds)])
-    return tuple(out)  # type: ignore[return-value]
-
-
-@dataclass
-class GridResult:
-    """Everything a grid run produced: the configuration, the axes, the split per feature set
-    (``tsssl.pipeline.SplitData``, all with the same rows), the cells (``CellResult``, one per
-    method x features x rebalance x seed), a description of the data and the wall time."""
-
-    cfg: RunConfig
-    methods: list[str]
-    features: list[str]
-    rebalances: list[str]
-    seeds: list[int]
-    threshold_rule: str
-    val_frac: float
-    splits: dict[str, Any]
-    cells: list[Any]
-    data: dict[str, Any] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-
-    @property
-    def test(self):
-        """The test windows (the same rows in every feature set)."""
-        return next(iter(self.splits.values())).test
-
-    def cells_of(self, method: str, features: str, rebalance: str) -> list[Any]:
-        """The cell's runs, in seed order."""
-        found = [c for c in self.cells if (c.method, c.features, c.rebalance) == (method, features, rebalance)]
-        return sorted(found, key=lambda c: self.seeds.index(c.seed))
-
-
-def describe_prices(prices) -> dict[str, Any]:
-    """Tickers, first / last date and row count of a price frame."""
-    import pandas as pd
-
-    dates = pd.to_datetime(prices["date"])
-    return {"tickers": sorted(map(str, pd.unique(prices["ticker"]))),
-            "first_date": f"{dates.min():%Y-%m-%d}", "last_date": f"{dates.max():%Y-%m-%d}",
-            "n_rows": int(len(prices))}
-
-
-def run_grid(cfg: RunConfig, methods: Sequence[str] = ("lstm", "siamcl"),
-             features: Sequence[str] = ("ohlcv", "ohlcv+padic"), rebalances: Sequence[str] = ("v1", "v2", "v3"),
-             seeds: Sequence[int] = (0, 1, 2), threshold_rule: str = "f1", val_frac: float = 0.2,
-             prices=None, on_cell: Optional[Callable[[Any], None]] = None) -> GridResult:
-    """Run every (method, features, rebalance, seed) on the data of ``cfg`` (or ``prices``).
-
-    Data, split and training settings come from ``cfg`` (its single ``method`` / ``features`` /
-    ``rebalance`` / ``seed`` are ignored: the axes replace them). Windows are built once per
-    feature set and split at the same dates (verified). ``on_cell`` is called after each cell.
-    """
-    from tsssl import pipeline
-
-    methods, features, rebalances, seeds = check_grid(methods, features, rebalances, seeds)
-    if threshold_rule not in pipeline.THRESHOLD_RULES:
-        raise ValueError(f"threshold rule must be one of {', '.join(pipeline.THRESHOLD_RULES)}; "
-                         f"got {threshold_rule!r}")
-    # fail on a bad device / precision before any data is read
-    pipeline.make_trainer(cfg, 0, cfg.batch_size)
-    t0 = time.perf_counter()
-    if prices is None:
-        prices = pipeline.load_configured_prices(cfg)
-    splits = pipeline.prepare_splits(prices, features=features, window=cfg.window, horizon=cfg.horizon,
-                                     test_start=cfg.test_start, test_frac=cfg.test_frac,
-                                     embargo=cfg.embargo, val_frac=val_frac)
-    cells: list[Any] = []
-    for f in features:
-        for seed in seeds:
-            for m in methods:
-                cells += pipeline.run_method(m, cfg, splits[f], rebalances, seed,
-                                             threshold_rule=threshold_rule, on_cell=on_cell)
-    return GridResult(cfg=cfg, methods=methods, features=features, rebalances=rebalances, seeds=seeds,
-                      threshold_rule=threshold_rule, val_frac=val_frac, splits=splits, cells=cells,
-                      data=describe_prices(prices), wall_seconds=round(time.perf_counter() - t0, 3))
-
-
 # -- metrics of a cell -------------------------------------------------------------------------
 def _nanmean(a: np.ndarray, axis: int = 0) -> np.ndarray:
     with warnings.catch_warnings():
@@ -168,62 +64,32 @@ def _nanmean(a: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.nanmean(a, axis=axis)
 
 
-def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[float],
-                    dates: Optional[np.ndarray] = None, n_boot: int = 1000, ci: float = 0.95,
-                    seed: int = 0, block_days: Optional[int] = None,
-                    top_k: Sequence[float] = TOP_K) -> dict[str, Any]:
-    """Seed-averaged metrics of one cell with bootstrap intervals (see the module docstring).
-
-    y: (N,) 0/1 test labels; scores: (S, N) one row of scores per seed; thresholds: (S,) (a
-    window is a call iff score >= threshold); dates: (N,) test end dates (block bootstrap by
-    date; None: iid over windows). Returns precision, recall, f1, pr_auc, lift,
-    balanced_precision (mean over seeds), ``<metric>_ci_low`` / ``_ci_high`` for CI_METRICS,
-    precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
-    the seed spread of precision and the mean confusion matrix.
-    """
-    from tsssl.evaluate.bootstrap import (
-        DEFAULT_BLOCK_DAYS,
-        bootstrap,
-        date_groups,
-        effective_block_len,
-    )
+def _seed_stats(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, W: np.ndarray) -> dict[str, np.ndarray]:
+    """CI_METRICS of every seed under sample weights W (R, N): name -> (S, R)."""
     from tsssl.evaluate.metrics import (
-        _as_labels,
-        _as_score,
         balanced_precision_weighted,
-        precision_at_k,
-        top_k_label,
         weighted_average_precision,
         weighted_lift,
         weighted_precision,
         weighted_recall,
     )
 
-    y = _as_labels(y)
-    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    n_seeds = scores.shape[0]
-    if y.size == 0:
-        raise ValueError("aggregate_seeds needs at least one test window, got y empty")
-    if thresholds.shape != (n_seeds,):
-        raise ValueError(f"thresholds must hold one value per seed ({n_seeds}), got {thresholds.shape}")
-    for row in scores:
-        _as_score(row, y.size, "scores[seed]")
-    preds = (scores >= thresholds[:, None]).astype(np.int64)
+    return {
+        "precision": np.stack([weighted_precision(y, p, W) for p in preds]),
+        "recall": np.stack([weighted_recall(y, p, W) for p in preds]),
+        "pr_auc": np.stack([weighted_average_precision(y, s, W) for s in scores]),
+        "lift": np.stack([weighted_lift(y, p, W) for p in preds]),
+        "balanced_precision": np.stack([balanced_precision_weighted(y, p, W) for p in preds]),
+    }
 
-    def seed_stats(W: np.ndarray) -> dict[str, np.ndarray]:
-        return {
-            "precision": np.stack([weighted_precision(y, p, W) for p in preds]),
-            "recall": np.stack([weighted_recall(y, p, W) for p in preds]),
-            "pr_auc": np.stack([weighted_average_precision(y, s, W) for s in scores]),
-            "lift": np.stack([weighted_lift(y, p, W) for p in preds]),
-            "balanced_precision": np.stack([balanced_precision_weighted(y, p, W) for p in preds]),
-        }
 
-    per_seed = {k: v[:, 0] for k, v in seed_stats(np.ones((1, y.size))).items()}  # (S,) point values
-    out: dict[str, Any] = {"n_seeds": n_seeds}
-    for k, v in per_seed.items():
-        out[k] = float(_nanmean(v))
+def _point_metrics(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, top_k: Sequence[float]) -> dict[str, Any]:
+    """Seed means of the metrics on the whole test set, the confusion counts, the seed spread of
+    precision and precision among the top fraction ``k`` of scores."""
+    from tsssl.evaluate.metrics import precision_at_k, top_k_label
+
+    per_seed = {k: v[:, 0] for k, v in _seed_stats(y, scores, preds, np.ones((1, y.size))).items()}  # (S,)
+    out: dict[str, Any] = {"n_seeds": scores.shape[0], **{k: float(_nanmean(v)) for k, v in per_seed.items()}}
     tp = (preds * y).sum(axis=1)
     fp = (preds * (1 - y)).sum(axis=1)
     fn = ((1 - preds) * y).sum(axis=1)
@@ -245,6 +111,14 @@ def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[floa
         pk = float(np.mean([precision_at_k(y, s, k) for s in scores]))
         out[f"precision_at_{label}"] = pk
         out[f"lift_at_{label}"] = pk / out["base_rate"] if out["base_rate"] > 0 else math.nan
+    return out
+
+
+def _intervals(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, dates: Optional[np.ndarray], n_boot: int,
+               ci: float, seed: int, block_days: Optional[int]) -> tuple[dict[str, float], dict[str, Any]]:
+    """``<metric>_ci_low`` / ``_ci_high`` of the seed-mean of CI_METRICS (one bootstrap shared by
+    the seeds) and a description of the bootstrap."""
+    from tsssl.evaluate.bootstrap import DEFAULT_BLOCK_DAYS, bootstrap, date_groups, effective_block_len
 
     block = DEFAULT_BLOCK_DAYS if block_days is None else int(block_days)
     info: dict[str, Any] = {"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed)}
@@ -253,25 +127,56 @@ def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[floa
         info["block_days"] = effective_block_len(block, date_groups(dates)[1])
     else:
         info["method"] = "iid bootstrap over test windows, shared by the seeds"
-    if n_boot > 0:
-        # the bootstrap calls every statistic on the same weight chunk: compute the seeds' metrics
-        # once per chunk, not once per statistic
-        last: dict[str, Any] = {}
+    out = {f"{name}_ci_{end}": math.nan for name in CI_METRICS for end in ("low", "high")}
+    if n_boot == 0:
+        return out, info
+    # the bootstrap calls every statistic on the same weight chunk: compute the seeds' metrics
+    # once per chunk, not once per statistic
+    last: dict[str, Any] = {}
 
-        def stat_of(name: str) -> Callable[[np.ndarray], np.ndarray]:
-            def stat(W: np.ndarray) -> np.ndarray:
-                if last.get("W") is not W:
-                    last["W"], last["values"] = W, seed_stats(W)
-                return _nanmean(last["values"][name], axis=0)
-            return stat
+    def stat_of(name: str) -> Callable[[np.ndarray], np.ndarray]:
+        def stat(W: np.ndarray) -> np.ndarray:
+            if last.get("W") is not W:
+                last["W"], last["values"] = W, _seed_stats(y, scores, preds, W)
+            return _nanmean(last["values"][name], axis=0)
 
-        stats = {name: stat_of(name) for name in CI_METRICS}
-        res = bootstrap(stats, y.size, dates=dates, n_boot=n_boot, block_days=block, ci=ci, seed=seed)
-        for name, r in res.items():
-            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = r.low, r.high
-    else:
-        for name in CI_METRICS:
-            out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = math.nan
+        return stat
+
+    res = bootstrap({name: stat_of(name) for name in CI_METRICS}, y.size, dates=dates, n_boot=n_boot,
+                    block_days=block, ci=ci, seed=seed)
+    for name, r in res.items():
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = r.low, r.high
+    return out, info
+
+
+def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[float],
+                    dates: Optional[np.ndarray] = None, n_boot: int = 1000, ci: float = 0.95,
+                    seed: int = 0, block_days: Optional[int] = None,
+                    top_k: Sequence[float] = TOP_K) -> dict[str, Any]:
+    """Seed-averaged metrics of one cell with bootstrap intervals (see the module docstring).
+
+    y: (N,) 0/1 test labels; scores: (S, N) one row of scores per seed; thresholds: (S,) (a
+    window is a call iff score >= threshold); dates: (N,) test end dates (block bootstrap by
+    date; None: iid over windows). Returns precision, recall, f1, pr_auc, lift,
+    balanced_precision (mean over seeds), ``<metric>_ci_low`` / ``_ci_high`` for CI_METRICS,
+    precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
+    the seed spread of precision and the mean confusion matrix.
+    """
+    from tsssl.evaluate.metrics import _as_labels, _as_score
+
+    y = _as_labels(y)
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    if y.size == 0:
+        raise ValueError("aggregate_seeds needs at least one test window, got y empty")
+    if thresholds.shape != (scores.shape[0],):
+        raise ValueError(f"thresholds must hold one value per seed ({scores.shape[0]}), got {thresholds.shape}")
+    for row in scores:
+        _as_score(row, y.size, "scores[seed]")
+    preds = (scores >= thresholds[:, None]).astype(np.int64)
+    out = _point_metrics(y, scores, preds, top_k)
+    intervals, info = _intervals(y, scores, preds, dates, n_boot, ci, seed, block_days)
+    out.update(intervals)
     out["bootstrap"] = info
     return out
 
@@ -303,7 +208,7 @@ def cell_record(method: str, features: str, rebalance: str, cells: Sequence[Any]
                  "final_loss": c.final_loss, "n_fit_rebalanced": c.n_fit_rebalanced}
         per_seed.append(entry)
     record = {"method": method, "features": features, "rebalance": rebalance,
-              "label": f"{METHOD_LABELS.get(method, method)} / {FEATURE_LABELS.get(features, features)} "
+              "label": f"{registry.label(method)} / {FEATURE_LABELS.get(features, features)} "
                        f"{rebalance.upper()}",
               "seeds": [c.seed for c in cells], **agg,
               "threshold_mean": float(np.mean(thresholds)), "thresholds": thresholds,
@@ -322,22 +227,20 @@ def _versions() -> dict[str, str]:
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
-def build_report(grid: GridResult, n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0,
+def build_report(grid: Any, n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0,
                  extra_meta: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """``{"meta": ..., "records": [...]}``: one record per (method, features, rebalance) in grid
     order, and the meta block (data, split, threshold rule, seeds, training settings, versions,
     device, wall time, how seeds and intervals were aggregated)."""
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0 (0: no intervals), got {n_boot}")
-    from tsssl.pipeline import check_same_split
-
     t0 = time.perf_counter()
     test = grid.test
     y, dates = test.y, test.end_date
     records = [cell_record(m, f, r, grid.cells_of(m, f, r), y, dates, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
                for m in grid.methods for f in grid.features for r in grid.rebalances]
     cfg = grid.cfg
-    split = check_same_split(grid.splits)
+    split = grid.split
     devices = sorted({c.device for c in grid.cells})
     meta = {
         "title": "tsssl precision report: strict rise over the horizon, chronological test set",
@@ -386,7 +289,7 @@ def prediction_key(method: str, features: str, rebalance: str, seed: int, what: 
     return f"{method}__{features.replace('+', '_')}__{rebalance}__s{seed}__{what}"
 
 
-def prediction_arrays(grid: GridResult) -> dict[str, np.ndarray]:
+def prediction_arrays(grid: Any) -> dict[str, np.ndarray]:
     """The arrays of predictions.npz: the test and validation rows (``y_test``, ``test_end_date``,
     ``test_ticker``, ``y_val``, ``val_end_date``, ``val_ticker``) and per run
     ``<key>__test_score``, ``__val_score``, ``__threshold`` (see :func:`prediction_key`)."""
@@ -408,11 +311,11 @@ def _pct(v: Any) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * v:.1f}%"
 
 
-def _num(v: Any, digits: int = 3) -> str:
+def fmt_num(v: Any, digits: int = 3) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
 
-def _with_ci(r: dict[str, Any], key: str, fmt: Callable[[Any], str] = _pct) -> str:
+def with_ci(r: dict[str, Any], key: str, fmt: Callable[[Any], str] = _pct) -> str:
     lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
     if lo is None or hi is None:
         return fmt(r.get(key))
@@ -435,7 +338,7 @@ def metric_table(report: dict[str, Any], cell: Callable[[dict[str, Any]], str]) 
     cols = _columns(meta)
     rows = [["method"] + [c[2] for c in cols]]
     for m in meta["grid"]["methods"]:
-        row = [METHOD_LABELS.get(m, m)]
+        row = [registry.label(m)]
         for f, r, _ in cols:
             rec = index.get((m, f, r))
             row.append("–" if rec is None else cell(rec))
@@ -462,31 +365,31 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
         (f"Precision of the strict-rise class on the test set ({ci}% CI)",
          "Share of the windows called a rise that were a strict rise, on the untouched chronological "
          "test set at its natural base rate. Mean over seeds, with the block-bootstrap interval.",
-         metric_table(report, lambda r: _with_ci(r, "precision"))),
+         metric_table(report, lambda r: with_ci(r, "precision"))),
         (f"Recall ({ci}% CI)", "Share of the test set's strict rises that were called.",
-         metric_table(report, lambda r: _with_ci(r, "recall"))),
+         metric_table(report, lambda r: with_ci(r, "recall"))),
         (f"PR-AUC (average precision, {ci}% CI)",
          "Threshold-free; a classifier with no skill scores the base rate.",
-         metric_table(report, lambda r: _with_ci(r, "pr_auc", lambda v: _num(v)))),
+         metric_table(report, lambda r: with_ci(r, "pr_auc", lambda v: fmt_num(v)))),
         ("Base rate and lift",
          "Base rate: share of strict rises among the test windows (the precision of calling every "
          "window a rise). Lift: precision / base rate.",
-         metric_table(report, lambda r: f"{_pct(r['base_rate'])} · lift {_num(r['lift'], 2)}")),
+         metric_table(report, lambda r: f"{_pct(r['base_rate'])} · lift {fmt_num(r['lift'], 2)}")),
         (f"Precision among the top {k1:.0%} of test windows by score",
          "No threshold involved: the most confident windows of each model.",
          metric_table(report, lambda r: f"{_pct(r.get(f'precision_at_{lab}'))} "
-                                        f"(lift {_num(r.get(f'lift_at_{lab}'), 2)})")),
+                                        f"(lift {fmt_num(r.get(f'lift_at_{lab}'), 2)})")),
         ("Calls and confusion (mean over seeds)",
          "Predicted rises / test windows, F1, and the decision threshold (mean over seeds) chosen on "
          "the validation slice.",
-         metric_table(report, lambda r: f"{r['n_pred_pos_mean']:.0f}/{r['n_test']} · F1 {_num(r['f1'], 3)} "
-                                        f"· t={_num(r['threshold_mean'], 3)}")),
+         metric_table(report, lambda r: f"{r['n_pred_pos_mean']:.0f}/{r['n_test']} · F1 {fmt_num(r['f1'], 3)} "
+                                        f"· t={fmt_num(r['threshold_mean'], 3)}")),
         (f"A DIFFERENT READING: precision on a rebalanced 1:1 test set ({ci}% CI)",
          "TPR / (TPR + FPR): the precision the same calls would show if the test set held as many "
          "rises as non-rises. NOT the precision one would see in use (the first table is). Shown "
          "because figures near 70%, like the talk's, would need a lift of about 70% / base rate on "
          "the natural test set, whereas on a 1:1 test set a modest edge over 50% is enough.",
-         metric_table(report, lambda r: _with_ci(r, "balanced_precision"))),
+         metric_table(report, lambda r: with_ci(r, "balanced_precision"))),
         ("Seed spread of precision",
          "min – max over seeds (the interval above reflects test-set sampling only).",
          metric_table(report, lambda r: f"{_pct(r['precision_seed_min'])} – {_pct(r['precision_seed_max'])} "
@@ -573,7 +476,7 @@ def render_html(report: dict[str, Any], figures: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def report_figures(report: dict[str, Any], grid: GridResult) -> dict[str, str]:
+def report_figures(report: dict[str, Any], grid: Any) -> dict[str, str]:
     """The report's figures as base64 PNGs: PR curves per method, precision per cell with CI
     bars, 2-D PCA of the test representations, training loss curves (first seed)."""
     from tsssl.evaluate import plots
@@ -582,13 +485,14 @@ def report_figures(report: dict[str, Any], grid: GridResult) -> dict[str, str]:
     first = grid.seeds[0]
     runs = [c for c in grid.cells if c.seed == first]
     label = lambda c: f"{FEATURE_LABELS.get(c.features, c.features)} {c.rebalance.upper()}"  # noqa: E731
-    pr = {METHOD_LABELS.get(m, m): {label(c): c.test_score for c in runs if c.method == m} for m in grid.methods}
+    pr = {registry.label(m): {label(c): c.test_score for c in runs if c.method == m} for m in grid.methods}
     projections, losses = {}, {}
     for c in runs:
-        name = METHOD_LABELS.get(c.method, c.method)
-        if c.method == "lstm" or c.rebalance == grid.rebalances[0]:  # SSL: one encoder per (features, seed)
+        name = registry.label(c.method)
+        labelled = registry.uses_labels(c.method)  # one model per rebalance; SSL: one encoder per (features, seed)
+        if labelled or c.rebalance == grid.rebalances[0]:
             title = f"{name} · {FEATURE_LABELS.get(c.features, c.features)}" + (
-                f" {c.rebalance.upper()}" if c.method == "lstm" else "")
+                f" {c.rebalance.upper()}" if labelled else "")
             if c.projection is not None:
                 projections[title] = c.projection
             if c.history:
@@ -597,14 +501,15 @@ def report_figures(report: dict[str, Any], grid: GridResult) -> dict[str, str]:
         f"Precision-recall curves on the test set (seed {first}), base rate dashed":
             plots.pr_curves_figure(y, pr),
         "Precision per cell with its 95% CI (base rate dashed; hollow: rebalanced-test reading)":
-            plots.precision_ci_figure(report["records"], METHOD_LABELS, FEATURE_LABELS),
+            plots.precision_ci_figure(report["records"], {r["method"]: registry.label(r["method"]) for r in report["records"]},
+                                      FEATURE_LABELS),
         f"Test representations, first two principal components, coloured by label (seed {first})":
             plots.projection_figure(y, projections),
         f"Training loss (seed {first})": plots.loss_curves_figure(losses),
     }
 
 
-def write_report(report: dict[str, Any], grid: Optional[GridResult], out_dir: str | os.PathLike,
+def write_report(report: dict[str, Any], grid: Optional[Any], out_dir: str | os.PathLike,
                  html: bool = True) -> dict[str, Path]:
     """Write report.md, report.json, report.html (with ``grid``: figures) and predictions.npz
     (with ``grid``) into ``out_dir``, each atomically. Returns name -> path."""

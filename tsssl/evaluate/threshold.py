@@ -19,8 +19,7 @@ import numpy as np
 
 from tsssl.data.windowset import WindowSet
 from tsssl.evaluate.metrics import _as_labels, _as_score, _ratio
-
-RULES = ("f1", "precision_at_recall", "top_frac", "fixed")
+from tsssl.registry import THRESHOLD_RULES as RULES
 
 
 def threshold_curve(y: Any, score: Any) -> dict[str, np.ndarray]:

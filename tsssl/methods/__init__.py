@@ -2,7 +2,7 @@
 implements ``training_step(batch) -> loss`` for the one Trainer.
 
 Windows: ``SiamCL``, ``CPC``, ``SimCLR``, ``MoCo``, ``BYOL``, ``SimSiam``, ``BarlowTwins``,
-``SupervisedBaseline``; by name: ``METHODS`` and ``build_method``. Fine-tuning a pretrained
+``SupervisedBaseline``; by name (``tsssl.registry``): ``METHODS`` and ``build_method``. Fine-tuning a pretrained
 encoder with a classifier head: ``FineTune`` and ``finetune(encoder, data)``.
 
 Images and text (``tsssl train --modality image | text``; SimCLR, MoCo, BYOL, SimSiam, Barlow
@@ -21,7 +21,7 @@ from .byol import BYOL
 from .cpc import CPC, CPCContextEncoder
 from .finetune import FineTune, finetune  # binds the name to the function, not the submodule
 from .moco import MoCo
-from .registry import METHODS, StandardizedEncoder, build_method, channel_stats
+from .build import METHODS, StandardizedEncoder, build_method, channel_stats
 from .siamcl import SiamCL
 from .simclr import SimCLR
 from .simsiam import SimSiam

@@ -16,27 +16,21 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from tsssl.augment import default_timeseries_views
-from tsssl.encoders import PredictionHead, ProjectionHead
+from tsssl.encoders import PredictionHead
 from tsssl.losses import negative_cosine
-from tsssl.methods.base import Method
-from tsssl.methods.moco import frozen_copy
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import TwoViewFn, TwoViewMethod, frozen_copy, split_batch
 
 
-class BYOL(Method):
+class BYOL(TwoViewMethod):
     """Online (encoder, projector, predictor) and a momentum target (encoder, projector)."""
 
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  proj_hidden: int = 128, proj_dim: int = 64, pred_hidden: int = 128,
                  momentum: float = 0.99) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
+        super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.predictor = PredictionHead(proj_dim, pred_hidden, proj_dim)
         self.target_encoder = frozen_copy(self.encoder)
         self.target_projector = frozen_copy(self.projector)
-        self.views = views if views is not None else default_timeseries_views()
         self.base_momentum = momentum
 
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
@@ -46,7 +40,7 @@ class BYOL(Method):
         x, _ = split_batch(batch)
         v1, v2 = self.views(x)
         v = torch.cat([v1, v2])  # one pass through each network for both views
-        p1, p2 = self.predictor(self.projector(self.encoder(v))).chunk(2)
+        p1, p2 = self.predictor(self.project(v)).chunk(2)
         with torch.no_grad():
             t1, t2 = self.target_projector(self.target_encoder(v)).chunk(2)
         return 0.5 * (negative_cosine(p1, t2) + negative_cosine(p2, t1))

@@ -22,14 +22,14 @@ and predict the class whose text is most similar to the input (``zero_shot_logit
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.losses import info_nce
-from tsssl.methods.base import Method
+from tsssl.methods.base import Method, ViewFn
 
 
 class CLIP(Method):
@@ -40,7 +40,7 @@ class CLIP(Method):
 
     def __init__(self, encoder: nn.Module, text_encoder: nn.Module, *, embed_dim: int = 64,
                  temperature: float = 0.07, learn_temperature: bool = True, min_temperature: float = 0.01,
-                 same_text_positives: bool = True, view: Optional[Callable[[Tensor], Tensor]] = None) -> None:
+                 same_text_positives: bool = True, view: Optional[ViewFn] = None) -> None:
         super().__init__()
         if not 0 < min_temperature <= temperature:
             raise ValueError(f"CLIP: need 0 < min_temperature <= temperature, got {min_temperature}, {temperature}")

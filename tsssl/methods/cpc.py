@@ -25,8 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from tsssl.losses import info_nce
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import Method, TwoViewFn, first_view, split_batch
 
 CONTEXTS = ("gru", "lstm")
 
@@ -89,6 +88,8 @@ class CPC(Method):
     (optional, default none): when given, the first view of each window is encoded.
     """
 
+    causal_encoder = True  # z_t must not see the steps t + 1..t + K it is asked to predict
+
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  context_dim: Optional[int] = None, context: str = "gru", n_predictions: int = 4,
                  n_context: int = 1, min_context: int = 4, temperature: float = 0.1) -> None:
@@ -130,8 +131,7 @@ class CPC(Method):
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
-        if self.views is not None:
-            x = self.views(x)[0]
+        x = first_view(self.views, x)
         z, c = self.encoder.steps(x)                                   # (B, T, D), (B, T, H)
         B, T, D = z.shape
         ts = self.context_positions(T, z.device)

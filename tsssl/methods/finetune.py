@@ -18,11 +18,10 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.encoders import ClassifierHead
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import TwoViewFn
 from tsssl.methods.supervised import SupervisedBaseline
 
 
@@ -67,11 +66,7 @@ class FineTune(SupervisedBaseline):
         return self._steps < self.freeze_steps
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
-        x, y = split_batch(batch)
-        if y is None:
-            raise ValueError("FineTune needs labelled batches (X, y); got X only")
-        if self.views is not None:
-            x = self.views(x)[0]
+        x, y = self.labelled_inputs(batch)
         if self.encoder_frozen:
             was_training = self.encoder.training
             self.encoder.eval()
@@ -82,9 +77,7 @@ class FineTune(SupervisedBaseline):
             h = self.encoder(x)
         self.steps_done.add_(1)
         self._steps += 1  # type: ignore[operator]
-        logits = self.head(h)
-        weight = None if self.class_weight is None else self.class_weight.float()
-        return F.cross_entropy(logits.float(), y.long(), weight=weight)
+        return self.classification_loss(self.head(h), y)
 
 
 class _FreezeEpochs:

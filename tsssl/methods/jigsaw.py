@@ -32,15 +32,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import split_batch
+from tsssl.methods.base import Method, ViewFn, eval_mode, split_batch
 
 
 def hamming_permutations(n_tiles: int, n_permutations: int, seed: int = 0) -> np.ndarray:
@@ -102,7 +101,7 @@ class Jigsaw(Method):
     4 x 4 cells; ``view`` an optional augmentation applied before tiling; ``hidden`` units in
     the head's hidden layer."""
 
-    def __init__(self, encoder: nn.Module, view: Optional[Callable[[Tensor], Tensor]] = None, *, grid: int = 2,
+    def __init__(self, encoder: nn.Module, view: Optional[ViewFn] = None, *, grid: int = 2,
                  n_permutations: int = 24, seed: int = 0, image_size: Optional[int] = None,
                  tile_size: Optional[int] = None, normalize_tiles: bool = True, hidden: int = 128,
                  trunk: Optional[nn.Module] = None) -> None:
@@ -169,11 +168,7 @@ class Jigsaw(Method):
     @torch.no_grad()
     def puzzle_accuracy(self, x: Tensor, seed: int = 0) -> float:
         """Share of images whose (seeded random) permutation the head names (eval mode)."""
-        was = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             g = torch.Generator().manual_seed(seed)
             p = torch.randint(self.n_permutations, (x.shape[0],), generator=g).to(x.device)
             return float((self.logits(self.shuffle(x, p, g)).argmax(1) == p).float().mean())
-        finally:
-            self.train(was)

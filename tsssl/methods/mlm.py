@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment.text import IGNORE, bert_mask
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import split_batch
+from tsssl.methods.base import Method, eval_mode, split_batch
 
 __all__ = ["IGNORE", "MaskedLM", "bert_mask"]
 
@@ -59,9 +58,7 @@ class MaskedLM(Method):
     @torch.no_grad()
     def masked_accuracy(self, ids: Tensor, seed: int = 0, batch_size: int = 512) -> float:
         """Share of the chosen tokens (seeded 80/10/10 masking) predicted exactly, eval mode."""
-        was = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             g = torch.Generator().manual_seed(seed)
             hit = total = 0
             for i in range(0, len(ids), batch_size):
@@ -71,5 +68,3 @@ class MaskedLM(Method):
                 hit += int((pred == labels[keep]).sum())
                 total += int(keep.sum())
             return hit / max(total, 1)
-        finally:
-            self.train(was)

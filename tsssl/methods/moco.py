@@ -13,26 +13,14 @@ Algorithm (one step)::
 """
 from __future__ import annotations
 
-import copy
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tsssl.augment import default_timeseries_views
-from tsssl.encoders import ProjectionHead
 from tsssl.losses import MemoryQueue, info_nce
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import TwoViewFn, split_batch
-
-
-def frozen_copy(module: nn.Module) -> nn.Module:
-    """A deep copy whose parameters take no gradient (a momentum / target network)."""
-    target = copy.deepcopy(module)
-    for p in target.parameters():
-        p.requires_grad_(False)
-    return target
+from tsssl.methods.base import TwoViewFn, TwoViewMethod, frozen_copy, split_batch
 
 
 def moco_positive_mask(batch_size: int, n_keys: int, device: torch.device | str | None = None) -> Tensor:
@@ -42,20 +30,17 @@ def moco_positive_mask(batch_size: int, n_keys: int, device: torch.device | str 
     return mask
 
 
-class MoCo(Method):
+class MoCo(TwoViewMethod):
     """MoCo v2. ``queue_size`` negative keys of ``proj_dim`` features, ``temperature`` 0.2,
     key-encoder momentum ``base_momentum`` (raised to 1 over the run by the Trainer)."""
 
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  proj_hidden: int = 128, proj_dim: int = 64, queue_size: int = 4096,
                  temperature: float = 0.2, momentum: float = 0.99) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
+        super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)
         self.queue = MemoryQueue(queue_size, proj_dim)
-        self.views = views if views is not None else default_timeseries_views()
         self.temperature = temperature
         self.base_momentum = momentum
 
@@ -65,7 +50,7 @@ class MoCo(Method):
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
         v1, v2 = self.views(x)
-        q = self.projector(self.encoder(v1))
+        q = self.project(v1)
         with torch.no_grad():
             k = self.key_projector(self.key_encoder(v2))
         k = F.normalize(k.float(), dim=-1)  # float32 under autocast too, like the queue

@@ -14,15 +14,14 @@ recognise the object: that is the representation kept (``self.encoder``).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment.image import rot90_batch
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import split_batch
+from tsssl.methods.base import Method, ViewFn, eval_mode, split_batch
 
 
 def rotation_batch(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -36,7 +35,7 @@ class RotNet(Method):
     """encoder: (B, C, H, W) -> (B, out_dim); a linear (or ``hidden``-unit MLP) head predicts
     the rotation; ``view``: an optional augmentation x -> x applied before rotating."""
 
-    def __init__(self, encoder: nn.Module, view: Optional[Callable[[Tensor], Tensor]] = None, *,
+    def __init__(self, encoder: nn.Module, view: Optional[ViewFn] = None, *,
                  hidden: Optional[int] = None) -> None:
         super().__init__()
         self.encoder = encoder
@@ -60,10 +59,6 @@ class RotNet(Method):
     @torch.no_grad()
     def rotation_accuracy(self, x: Tensor) -> float:
         """Share of the 4N rotated images whose rotation the head names (eval mode)."""
-        was = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             xr, r = rotation_batch(x)
             return float((self.logits(xr).argmax(1) == r).float().mean())
-        finally:
-            self.train(was)

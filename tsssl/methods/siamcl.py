@@ -16,26 +16,16 @@ on the unit sphere. ``self.encoder`` (f) is the representation used downstream.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tsssl.augment import default_timeseries_views
-from tsssl.encoders import ProjectionHead
 from tsssl import losses
-from tsssl.methods.base import Method
+from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
 
 LOSSES = ("nt_xent", "pair_margin")
-TwoViewFn = Callable[[Tensor], "tuple[Tensor, Tensor]"]
-
-
-def split_batch(batch: Sequence[Tensor] | Tensor) -> tuple[Tensor, Optional[Tensor]]:
-    """(X, y) or (X,) or X -> (X, y or None)."""
-    if isinstance(batch, Tensor):
-        return batch, None
-    return batch[0], (batch[1] if len(batch) > 1 else None)
 
 
 def derangement(n: int, device: torch.device | str | None = None) -> Tensor:
@@ -46,7 +36,7 @@ def derangement(n: int, device: torch.device | str | None = None) -> Tensor:
     return (torch.arange(n, device=device) + shift) % n
 
 
-class SiamCL(Method):
+class SiamCL(TwoViewMethod):
     """Siamese contrastive learning with one shared encoder.
 
     encoder: (B, T, C) -> (B, encoder.out_dim); views: x -> (v1, v2) (default
@@ -58,22 +48,16 @@ class SiamCL(Method):
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  proj_hidden: int = 64, proj_dim: int = 32, loss: str = "nt_xent",
                  temperature: float = 0.2, margin: float = 1.0, supervised: bool = False) -> None:
-        super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"SiamCL: unknown loss {loss!r}; accepted: {', '.join(LOSSES)}")
-        self.encoder = encoder
-        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
-        self.views = views if views is not None else default_timeseries_views()
+        super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.loss, self.temperature, self.margin = loss, temperature, margin
         self.supervised = supervised
-
-    def project(self, x: Tensor) -> Tensor:
-        return self.projector(self.encoder(x))
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, y = split_batch(batch)
         v1, v2 = self.views(x)
-        z1, z2 = self.project(torch.cat([v1, v2])).chunk(2)  # one pass of 2B: cheaper than two of B
+        z1, z2 = self.project_views(v1, v2)
         if self.supervised and y is not None:
             return losses.supcon(torch.cat([z1, z2]), torch.cat([y, y]), temperature=self.temperature)
         if self.loss == "nt_xent":

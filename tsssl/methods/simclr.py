@@ -13,29 +13,22 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import torch
 from torch import Tensor, nn
 
-from tsssl.augment import default_timeseries_views
-from tsssl.encoders import ProjectionHead
 from tsssl.losses import nt_xent
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
 
 
-class SimCLR(Method):
+class SimCLR(TwoViewMethod):
     """encoder: (B, ...) -> (B, encoder.out_dim); projection ``proj_hidden`` -> ``proj_dim``."""
 
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  proj_hidden: int = 128, proj_dim: int = 64, temperature: float = 0.5) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
-        self.views = views if views is not None else default_timeseries_views()
+        super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.temperature = temperature
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
         v1, v2 = self.views(x)
-        z1, z2 = self.projector(self.encoder(torch.cat([v1, v2]))).chunk(2)
+        z1, z2 = self.project_views(v1, v2)
         return nt_xent(z1, z2, temperature=self.temperature)

@@ -17,8 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from tsssl.losses import info_nce
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import split_batch
+from tsssl.methods.base import Method, split_batch
 
 
 class SimCSE(Method):

@@ -12,31 +12,25 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import torch
 from torch import Tensor, nn
 
-from tsssl.augment import default_timeseries_views
-from tsssl.encoders import PredictionHead, ProjectionHead
+from tsssl.encoders import PredictionHead
 from tsssl.losses import negative_cosine
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
 
 
-class SimSiam(Method):
+class SimSiam(TwoViewMethod):
     """No negatives, no momentum encoder: the stop-gradient prevents collapse."""
 
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
                  proj_hidden: int = 128, proj_dim: int = 64, pred_hidden: int = 32) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
+        super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.predictor = PredictionHead(proj_dim, pred_hidden, proj_dim)  # bottleneck, as in the paper
-        self.views = views if views is not None else default_timeseries_views()
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
         v1, v2 = self.views(x)
-        z1, z2 = self.projector(self.encoder(torch.cat([v1, v2]))).chunk(2)
+        z1, z2 = self.project_views(v1, v2)
         p1, p2 = self.predictor(z1), self.predictor(z2)
         # negative_cosine stops the gradient through its second argument; detach says so here too
         return 0.5 * (negative_cosine(p1, z2.detach()) + negative_cosine(p2, z1.detach()))

@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.encoders import ClassifierHead
-from tsssl.methods.base import Method
-from tsssl.methods.siamcl import TwoViewFn, split_batch
+from tsssl.methods.base import Method, TwoViewFn, eval_mode, first_view, split_batch
 
 
 def balanced_class_weight(labels: np.ndarray | Tensor, n_classes: int) -> Tensor:
@@ -44,6 +43,8 @@ class SupervisedBaseline(Method):
     class_weight: None (plain), "balanced" (needs ``labels``, the training labels) or a
     sequence of n_classes weights. views: optional augmentation; its first view is trained on.
     """
+
+    uses_labels = True
 
     def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *, n_classes: int = 2,
                  class_weight: Union[None, str, Sequence[float]] = None,
@@ -72,28 +73,30 @@ class SupervisedBaseline(Method):
         """x: (B, T, C) -> (B, n_classes) logits."""
         return self.head(self.encoder(x))
 
-    def training_step(self, batch: Sequence[Tensor]) -> Tensor:
+    def labelled_inputs(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """(x, y) of a labelled batch: x (B, T, C), its first view when there are views; y (B,)."""
         x, y = split_batch(batch)
         if y is None:
-            raise ValueError("SupervisedBaseline needs labelled batches (X, y); got X only")
-        if self.views is not None:
-            x = self.views(x)[0]
-        logits = self.forward_logits(x)
+            raise ValueError(f"{type(self).__name__} needs labelled batches (X, y); got X only")
+        return first_view(self.views, x), y
+
+    def classification_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """(Class-weighted) cross-entropy of logits (B, n_classes) against y (B,)."""
         weight = None if self.class_weight is None else self.class_weight.float()
         return F.cross_entropy(logits.float(), y.long(), weight=weight)  # float32 under autocast too
+
+    def training_step(self, batch: Sequence[Tensor]) -> Tensor:
+        x, y = self.labelled_inputs(batch)
+        return self.classification_loss(self.forward_logits(x), y)
 
     @torch.no_grad()
     def predict_proba(self, X: np.ndarray | Tensor, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (N, n_classes) for windows X (N, T, C), in eval mode, batched."""
         device = next(self.parameters()).device
         X = torch.as_tensor(np.asarray(X, dtype=np.float32) if not isinstance(X, Tensor) else X)
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             out = [F.softmax(self.forward_logits(X[i:i + batch_size].to(device, torch.float32)).float(), dim=1).cpu()
                    for i in range(0, len(X), batch_size)]
-        finally:
-            self.train(was_training)
         if not out:
             return np.zeros((0, self.n_classes), dtype=np.float32)
         return torch.cat(out).numpy()

@@ -11,6 +11,11 @@ Per optimiser step (the hot loop never waits for the device)::
 Every ``log_every`` steps (and at the end) the device is synchronised once: the mean loss since
 the last log (averaged over ranks), the learning rate and the throughput are logged, and a
 non-finite loss raises ``TrainingDivergedError`` before any checkpoint could store bad weights.
+
+``Trainer.fit`` runs in phases over one ``_Run``: ``_restore`` (device, checkpoint, weights, RNGs,
+batches, position), ``_optimiser`` (AdamW, lr schedule, GradScaler), ``_wrap`` (DDP,
+``torch.compile``), ``_loop`` (one ``_step_fn`` call per step, logs and checkpoints on their
+boundaries) and ``_finish`` (``TrainResult``).
 """
 from __future__ import annotations
 
@@ -18,23 +23,24 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from torch import Tensor, nn
 
+from tsssl.registry import PRECISIONS
 from tsssl.train import distributed
 from tsssl.train.callbacks import (CallbackList, CSVLogger, ProgressBar, TensorBoardLogger, progress_enabled,
                                    tensorboard_available)
 from tsssl.train.checkpoint import (CHECKPOINT_NAME, capture_rng_state, load_checkpoint, resolve_resume,
                                     restore_rng_state, save_checkpoint, seed_everything)
-from tsssl.train.data import make_batches
+from tsssl.train.data import DatasetBatches, TensorBatches, make_batches
 from tsssl.train.ema import MomentumUpdater
 from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+
 _NOT_BAD = 2**62  # "no non-finite loss yet" in the device-side first-bad-step flag
 _CHECKPOINT_FORMAT = 1
 
@@ -121,6 +127,17 @@ def _positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[i
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}, got {value!r}")
     return value
+
+
+def total_steps(epochs: Optional[int], max_steps: Optional[int], steps_per_epoch: int) -> int:
+    """Optimiser steps of a run: ``epochs`` x ``steps_per_epoch`` capped by ``max_steps``; only
+    one of the two given: that one; neither: one epoch."""
+    if epochs is None and max_steps is None:
+        return steps_per_epoch
+    by_epochs = epochs * steps_per_epoch if epochs is not None else None
+    if by_epochs is None:
+        return max_steps  # type: ignore[return-value]
+    return by_epochs if max_steps is None else min(by_epochs, max_steps)
 
 
 class Trainer:
@@ -212,14 +229,17 @@ class Trainer:
                 "checkpoint_every": self.checkpoint_every, "log_every": self.log_every, "compile": self.compile,
                 "drop_last": self.drop_last, "on_device": self.on_device}
 
+    def replace(self, **changes: Any) -> Trainer:
+        """A new Trainer with this one's settings except ``changes`` (``__init__`` keyword
+        arguments), built through ``__init__`` so every check runs again (a bad value raises
+        ValueError, an unknown name TypeError); this Trainer is left as it is."""
+        settings = {**self.config(), "device": self.device, "out_dir": self.out_dir, "progress": self.progress,
+                    "callbacks": list(self.callbacks)}
+        return type(self)(**{**settings, **changes})
+
     def total_steps(self, steps_per_epoch: int) -> int:
         """Steps of the run: epochs x steps per epoch, capped by max_steps (one epoch if neither)."""
-        if self.epochs is None and self.max_steps is None:
-            return steps_per_epoch
-        by_epochs = self.epochs * steps_per_epoch if self.epochs is not None else None
-        if by_epochs is None:
-            return self.max_steps  # type: ignore[return-value]
-        return by_epochs if self.max_steps is None else min(by_epochs, self.max_steps)
+        return total_steps(self.epochs, self.max_steps, steps_per_epoch)
 
     def _autocast(self, device: torch.device):
         if self.precision == "fp32":
@@ -234,7 +254,22 @@ class Trainer:
         if not isinstance(method, nn.Module) or not callable(getattr(method, "training_step", None)):
             raise ValueError(f"method must be an nn.Module with training_step(batch) (a tsssl Method), "
                              f"got {type(method).__name__}")
-        ctx = distributed.setup(self.device.type)
+        was_training = method.training
+        run, ckpt = self._restore(method, data, resume)
+        self._optimiser(run, ckpt)
+        self._wrap(run)
+        run.cbs = self._callbacks(run.ctx)
+        try:
+            elapsed = self._loop(run)
+            return self._finish(run, elapsed)
+        finally:
+            run.cbs.close()
+            method.train(was_training)
+
+    # -- phases of fit ---------------------------------------------------------------------------
+    def _run_device(self, ctx: distributed.DistContext) -> torch.device:
+        """This process's device: under DDP on CUDA the local rank's GPU; a bare "cuda" pinned to
+        the current GPU (checkpoints and results name the index)."""
         device = self.device
         if ctx.enabled and device.type == "cuda":
             device = torch.device("cuda", ctx.local_rank)
@@ -242,10 +277,18 @@ class Trainer:
             device = torch.device("cuda", torch.cuda.current_device())
         if device.type == "cuda":
             torch.cuda.set_device(device)
+        return device
+
+    def _restore(self, method: nn.Module, data: Any,
+                 resume: bool | str | os.PathLike) -> tuple[_Run, Optional[dict[str, Any]]]:
+        """Set up the process group and device, load the checkpoint ``resume`` names, put ``method``
+        on the device in train mode with the checkpoint's weights (a fresh run: seed every RNG), cut
+        ``data`` into batches and restore the run's position and RNGs. Returns the run and the
+        checkpoint (None for a fresh run) whose optimiser state ``_optimiser`` loads."""
+        ctx = distributed.setup(self.device.type)
+        device = self._run_device(ctx)
         ckpt_path = resolve_resume(resume, self.out_dir)
         ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None
-
-        was_training = method.training
         method.to(device)
         method.train()
         if ckpt is not None:
@@ -254,137 +297,165 @@ class Trainer:
             seed_everything(self.seed + ctx.rank)
         batches = make_batches(data, self.batch_size, device, seed=self.seed, rank=ctx.rank,
                                world_size=ctx.world_size, drop_last=self.drop_last, on_device=self.on_device)
-        spe = batches.steps_per_epoch
-        total = self.total_steps(spe)
+        run = _Run(method=method, device=device, ctx=ctx, batches=batches,
+                   total=self.total_steps(batches.steps_per_epoch),
+                   ckpt_file=self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None,
+                   loss_sum=torch.zeros((), dtype=torch.float32, device=device),
+                   bad_at=torch.full((), _NOT_BAD, dtype=torch.int64, device=device))
+        if ckpt_path is not None and ckpt is not None:
+            self._resume_position(run, ckpt, ckpt_path)
+        return run, ckpt
 
-        ema = MomentumUpdater(method.momentum_pairs())
-        base_momentum = float(getattr(method, "base_momentum", 0.99))
-        groups = parameter_groups(method, self.weight_decay, ema.target_ids())
-        params = [p for g in groups for p in g["params"]]
-        fused = device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in params)
-        optimizer = torch.optim.AdamW(groups, lr=self.lr, **({"fused": True} if fused else {"foreach": True}))
-        schedule = WarmupCosine(total, warmup_steps(total, self.warmup_frac), self.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+    def _resume_position(self, run: _Run, ckpt: dict[str, Any], path: Path) -> None:
+        """Check that ``ckpt`` (read from ``path``) fits this run, then restore this rank's RNGs
+        and the run's position: step, epoch, batch, log history and the open log window."""
+        ctx = run.ctx
+        self._check_compatible(ckpt, run.batches.n, ctx.world_size, path)
+        rngs, carries = ckpt["rng"], ckpt["loss_carry"]
+        restore_rng_state(rngs[ctx.rank] if len(rngs) == ctx.world_size else rngs[0])
+        run.step, run.epoch, run.pos = ckpt["step"], ckpt["epoch"], ckpt["pos"]
+        run.start_step = run.step
+        run.history = list(ckpt["history"])
+        run.elapsed_before = float(ckpt["elapsed_s"])
+        run.n_acc = int(ckpt["acc_count"])
+        carry = carries[ctx.rank] if len(carries) == ctx.world_size else 0.0
+        run.loss_sum = torch.full((), carry, dtype=torch.float32, device=run.device)
+        run.last_checkpoint, run.last_checkpoint_step = path, run.step
 
-        step = epoch = pos = 0
-        history: list[dict[str, Any]] = []
-        elapsed_before, loss_carry, n_acc = 0.0, 0.0, 0
+    def _optimiser(self, run: _Run, ckpt: Optional[dict[str, Any]]) -> None:
+        """Set ``run``'s momentum updater, AdamW, warm-up/cosine ``LambdaLR`` and (fp16)
+        GradScaler; on resume the optimiser and scaler states come from ``ckpt``."""
+        method = run.method
+        run.ema = MomentumUpdater(method.momentum_pairs())
+        run.base_momentum = float(getattr(method, "base_momentum", 0.99))
+        groups = parameter_groups(method, self.weight_decay, run.ema.target_ids())
+        run.params = [p for g in groups for p in g["params"]]
+        fused = run.device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in run.params)
+        run.optimizer = torch.optim.AdamW(groups, lr=self.lr, **({"fused": True} if fused else {"foreach": True}))
+        run.schedule = WarmupCosine(run.total, warmup_steps(run.total, self.warmup_frac), self.min_lr_ratio)
+        run.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        last_epoch = -1
         if ckpt is not None:
-            self._check_compatible(ckpt, batches.n, ctx.world_size, ckpt_path)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            # The schedule is this Trainer's (same settings: the same curve; a longer max_steps
-            # on resume: the curve of the longer run from here on).
-            scheduler.lr_lambdas = [schedule] * len(optimizer.param_groups)
-            scheduler.base_lrs = [self.lr] * len(optimizer.param_groups)
-            for g in optimizer.param_groups:
-                g["initial_lr"], g["lr"] = self.lr, self.lr * schedule(ckpt["step"])
-            scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
-            if scaler is not None and ckpt.get("scaler"):
-                scaler.load_state_dict(ckpt["scaler"])
-            rngs = ckpt["rng"]
-            restore_rng_state(rngs[ctx.rank] if len(rngs) == ctx.world_size else rngs[0])
-            step, epoch, pos = ckpt["step"], ckpt["epoch"], ckpt["pos"]
-            history = list(ckpt["history"])
-            elapsed_before = float(ckpt["elapsed_s"])
-            carries = ckpt["loss_carry"]
-            loss_carry = carries[ctx.rank] if len(carries) == ctx.world_size else 0.0
-            n_acc = int(ckpt["acc_count"])
+            run.optimizer.load_state_dict(ckpt["optimizer"])
+            # The lr is a pure function of the step, so the scheduler is rebuilt from this
+            # Trainer's schedule at the checkpoint's step instead of loaded (LambdaLR's
+            # load_state_dict would write the old run's WarmupCosine settings into ours). Same
+            # settings: the same curve; a longer max_steps or another lr on resume: the curve of
+            # that run from here on. The loaded groups carry the old run's ``initial_lr``, the
+            # scheduler's base lr.
+            for g in run.optimizer.param_groups:
+                g["initial_lr"] = self.lr
+            last_epoch = ckpt["step"] - 1
+            if run.scaler is not None and ckpt.get("scaler"):
+                run.scaler.load_state_dict(ckpt["scaler"])
+        # With last_epoch = step - 1 the constructor's own step sets lr = lr * schedule(step),
+        # what the uninterrupted run's scheduler.step() set after its step-th optimiser step.
+        run.scheduler = torch.optim.lr_scheduler.LambdaLR(run.optimizer, run.schedule, last_epoch=last_epoch)
 
-        if ctx.enabled:
-            model: nn.Module = nn.parallel.DistributedDataParallel(
-                method, device_ids=[device.index] if device.type == "cuda" else None,
-                find_unused_parameters=bool(getattr(method, "find_unused_parameters", False)))
-        else:
-            model = method
+    def _wrap(self, run: _Run) -> None:
+        """``run.model``, what the loop calls: the method, in DistributedDataParallel under a
+        process group, through ``torch.compile`` when asked."""
+        model: nn.Module = run.method
+        if run.ctx.enabled:
+            model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[run.device.index] if run.device.type == "cuda" else None,
+                find_unused_parameters=bool(getattr(run.method, "find_unused_parameters", False)))
         if self.compile:
             model = torch.compile(model)
+        run.model = model
 
-        cbs = self._callbacks(ctx)
-        ckpt_file = self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None
-        state = _RunState(step=step, epoch=epoch, pos=pos, history=history, elapsed_before=elapsed_before,
-                          n_acc=n_acc, last_checkpoint=ckpt_path if ckpt_path is not None else None,
-                          last_checkpoint_step=ckpt["step"] if ckpt is not None else None)
-        start_step = step
-        loss_sum = torch.full((), loss_carry, dtype=torch.float32, device=device)
-        bad_at = torch.full((), _NOT_BAD, dtype=torch.int64, device=device)
-        check_each_step = _check_each_step(device, ctx)
-        world, B = ctx.world_size, self.batch_size
-        autocast = self._autocast(device)
-        run = dict(method=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler, spe=spe,
-                   n=batches.n, ctx=ctx, cbs=cbs, ckpt_file=ckpt_file)
-        try:
-            cbs("on_fit_start", {"total_steps": total, "start_step": step, "steps_per_epoch": spe,
-                                 "world_size": world, "device": str(device), "out_dir": self.out_dir,
-                                 "history": list(history), "method": method, "optimizer": optimizer,
-                                 "scheduler": scheduler})
-            t0 = time.perf_counter()
-            state.t_start = state.t_last = t0
-            state.step_at_last_log = step
-            while state.step < total:
-                for batch in batches.epoch(state.epoch, state.pos):
-                    with autocast:
-                        loss = model(batch)
-                    if not isinstance(loss, Tensor) or loss.numel() != 1:
-                        raise ValueError(f"{type(method).__name__}.training_step must return a scalar loss "
-                                         f"Tensor, got {type(loss).__name__}"
-                                         f"{tuple(loss.shape) if isinstance(loss, Tensor) else ''}")
-                    if check_each_step and not torch.isfinite(loss):
-                        # caught before backward: the weights in memory stay the last good ones
-                        self._diverged(state.step + 1, spe, float(loss.detach()), state)
-                    if scaler is not None:
-                        scaler.scale(loss).backward()
-                        scaler.unscale_(optimizer)
-                    else:
-                        loss.backward()
-                    if self.grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(params, self.grad_clip, foreach=True)
-                    if scaler is not None:
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    scheduler.step()
-                    if ema:
-                        ema.update(ema_momentum(state.step, total, base_momentum))
-                    loss = loss.detach().float().reshape(())
-                    loss_sum += loss
-                    if not check_each_step:
-                        bad_at.masked_fill_(~torch.isfinite(loss) & (bad_at == _NOT_BAD), state.step + 1)
-                    state.step += 1
-                    state.pos += 1
-                    state.n_acc += 1
-                    cbs("on_step_end", state.step)
-                    last = state.step == total
-                    if state.step % self.log_every == 0 or last:
-                        self._log(state, loss_sum, bad_at, schedule, run)
-                    if ckpt_file is not None and (last or (self.checkpoint_every
-                                                           and state.step % self.checkpoint_every == 0)):
-                        self._checkpoint(state, loss_sum, bad_at, run)
-                    if last:
-                        break
-                if state.pos >= spe:
-                    state.epoch, state.pos = state.epoch + 1, 0
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - t0
-            done = state.step - start_step
-            hist = state.history
-            result = TrainResult(
-                history=hist,
-                final_loss=float(hist[-1]["loss"]) if hist else float("nan"),
-                samples_per_s=done * B * world / elapsed if done and elapsed > 0 else 0.0,
-                steps=state.step, epochs=state.step / spe, elapsed_s=elapsed,
-                checkpoint_path=state.last_checkpoint if ckpt_file is not None else None,
-                device=str(device))
-            cbs("on_fit_end", result)
-            distributed.barrier()
-            return result
-        finally:
-            cbs.close()
-            method.train(was_training)
+    def _step_fn(self, run: _Run) -> Callable[[Any, int], None]:
+        """``one_step(batch, step)``: the optimiser step ``step`` (0-based) on ``batch`` (a tuple
+        of device tensors), its loss added to ``run.loss_sum``. The run's objects are bound once
+        here, so the hot loop pays one call per step and no attribute look-ups; no host sync
+        except the finiteness check of a single CPU process."""
+        model, optimizer, scheduler, scaler = run.model, run.optimizer, run.scheduler, run.scaler
+        params, grad_clip, total = run.params, self.grad_clip, run.total
+        ema, base_momentum = run.ema, run.base_momentum
+        loss_sum, bad_at, autocast = run.loss_sum, run.bad_at, self._autocast(run.device)
+        check_each_step = _check_each_step(run.device, run.ctx)
+        name = type(run.method).__name__
+
+        def one_step(batch: Any, step: int) -> None:
+            with autocast:
+                loss = model(batch)
+            if not isinstance(loss, Tensor) or loss.numel() != 1:
+                raise ValueError(f"{name}.training_step must return a scalar loss Tensor, got "
+                                 f"{type(loss).__name__}{tuple(loss.shape) if isinstance(loss, Tensor) else ''}")
+            if check_each_step and not torch.isfinite(loss):
+                # caught before backward: the weights in memory stay the last good ones
+                self._diverged(run, step + 1, float(loss.detach()))
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            if ema:
+                ema.update(ema_momentum(step, total, base_momentum))
+            loss = loss.detach().float().reshape(())
+            loss_sum.add_(loss)
+            if not check_each_step:
+                bad_at.masked_fill_(~torch.isfinite(loss) & (bad_at == _NOT_BAD), step + 1)
+
+        return one_step
+
+    def _loop(self, run: _Run) -> float:
+        """Steps from ``run.step`` to ``run.total`` with the logs and checkpoints on their
+        boundaries; returns the loop's wall seconds (the device synchronised at the end)."""
+        one_step = self._step_fn(run)
+        cbs, total, spe, ckpt_file = run.cbs, run.total, run.batches.steps_per_epoch, run.ckpt_file
+        cbs("on_fit_start", {"total_steps": total, "start_step": run.step, "steps_per_epoch": spe,
+                             "world_size": run.ctx.world_size, "device": str(run.device), "out_dir": self.out_dir,
+                             "history": list(run.history), "method": run.method, "optimizer": run.optimizer,
+                             "scheduler": run.scheduler})
+        t0 = time.perf_counter()
+        run.t_start = run.t_last = t0
+        run.step_at_last_log = run.step
+        while run.step < total:
+            for batch in run.batches.epoch(run.epoch, run.pos):
+                one_step(batch, run.step)
+                run.step += 1
+                run.pos += 1
+                run.n_acc += 1
+                cbs("on_step_end", run.step)
+                last = run.step == total
+                if run.step % self.log_every == 0 or last:
+                    self._log(run)
+                if ckpt_file is not None and (last or (self.checkpoint_every
+                                                       and run.step % self.checkpoint_every == 0)):
+                    self._checkpoint(run, ckpt_file)
+                if last:
+                    break
+            if run.pos >= spe:
+                run.epoch, run.pos = run.epoch + 1, 0
+        if run.device.type == "cuda":
+            torch.cuda.synchronize(run.device)
+        return time.perf_counter() - t0
+
+    def _finish(self, run: _Run, elapsed: float) -> TrainResult:
+        """The ``TrainResult`` of a completed loop of ``elapsed`` seconds, after ``on_fit_end``
+        and a barrier (every rank returns together)."""
+        done = run.step - run.start_step
+        hist = run.history
+        result = TrainResult(
+            history=hist,
+            final_loss=float(hist[-1]["loss"]) if hist else float("nan"),
+            samples_per_s=done * self.batch_size * run.ctx.world_size / elapsed if done and elapsed > 0 else 0.0,
+            steps=run.step, epochs=run.step / run.batches.steps_per_epoch, elapsed_s=elapsed,
+            checkpoint_path=run.last_checkpoint if run.ckpt_file is not None else None,
+            device=str(run.device))
+        run.cbs("on_fit_end", result)
+        distributed.barrier()
+        return result
 
     # -- pieces of the loop -------------------------------------------------------------------
     def _callbacks(self, ctx: distributed.DistContext) -> CallbackList:
@@ -405,79 +476,99 @@ class Trainer:
                 raise ValueError(f"resume: the checkpoint {path} was written with {what} = {saved}, this run has "
                                  f"{now}; resume with the same data, batch_size and number of processes")
 
-    def _diverged(self, bad_step: int, spe: int, value: float | None, state: "_RunState") -> None:
-        epoch = (bad_step - 1) // spe
-        kept = (f"; the last good checkpoint {state.last_checkpoint} (step {state.last_checkpoint_step}) is kept"
-                if state.last_checkpoint is not None else "")
+    def _diverged(self, run: _Run, bad_step: int, value: float | None) -> None:
+        epoch = (bad_step - 1) // run.batches.steps_per_epoch
+        kept = (f"; the last good checkpoint {run.last_checkpoint} (step {run.last_checkpoint_step}) is kept"
+                if run.last_checkpoint is not None else "")
         what = f"{value}" if value is not None else "non-finite"
         raise TrainingDivergedError(f"training diverged: the loss is {what} at step {bad_step} (epoch {epoch})"
                                     f"{kept}; lower lr, raise grad clipping or check the data for NaN/inf",
                                     step=bad_step, epoch=epoch)
 
-    def _check_finite(self, state: "_RunState", bad_at: Tensor, spe: int) -> None:
-        bad = distributed.all_reduce(bad_at.clone(), "min")
+    def _check_finite(self, run: _Run) -> None:
+        bad = distributed.all_reduce(run.bad_at.clone(), "min")
         first = int(bad.item())
         if first != _NOT_BAD:
-            self._diverged(first, spe, None, state)
+            self._diverged(run, first, None)
 
-    def _log(self, state: "_RunState", loss_sum: Tensor, bad_at: Tensor, schedule: WarmupCosine,
-             run: dict[str, Any]) -> None:
-        ctx, spe = run["ctx"], run["spe"]
-        self._check_finite(state, bad_at, spe)
-        total_loss = distributed.all_reduce(loss_sum.clone(), "sum").item()
+    def _log(self, run: _Run) -> None:
+        self._check_finite(run)
+        world, spe = run.ctx.world_size, run.batches.steps_per_epoch
+        total_loss = distributed.all_reduce(run.loss_sum.clone(), "sum").item()
         now = time.perf_counter()
-        steps = state.step - state.step_at_last_log
-        row = {"step": state.step, "epoch": (state.step - 1) // spe,
-               "loss": total_loss / ctx.world_size / max(1, state.n_acc),
-               "lr": self.lr * schedule(state.step - 1),
-               "samples_per_s": steps * self.batch_size * ctx.world_size / max(now - state.t_last, 1e-9),
-               "elapsed_s": state.elapsed_before + now - state.t_start}
-        loss_sum.zero_()
-        state.n_acc, state.t_last, state.step_at_last_log = 0, now, state.step
-        state.history.append(row)
-        run["cbs"]("on_log", row)
+        steps = run.step - run.step_at_last_log
+        row = {"step": run.step, "epoch": (run.step - 1) // spe,
+               "loss": total_loss / world / max(1, run.n_acc),
+               "lr": self.lr * run.schedule(run.step - 1),
+               "samples_per_s": steps * self.batch_size * world / max(now - run.t_last, 1e-9),
+               "elapsed_s": run.elapsed_before + now - run.t_start}
+        run.loss_sum.zero_()
+        run.n_acc, run.t_last, run.step_at_last_log = 0, now, run.step
+        run.history.append(row)
+        run.cbs("on_log", row)
 
-    def _checkpoint(self, state: "_RunState", loss_sum: Tensor, bad_at: Tensor, run: dict[str, Any]) -> None:
-        ctx, spe = run["ctx"], run["spe"]
-        self._check_finite(state, bad_at, spe)  # never store weights trained on a bad loss
-        epoch, pos = (state.epoch + 1, 0) if state.pos >= spe else (state.epoch, state.pos)
-        per_rank = distributed.all_gather_object({"rng": capture_rng_state(), "loss_carry": loss_sum.item()})
-        path: Path = run["ckpt_file"]
+    def _checkpoint(self, run: _Run, path: Path) -> None:
+        ctx, spe = run.ctx, run.batches.steps_per_epoch
+        self._check_finite(run)  # never store weights trained on a bad loss
+        epoch, pos = (run.epoch + 1, 0) if run.pos >= spe else (run.epoch, run.pos)
+        per_rank = distributed.all_gather_object({"rng": capture_rng_state(), "loss_carry": run.loss_sum.item()})
         if ctx.is_main:
-            scaler = run["scaler"]
             save_checkpoint(path, {
                 "format": _CHECKPOINT_FORMAT,
-                "method": run["method"].state_dict(),
-                "optimizer": run["optimizer"].state_dict(),
-                "scheduler": run["scheduler"].state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
+                "method": run.method.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),  # not read on resume (see _optimiser); kept for tools
+                "scaler": run.scaler.state_dict() if run.scaler is not None else None,
                 "rng": [r["rng"] for r in per_rank],
                 "loss_carry": [r["loss_carry"] for r in per_rank],
-                "acc_count": state.n_acc,
-                "step": state.step, "epoch": epoch, "pos": pos,
-                "steps_per_epoch": spe, "n_samples": run["n"], "batch_size": self.batch_size,
+                "acc_count": run.n_acc,
+                "step": run.step, "epoch": epoch, "pos": pos,
+                "steps_per_epoch": spe, "n_samples": run.batches.n, "batch_size": self.batch_size,
                 "world_size": ctx.world_size,
-                "elapsed_s": state.elapsed_before + time.perf_counter() - state.t_start,
-                "history": list(state.history),
+                "elapsed_s": run.elapsed_before + time.perf_counter() - run.t_start,
+                "history": list(run.history),
                 "config": self.config(),
             })
         distributed.barrier()
-        state.last_checkpoint, state.last_checkpoint_step = path, state.step
-        run["cbs"]("on_checkpoint", path, state.step)
+        run.last_checkpoint, run.last_checkpoint_step = path, run.step
+        run.cbs("on_checkpoint", path, run.step)
 
 
-@dataclass
-class _RunState:
-    """Counters of a run in progress."""
+@dataclass(eq=False)
+class _Run:
+    """One ``fit`` call: what it trains with and where it stands. ``Trainer._restore`` builds it
+    (position restored on resume); ``_optimiser`` sets the optimisation fields, ``_wrap``
+    ``model`` and ``fit`` ``cbs``."""
 
-    step: int
-    epoch: int
-    pos: int
-    history: list[dict[str, Any]]
-    elapsed_before: float
-    n_acc: int
-    last_checkpoint: Optional[Path]
-    last_checkpoint_step: Optional[int]
-    t_start: float = 0.0
-    t_last: float = 0.0
+    method: nn.Module
+    device: torch.device
+    ctx: distributed.DistContext
+    batches: TensorBatches | DatasetBatches
+    total: int  # optimiser steps of the whole run
+    ckpt_file: Optional[Path]  # where checkpoints go (None without out_dir)
+    # both updated in place once the loop starts (the step closure holds them)
+    loss_sum: Tensor  # () float32 on the device: this rank's loss summed since the last log
+    bad_at: Tensor  # () int64 on the device: first non-finite 1-based step, _NOT_BAD while none
+    # position of the run
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    pos: int = 0  # batches of ``epoch`` done
+    n_acc: int = 0  # steps summed in loss_sum
+    history: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_before: float = 0.0  # seconds of the run before this call (resume)
+    start_step: int = 0  # step at the start of this call
+    last_checkpoint: Optional[Path] = None
+    last_checkpoint_step: Optional[int] = None
+    t_start: float = 0.0  # perf_counter at the start of the loop
+    t_last: float = 0.0  # perf_counter at the last log
     step_at_last_log: int = 0
+    # set by _optimiser, _wrap and fit
+    ema: MomentumUpdater = field(init=False)
+    base_momentum: float = field(init=False)
+    params: list[Tensor] = field(init=False)  # trainable, in the optimiser's order
+    optimizer: torch.optim.Optimizer = field(init=False)
+    schedule: WarmupCosine = field(init=False)
+    scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
+    scaler: Optional[torch.amp.GradScaler] = field(init=False)
+    model: nn.Module = field(init=False)  # what the loop calls: method, in DDP / compiled
+    cbs: CallbackList = field(init=False)

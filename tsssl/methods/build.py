@@ -1,4 +1,4 @@
-"""Window methods by name, and ``build_method`` to make one with its encoder.
+"""``build_method``: a window method by its registry name (``tsssl.registry``), around an encoder.
 
     method = build_method("siamcl", in_channels=5, encoder="lstm", encoder_kwargs={"hidden": 32})
 """
@@ -11,26 +11,28 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tsssl.methods.barlow import BarlowTwins
+from tsssl import registry
 from tsssl.methods.base import Method
-from tsssl.methods.byol import BYOL
-from tsssl.methods.cpc import CPC
-from tsssl.methods.moco import MoCo
-from tsssl.methods.siamcl import SiamCL
-from tsssl.methods.simclr import SimCLR
-from tsssl.methods.simsiam import SimSiam
-from tsssl.methods.supervised import SupervisedBaseline
 
-METHODS: dict[str, type[Method]] = {
-    "siamcl": SiamCL,
-    "cpc": CPC,
-    "simclr": SimCLR,
-    "moco": MoCo,
-    "byol": BYOL,
-    "simsiam": SimSiam,
-    "barlow": BarlowTwins,
-    "lstm": SupervisedBaseline,
-}
+
+class _WindowMethods(Mapping[str, type]):
+    """Read-only view: name -> class of the methods that run on price windows (the registry's
+    ``timeseries`` methods; each class is imported on first access)."""
+
+    def __getitem__(self, name: str) -> type:
+        if name not in registry.names("timeseries"):
+            raise KeyError(name)
+        return registry.method_class(name)
+
+    def __iter__(self):
+        return iter(registry.names("timeseries"))
+
+    def __len__(self) -> int:
+        return len(registry.names("timeseries"))
+
+
+#: name -> class of every window method (derived from ``tsssl.registry.METHODS``)
+METHODS: Mapping[str, type] = _WindowMethods()
 
 
 class StandardizedEncoder(nn.Module):
@@ -89,7 +91,7 @@ def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "
                  encoder_kwargs: Optional[Mapping[str, Any]] = None,
                  standardize: Optional[tuple[Sequence[float], Sequence[float]]] = None,
                  **method_kwargs: Any) -> Method:
-    """The method ``name`` (a key of METHODS) around an encoder for ``in_channels`` features.
+    """The window method ``name`` (see ``tsssl.registry``) around an encoder for ``in_channels`` features.
 
     encoder: a name for ``tsssl.encoders.build_encoder`` ("lstm", "cnn", "transformer") built
     with ``encoder_kwargs``, or a ready nn.Module (with ``out_dim``). standardize: optional
@@ -97,16 +99,14 @@ def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "
     is then wrapped in a :class:`StandardizedEncoder`. method_kwargs go to the method's
     constructor (``views``, ``temperature``, ``class_weight``, ...).
     """
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; accepted: {', '.join(METHODS)}")
-    cls = METHODS[name]
+    cls = registry.get(name, "timeseries").method_class()
     _check_kwargs(f"method {name!r} ({cls.__name__})", cls, method_kwargs, skip=("encoder",))
     if isinstance(encoder, str):
         from tsssl.encoders import build_encoder
 
         enc_kwargs = dict(encoder_kwargs or {})
-        if name == "cpc" and encoder in ("cnn", "transformer"):
-            enc_kwargs.setdefault("causal", True)  # CPC's z_t must not see the steps it predicts
+        if getattr(cls, "causal_encoder", False) and encoder in ("cnn", "transformer"):
+            enc_kwargs.setdefault("causal", True)  # e.g. CPC: z_t must not see the steps it predicts
         try:
             enc = build_encoder(encoder, in_channels, **enc_kwargs)
         except TypeError as err:  # an unknown size argument: say which are accepted

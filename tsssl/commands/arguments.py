@@ -1,0 +1,61 @@
+"""Argument builders shared by ``tsssl train`` and ``tsssl report``; every choice comes from ``tsssl.registry``.
+
+Every default is None: only the flags actually given override a config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tsssl.registry import ENCODERS, PRECISIONS
+
+# argparse dest -> RunConfig key, for the flags that map one to one
+DATA_FLAG_KEYS = ("tickers", "start", "end", "cache_dir", "data", "window", "horizon", "test_start", "embargo")
+TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision")
+
+
+def add_source_arguments(d: argparse._ArgumentGroup) -> None:
+    """--sample | --tickers | --data, --start, --end, --cache-dir, --stock-window, --horizon."""
+    src = d.add_mutually_exclusive_group()
+    src.add_argument("--sample", action="store_true", default=None,
+                     help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
+    src.add_argument("--tickers", nargs="+", metavar="TICKER", default=None,
+                     help="download these tickers with yfinance (cached)")
+    src.add_argument("--data", metavar="PATH", default=None, help="prices from a CSV / parquet file")
+    d.add_argument("--start", metavar="YYYY-MM-DD", default=None, help="first date used")
+    d.add_argument("--end", metavar="YYYY-MM-DD", default=None, help="last date used")
+    d.add_argument("--cache-dir", metavar="DIR", default=None, help="yfinance cache directory")
+    d.add_argument("--stock-window", dest="window", type=int, metavar="DAYS", default=None,
+                   help="window length in trading days (default 20)")
+    d.add_argument("--horizon", type=int, metavar="DAYS", default=None,
+                   help="label: strict rise over this many days (default 5)")
+
+
+def add_split_arguments(d: argparse._ArgumentGroup) -> None:
+    """--test-start, --embargo."""
+    d.add_argument("--test-start", metavar="YYYY-MM-DD", default=None,
+                   help="first test date (default: the last 20%% of the dates)")
+    d.add_argument("--embargo", type=int, metavar="DAYS", default=None,
+                   help="extra days dropped before the test period, beyond the horizon purge")
+
+
+def add_training_arguments(t: argparse._ArgumentGroup, encoder: bool = True) -> None:
+    """--encoder, --epochs, --max-steps, --batch-size, --lr, --device, --precision."""
+    if encoder:
+        t.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
+    t.add_argument("--epochs", type=int, default=None, help="passes over the training windows (default 10)")
+    t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    t.add_argument("--batch-size", type=int, default=None, help="windows per step (default 512)")
+    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
+    t.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
+    t.add_argument("--precision", choices=PRECISIONS, default=None, help="default fp32")
+
+
+def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:
+    """RunConfig overrides from the flags named by ``keys`` (None: not given); --sample selects
+    the bundled sample."""
+    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in keys}
+    if getattr(args, "sample", None):
+        overrides["source"] = "sample"
+    return overrides

@@ -1,0 +1,27 @@
+"""What an image / text experiment hands the Trainer and the report: model, data, evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass
+class Experiment:
+    """What a run needs: ``method`` (untrained), ``data`` (for Trainer.fit), ``evaluate``
+    (trained method, its initial copy -> metrics dict), ``describe`` (the data, in words)."""
+
+    method: Any
+    data: Any
+    evaluate: Callable[[Any, Any], dict[str, Any]]
+    describe: str
+
+
+def kw_error(what: str, err: TypeError) -> ValueError:
+    """A constructor's TypeError (an unknown keyword) as the one-line error the CLI prints."""
+    return ValueError(f"{what}: {err} (check method_kwargs / encoder_kwargs in the config)")
+
+
+def rounded(scores: dict[str, float]) -> dict[str, float]:
+    """Accuracies to 4 digits, as metrics.json shows them."""
+    return {k: round(v, 4) for k, v in scores.items()}

@@ -1,0 +1,171 @@
+"""One run of ``tsssl train`` on price windows: data -> split -> rebalance -> train -> probe -> metrics.
+
+    metrics = train_and_probe(cfg)   # cfg.out set: writes checkpoint.pt, log.csv, config.toml, metrics.json
+
+Self-supervised methods train on every training window (labels unused); a method that trains on
+labels (the ``lstm`` baseline) on the rebalanced ones. The frozen encoder is then probed on the
+(rebalanced) training windows and scored on the untouched test windows; the baseline scores with
+its own head. A window is called a rise when its score is >= 0.5: both scorers are trained
+class-balanced, and nothing is tuned on the test windows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tsssl.atomic import finite_or_none, json_ready, write_json
+from tsssl.config import RunConfig
+from tsssl.pipeline.cell import build_cell_method, make_trainer
+from tsssl.pipeline.splits import load_configured_prices
+
+
+@dataclass
+class RunData:
+    """The windows of a run: all of them, the purged training / test split, the rebalanced training."""
+
+    windows: Any
+    train: Any
+    test: Any
+    train_balanced: Any
+
+
+def prepare_run_data(cfg: RunConfig) -> RunData:
+    """Prices -> windows -> chronological split -> rebalanced training windows, as ``cfg`` says."""
+    from tsssl import data
+
+    ws = data.build_windows(load_configured_prices(cfg), window=cfg.window, horizon=cfg.horizon,
+                            features=cfg.features)
+    split = data.chronological_split(ws, test_start=cfg.test_start, test_frac=cfg.test_frac, embargo=cfg.embargo)
+    if len(split.train) == 0 or len(split.test) == 0:
+        raise ValueError(f"the split left {len(split.train)} training and {len(split.test)} test windows; "
+                         "use more dates or another --test-start")
+    return RunData(ws, split.train, split.test, data.rebalance(split.train, cfg.rebalance, seed=cfg.seed))
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun launch (RANK), or a single process: the one that writes and prints."""
+    from tsssl.train import distributed
+
+    return distributed.get_rank() == 0 if distributed.is_initialized() else int(os.environ.get("RANK", "0")) == 0
+
+
+def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | None:
+    """Run ``cfg`` (its ``out`` set), write the outputs, return the metrics.
+
+    Under ``torchrun`` every rank trains its shard (the Trainer wraps the method in DDP and
+    writes the checkpoint and log from rank 0); rank 0 alone writes config.toml, probes the
+    encoder and writes metrics.json; the other ranks return None."""
+    import torch
+
+    from tsssl import registry
+
+    t_start = time.perf_counter()
+    out = Path(cfg.out)
+    trainer = make_trainer(cfg, out_dir=out)  # first: a bad device / precision fails before any data is read
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    rd = prepare_run_data(cfg)
+    t_data = time.perf_counter() - t_start
+
+    # inputs standardised per channel with the training windows' statistics (kept in the encoder)
+    method = build_cell_method(cfg.method, cfg, rd.train, labels=rd.train_balanced.y, rebalance=cfg.rebalance)
+    main = is_main_process()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.toml", "train")  # before training: an interrupted run can be resumed from it
+    # self-supervised: every training window, no labels used
+    fit_data = rd.train_balanced if registry.uses_labels(cfg.method) else rd.train
+    t0 = time.perf_counter()
+    result = trainer.fit(method, fit_data, resume=resume)
+    t_train = time.perf_counter() - t0
+    if not main:
+        return None
+    t0 = time.perf_counter()
+    evaluation = evaluate_split(method, cfg, rd.train_balanced, rd.test)
+    t_eval = time.perf_counter() - t0
+    seconds = {"data": round(t_data, 3), "train": round(t_train, 3), "evaluate": round(t_eval, 3),
+               "total": round(time.perf_counter() - t_start, 3)}
+    metrics = _metrics(cfg, rd, result, evaluation, seconds, str(next(method.parameters()).device))
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _metrics(cfg: RunConfig, rd: RunData, result: Any, evaluation: dict[str, Any], seconds: dict[str, float],
+             device: str) -> dict[str, Any]:
+    """metrics.json of a run: what ran, on how many windows, the split's dates and the test scores."""
+    return {
+        "method": cfg.method,
+        "encoder": cfg.encoder,
+        "final_loss": finite_or_none(result.final_loss),
+        "windows_per_s": finite_or_none(result.samples_per_s),
+        "train_seconds": seconds["train"],
+        "steps": int(result.history[-1]["step"]) if result.history else 0,
+        "n_windows": len(rd.windows),
+        "n_train": len(rd.train),
+        "n_train_rebalanced": len(rd.train_balanced),
+        "n_test": len(rd.test),
+        "split": split_dates(rd.train, rd.test),
+        **evaluation,
+        "seconds": seconds,
+        "device": device,
+    }
+
+
+def evaluate_split(method: Any, cfg: RunConfig, train: Any, test: Any) -> dict[str, Any]:
+    """Scores on the test windows and their metrics: a probe on the frozen encoder fitted on the
+    (rebalanced) training windows for a self-supervised method, the method's own classifier for
+    one that trains on labels. The call threshold is a fixed 0.5 on the class-balanced score."""
+    from tsssl import evaluate, registry
+
+    device = next(method.parameters()).device
+    method.eval()
+    if registry.uses_labels(cfg.method):
+        score = method.predict_proba(test.X)[:, 1]
+        scored_by = f"{cfg.method} classifier head"
+    else:
+        z_train = evaluate.embed(method.encoder, train.X, device=device)
+        z_test = evaluate.embed(method.encoder, test.X, device=device)
+        probe = evaluate.fit_probe(z_train, train.y, kind=cfg.probe, class_weight="balanced", seed=cfg.seed)
+        score = evaluate.probe_scores(probe, z_test)
+        scored_by = f"{cfg.probe} probe on the frozen encoder"
+    report = evaluate.classification_report(
+        test.y, np.asarray(score, dtype=np.float64), threshold=0.5, dates=test.end_date, seed=cfg.seed,
+        threshold_description="fixed 0.5 on the class-balanced score (not tuned on test)")
+    # JSON has no NaN: precision with no positive prediction is null
+    probe_metrics = json_ready({k: v for k, v in report.items() if isinstance(v, (int, float, str, np.generic))})
+    probe_metrics.setdefault("base_rate", float(np.mean(test.y)))
+    probe_metrics.setdefault("n_test", int(len(test)))
+    probe_metrics["scored_by"] = scored_by
+    probe_metrics["trained_on"] = f"{len(train):,} training windows after rebalance {cfg.rebalance}"
+    return {"probe": probe_metrics}
+
+
+def split_dates(train: Any, test: Any) -> dict[str, str]:
+    """First and last end dates of the training and test windows, as YYYY-MM-DD."""
+
+    def day(v: Any) -> str:
+        return str(np.datetime_as_string(np.asarray(v, dtype="datetime64[D]")))
+
+    return {"train_start": day(train.end_date.min()), "train_end": day(train.end_date.max()),
+            "test_start": day(test.end_date.min()), "test_end": day(test.end_date.max())}
+
+
+def run_folder(cfg: RunConfig, resume: bool = False) -> Path:
+    """The run's output folder: ``cfg.out``, else ``runs/<method>-<time>`` (``runs/<modality>-<method>-
+    <time>`` for images and text). ValueError when it already holds a run and ``resume`` is not
+    set, or when ``resume`` is set and it holds no checkpoint."""
+    import datetime as _dt
+
+    name = cfg.method if cfg.modality == "timeseries" else f"{cfg.modality}-{cfg.method}"
+    out = Path(cfg.out or Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    if not resume and (out / "checkpoint.pt").exists():
+        raise ValueError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")
+    if resume and not (out / "checkpoint.pt").exists():
+        raise ValueError(f"--resume: no checkpoint.pt in {out} to continue from")
+    return out

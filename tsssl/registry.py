@@ -1,0 +1,203 @@
+"""Every method and option name of tsssl, in one place (no torch: the CLI reads it to build its parser).
+
+    from tsssl import registry
+    registry.names("timeseries")        # ('siamcl', 'cpc', ..., 'lstm')
+    registry.get("siamcl").label        # 'SiamCL'
+    registry.method_class("siamcl")     # tsssl.methods.siamcl.SiamCL, imported on first use
+
+A :class:`MethodSpec` names a method's class (``"module:Class"``, imported lazily), its display
+label and, per modality it runs on, the loss it trains with and its default training settings.
+CLI choices, config validation, report labels, ``tsssl.methods.build_method`` and the image /
+text experiments all read this table. Whether a method trains on labels is the class attribute
+``Method.uses_labels`` (:func:`uses_labels` reads it), never a test of the name.
+
+Adding a method: one file in ``tsssl/methods/`` and one entry in ``METHODS`` below (see
+docs/design.md, "Adding a method").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, Mapping
+
+# -- option names ------------------------------------------------------------------------
+MODALITIES = ("timeseries", "image", "text")
+ENCODERS = ("lstm", "cnn", "transformer")
+FEATURES = ("ohlcv", "ohlcv+padic")
+FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
+REBALANCE = ("v1", "v2", "v3", "none")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SOURCES = ("sample", "tickers", "file")
+PROBES = ("logreg", "mlp")
+#: how the decision threshold is chosen on the validation slice (tsssl.evaluate.choose_threshold)
+THRESHOLD_RULES = ("f1", "precision_at_recall", "top_frac", "fixed")
+
+
+@dataclass(frozen=True)
+class Use:
+    """How a method runs on one modality: the loss it trains with (for reports) and its default
+    training settings (Trainer keys: epochs, max_steps, batch_size, lr, weight_decay)."""
+
+    loss: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method: ``name`` on the command line and in config files, ``target`` its class as
+    ``"module:Class"``, ``label`` in reports, ``uses`` modality -> :class:`Use`."""
+
+    name: str
+    target: str
+    label: str
+    uses: Mapping[str, Use]
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.uses)
+
+    def method_class(self) -> type:
+        """The method's class (imports its module, and torch, on first use)."""
+        module, _, cls = self.target.partition(":")
+        return getattr(import_module(module), cls)
+
+
+# Image methods train 300 steps at batch 256 on the 8 x 8 digits unless their entry says otherwise.
+_IMAGE = {"max_steps": 300, "batch_size": 256, "lr": 3e-3, "weight_decay": 1e-4}
+# Window methods take the run's settings (tsssl.config.RunConfig's defaults) as they are.
+_WINDOWS: Mapping[str, Any] = {}
+
+
+def _spec(name: str, target: str, label: str, **uses: Use) -> MethodSpec:
+    return MethodSpec(name, f"tsssl.methods.{target}", label, uses)
+
+
+METHODS: dict[str, MethodSpec] = {
+    s.name: s
+    for s in (
+        _spec("siamcl", "siamcl:SiamCL", "SiamCL", timeseries=Use("nt_xent (or pair_margin)", _WINDOWS)),
+        _spec(
+            "cpc",
+            "cpc:CPC",
+            "CPC",
+            timeseries=Use("info_nce (future steps)", _WINDOWS),
+            image=Use("info_nce (future pixel rows)", _IMAGE),
+        ),
+        _spec(
+            "simclr", "simclr:SimCLR", "SimCLR", timeseries=Use("nt_xent", _WINDOWS), image=Use("nt_xent", _IMAGE)
+        ),
+        _spec(
+            "moco",
+            "moco:MoCo",
+            "MoCo",
+            timeseries=Use("info_nce (queue of momentum keys)", _WINDOWS),
+            image=Use("info_nce (queue of momentum keys)", _IMAGE),
+        ),
+        _spec(
+            "byol",
+            "byol:BYOL",
+            "BYOL",
+            timeseries=Use("negative_cosine (EMA target)", _WINDOWS),
+            image=Use("negative_cosine (EMA target)", _IMAGE),
+        ),
+        _spec(
+            "simsiam",
+            "simsiam:SimSiam",
+            "SimSiam",
+            timeseries=Use("negative_cosine (stop-gradient)", _WINDOWS),
+            image=Use("negative_cosine (stop-gradient)", _IMAGE),
+        ),
+        _spec(
+            "barlow",
+            "barlow:BarlowTwins",
+            "Barlow Twins",
+            timeseries=Use("barlow_twins", _WINDOWS),
+            image=Use("barlow_twins", _IMAGE),
+        ),
+        # The talk's supervised baseline is called "LSTM"; its encoder is --encoder's (lstm by default).
+        _spec(
+            "lstm",
+            "supervised:SupervisedBaseline",
+            "LSTM",
+            timeseries=Use("cross-entropy (class-weighted)", _WINDOWS),
+        ),
+        _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),
+        _spec(
+            "jigsaw",
+            "jigsaw:Jigsaw",
+            "Jigsaw",
+            image=Use("cross-entropy over the permutation set", {**_IMAGE, "max_steps": 600}),
+        ),
+        _spec(
+            "clip",
+            "clip:CLIP",
+            "CLIP",
+            image=Use("symmetric info_nce (image <-> caption)", {**_IMAGE, "max_steps": 200}),
+            text=Use(
+                "symmetric info_nce (window <-> description)",
+                {"max_steps": 300, "batch_size": 256, "lr": 3e-3, "weight_decay": 1e-4},
+            ),
+        ),
+        _spec(
+            "word2vec",
+            "word2vec:Word2Vec",
+            "word2vec",
+            text=Use(
+                "nce (negative sampling)", {"max_steps": 400, "batch_size": 1024, "lr": 1e-2, "weight_decay": 0.0}
+            ),
+        ),
+        _spec(
+            "mlm",
+            "mlm:MaskedLM",
+            "masked LM",
+            text=Use(
+                "cross-entropy on masked tokens", {"max_steps": 600, "batch_size": 128, "lr": 3e-3, "weight_decay": 1e-2}
+            ),
+        ),
+        _spec(
+            "simcse",
+            "simcse:SimCSE",
+            "SimCSE",
+            text=Use(
+                "info_nce (in-batch negatives)", {"max_steps": 300, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-2}
+            ),
+        ),
+    )
+}
+
+
+def names(modality: str | None = None) -> tuple[str, ...]:
+    """Method names, in the table's order; only those running on ``modality`` when given."""
+    if modality is not None and modality not in MODALITIES:
+        raise ValueError(f"modality {modality!r} is not one of {', '.join(MODALITIES)}")
+    return tuple(n for n, s in METHODS.items() if modality is None or modality in s.uses)
+
+
+def get(name: str, modality: str | None = None) -> MethodSpec:
+    """The spec of ``name``; ValueError listing the accepted names (of ``modality`` when given)."""
+    accepted = names(modality)
+    if name not in accepted:
+        raise ValueError(f"unknown method {name!r}; accepted: {', '.join(accepted)}")
+    return METHODS[name]
+
+
+def use(name: str, modality: str) -> Use:
+    """How ``name`` runs on ``modality`` (its loss and default settings)."""
+    return get(name, modality).uses[modality]
+
+
+def method_class(name: str) -> type:
+    """The class of method ``name`` (imported on first use)."""
+    return get(name).method_class()
+
+
+def uses_labels(name: str) -> bool:
+    """Whether method ``name`` trains on labels (its class's ``uses_labels``)."""
+    return bool(getattr(method_class(name), "uses_labels", False))
+
+
+def label(name: str) -> str:
+    """The display label of a method in reports ("SiamCL", "LSTM"); unknown names as given."""
+    spec = METHODS.get(name)
+    return spec.label if spec is not None else name
