@@ -19,6 +19,7 @@ average about 4, so the times vary run to run), 500 tickers x 5,000 days, window
 (tracemalloc peak of the build: 1.37 x X for ohlcv, 1.21 x X for ohlcv+padic; synthetic_market
 itself takes 0.6 - 1.6 s for that market.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,11 @@ from tsssl.memory import maxrss_mib, reset_peak_rss, status_kib
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.build_windows", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.build_windows",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--tickers", type=int, default=500)
     ap.add_argument("--days", type=int, default=5000)
     ap.add_argument("--window", type=int, default=20)
@@ -66,12 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     shape = ws.X.shape
     del ws
 
-    print(f"machine      {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
-    print(f"market       {args.tickers} tickers x {args.days} days = {len(prices):,} rows "
-          f"(synthetic_market: {t_market:.2f} s)")
-    print(f"windows      {n:,} x {shape[1]} days x {shape[2]} features ({args.features}), "
-          f"X float32 = {x_gib:.3f} GiB")
+    print(
+        f"machine      {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"market       {args.tickers} tickers x {args.days} days = {len(prices):,} rows "
+        f"(synthetic_market: {t_market:.2f} s)"
+    )
+    print(f"windows      {n:,} x {shape[1]} days x {shape[2]} features ({args.features}), X float32 = {x_gib:.3f} GiB")
     print(f"build        {seconds:.2f} s, {n / seconds:,.0f} windows/s")
     print(f"memory       {rss_note}: {rss_rise:.3f} GiB = {rss_rise / x_gib:.2f} x X")
     if not args.no_trace:
@@ -79,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"             tracemalloc peak of the build: {peak / 2**30:.3f} GiB = "
-              f"{peak / ws.X.nbytes:.2f} x X")
+        print(f"             tracemalloc peak of the build: {peak / 2**30:.3f} GiB = {peak / ws.X.nbytes:.2f} x X")
     return 0
 
 

@@ -23,6 +23,7 @@ OMP_WAIT_POLICY=PASSIVE; median of 3 runs, load average 0.4-1.5), batch 512, fp3
 the other methods / encoders / batch sizes / precisions and the probe-quality comparison:
 benchmarks/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """tsssl.atomic: all-or-nothing writes, readable permissions, JSON without NaN."""
+
 import json
 import os
 import stat
@@ -38,8 +39,14 @@ def test_text_and_binary_writes_make_folders_and_get_umask_permissions(tmp_path)
 
 
 def test_write_json_turns_nan_into_null_and_numpy_into_numbers(tmp_path):
-    obj = {"p": float("nan"), "q": np.float32(0.25), "n": np.int64(3), "a": np.array([1.0, np.inf]),
-           "nested": [{"r": float("-inf")}], "s": "text"}
+    obj = {
+        "p": float("nan"),
+        "q": np.float32(0.25),
+        "n": np.int64(3),
+        "a": np.array([1.0, np.inf]),
+        "nested": [{"r": float("-inf")}],
+        "s": "text",
+    }
     write_json(tmp_path / "m.json", obj)
     back = json.loads((tmp_path / "m.json").read_text())
     assert back == {"p": None, "q": 0.25, "n": 3, "a": [1.0, None], "nested": [{"r": None}], "s": "text"}

@@ -1,5 +1,6 @@
 """tsssl.bench: encoder specs, the checked grid of cases, the step timer, peak memory, and a
 failing case reported as a row while the others run."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +15,9 @@ def test_encoder_spec_defaults_and_overrides():
     assert name == "lstm"
     assert sizes == {"hidden": 128, "layers": 2, "dropout": 0.1, "bidirectional": False}
     assert bench.parse_encoder_spec("cnn:channels=64")[1] == {**DEFAULT_ENCODER_KWARGS["cnn"], "channels": 64}
-    assert bench.Case("simclr", "lstm", sizes).encoder_label == \
-        "lstm(hidden=128,layers=2,dropout=0.1,bidirectional=False)"
+    assert (
+        bench.Case("simclr", "lstm", sizes).encoder_label == "lstm(hidden=128,layers=2,dropout=0.1,bidirectional=False)"
+    )
     with pytest.raises(ValueError, match="unknown encoder 'gru'.*lstm, cnn, transformer"):
         bench.parse_encoder_spec("gru")
     with pytest.raises(ValueError, match="'hidden' in 'lstm:hidden' is not key=value"):
@@ -26,7 +28,8 @@ def test_make_cases_is_the_full_grid_and_checks_every_value():
     cases = bench.make_cases(["siamcl", "cpc"], ["lstm", "cnn:channels=8"], [32, 64], ["fp32", "bf16"], ["cpu"])
     assert len(cases) == 2 * 2 * 2 * 2
     assert {(c.method, c.encoder, c.batch_size, c.precision) for c in cases} == {
-        (m, e, b, p) for m in ("siamcl", "cpc") for e in ("lstm", "cnn") for b in (32, 64) for p in ("fp32", "bf16")}
+        (m, e, b, p) for m in ("siamcl", "cpc") for e in ("lstm", "cnn") for b in (32, 64) for p in ("fp32", "bf16")
+    }
     assert all(c.device == "cpu" for c in cases)
     for args, message in [
         ((["simclr2"], ["lstm"], [32], ["fp32"]), "--methods: 'simclr2' not accepted"),
@@ -67,6 +70,7 @@ def _tiny_windows(n=96, T=20, C=5, seed=0):
     X = rng.standard_normal((n, T, C)).astype(np.float32)
     y = (rng.random(n) < 0.3).astype(np.int64)
     from tsssl.methods import channel_stats
+
     return bench.BenchWindows(X, y, [f"f{i}" for i in range(C)], "tiny", channel_stats(X))
 
 

@@ -1,4 +1,5 @@
 """RunConfig: defaults < TOML file < flags, checks with clear errors, TOML written and read back."""
+
 import math
 import sys
 
@@ -27,12 +28,14 @@ def test_defaults_are_the_default_run():
 
 def test_file_overrides_defaults_and_flags_override_file(tmp_path):
     f = tmp_path / "run.toml"
-    f.write_text('method = "cpc"\nepochs = 7\nlr = 1e-2\nbatch_size = 64\n'
-                 '[encoder_kwargs]\nhidden = 48\n[method_kwargs]\nn_predictions = 3\n')
+    f.write_text(
+        'method = "cpc"\nepochs = 7\nlr = 1e-2\nbatch_size = 64\n'
+        "[encoder_kwargs]\nhidden = 48\n[method_kwargs]\nn_predictions = 3\n"
+    )
     cfg = resolve_config(f, {"epochs": 2, "batch_size": None, "seed": 5})
-    assert cfg.method == "cpc"          # file over default
-    assert cfg.epochs == 2              # flag over file
-    assert cfg.batch_size == 64         # flag not given (None): file value stays
+    assert cfg.method == "cpc"  # file over default
+    assert cfg.epochs == 2  # flag over file
+    assert cfg.batch_size == 64  # flag not given (None): file value stays
     assert cfg.lr == 1e-2 and cfg.seed == 5
     # the file's encoder size overrides the encoder's default size; other defaults remain
     assert cfg.encoder_kwargs == {**DEFAULT_ENCODER_KWARGS["lstm"], "hidden": 48}
@@ -48,16 +51,19 @@ def test_source_follows_the_last_layer_that_names_one(tmp_path):
     assert resolve_config(f, {"data": "prices.csv"}).source == "file"
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('methd = "cpc"\n', "unknown key(s) 'methd'"),
-    ('method = "nope"\n', "choose one of siamcl"),
-    ('epochs = "3"\n', "'epochs' must be int"),
-    ('epochs = 0\n', "epochs must be at least 1"),
-    ('test_frac = 1.5\n', "test_frac must lie strictly between 0 and 1"),
-    ('rebalance = true\n', "boolean"),
-    ('start = "2020-13-01"\n', "not a date"),
-    ('source = "tickers"\n', "needs at least one ticker"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('methd = "cpc"\n', "unknown key(s) 'methd'"),
+        ('method = "nope"\n', "choose one of siamcl"),
+        ('epochs = "3"\n', "'epochs' must be int"),
+        ("epochs = 0\n", "epochs must be at least 1"),
+        ("test_frac = 1.5\n", "test_frac must lie strictly between 0 and 1"),
+        ("rebalance = true\n", "boolean"),
+        ('start = "2020-13-01"\n', "not a date"),
+        ('source = "tickers"\n', "needs at least one ticker"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, text, fragment):
     f = tmp_path / "bad.toml"
     f.write_text(text)
@@ -81,8 +87,17 @@ def test_unreadable_config_file_is_a_clean_error(tmp_path):
 
 
 def test_resolved_config_round_trips_through_toml(tmp_path):
-    cfg = resolve_config(None, {"method": "moco", "tickers": ["BRK-B", "^GSPC"], "end": "2019-12-31",
-                                "lr": 5e-4, "max_steps": 10, "out": "runs/x"})
+    cfg = resolve_config(
+        None,
+        {
+            "method": "moco",
+            "tickers": ["BRK-B", "^GSPC"],
+            "end": "2019-12-31",
+            "lr": 5e-4,
+            "max_steps": 10,
+            "out": "runs/x",
+        },
+    )
     cfg.method_kwargs = {"queue_size": 1024, "temperature": 0.2}
     path = cfg.save(tmp_path / "sub" / "config.toml")
     again = resolve_config(path)
@@ -95,9 +110,18 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
 def test_toml_writer_round_trips_awkward_values(tmp_path):
     data = {
         "s": 'quote " backslash \\ tab \t newline \n bell \x07 unicode é',
-        "i": -3, "f": 0.1, "big": 1e300, "tiny": 5e-324, "t": True, "inf": math.inf,
-        "lst": [1, 2, 3], "strs": ["a", "b c"], "empty": [],
-        "weird key": 1, "tbl": {"x": 1, "nested": {"y": "z"}}, "empty_tbl": {},
+        "i": -3,
+        "f": 0.1,
+        "big": 1e300,
+        "tiny": 5e-324,
+        "t": True,
+        "inf": math.inf,
+        "lst": [1, 2, 3],
+        "strs": ["a", "b c"],
+        "empty": [],
+        "weird key": 1,
+        "tbl": {"x": 1, "nested": {"y": "z"}},
+        "empty_tbl": {},
         "only_sub": {"inner": {"k": 1.5}},
         "none": None,
     }

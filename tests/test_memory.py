@@ -1,4 +1,5 @@
 """tsssl.memory: RSS and its peak, as the benchmarks read them."""
+
 import sys
 
 import numpy as np

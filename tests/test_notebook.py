@@ -6,6 +6,7 @@ Its numbers are then meaningless: the test checks that every cell ran, that the 
 printed a line per model with precision, base rate and lift, that the printed base rate is the
 test windows' own, and that the plots were drawn.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,16 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.ipynb"
-TINY = {"TSSSL_NB_MAX_STEPS": "4", "TSSSL_NB_BATCH_SIZE": "64", "TSSSL_NB_HIDDEN": "8",
-        "TSSSL_NB_N_BOOT": "20", "TSSSL_NB_SEED": "0", "TSSSL_NB_DEVICE": "cpu",
-        "OMP_WAIT_POLICY": "PASSIVE", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+TINY = {
+    "TSSSL_NB_MAX_STEPS": "4",
+    "TSSSL_NB_BATCH_SIZE": "64",
+    "TSSSL_NB_HIDDEN": "8",
+    "TSSSL_NB_N_BOOT": "20",
+    "TSSSL_NB_SEED": "0",
+    "TSSSL_NB_DEVICE": "cpu",
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
 
 
 def _text(cell) -> str:
@@ -50,8 +58,9 @@ def executed(tmp_path_factory):
     old = {k: os.environ.get(k) for k in TINY}
     os.environ.update(TINY)  # the kernel is started with a copy of this environment
     try:
-        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
+        client = nbclient.NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}}
+        )
         client.execute()
     finally:
         for k, v in old.items():
@@ -73,9 +82,12 @@ def test_every_cell_ran_without_error(executed):
 def test_metrics_are_printed_for_each_model_with_the_test_base_rate(executed):
     import tsssl
 
-    line = re.compile(r"^(SiamCL \+ probe|untrained encoder \+ probe|supervised LSTM)\s+precision (\S+) "
-                      r"\[(\S+), (\S+)\]\s+recall (\S+)\s+PR-AUC (\S+)\s+base rate (\d+\.\d)%\s+lift (\S+)x"
-                      r"\s+flagged (\d+) of (\d+)$", re.MULTILINE)
+    line = re.compile(
+        r"^(SiamCL \+ probe|untrained encoder \+ probe|supervised LSTM)\s+precision (\S+) "
+        r"\[(\S+), (\S+)\]\s+recall (\S+)\s+PR-AUC (\S+)\s+base rate (\d+\.\d)%\s+lift (\S+)x"
+        r"\s+flagged (\d+) of (\d+)$",
+        re.MULTILINE,
+    )
     texts = [_text(c) for c in executed.cells if c.cell_type == "code"]
     found = [m for t in texts for m in line.finditer(t)]
     assert sorted(m.group(1) for m in found) == ["SiamCL + probe", "supervised LSTM", "untrained encoder + probe"]
@@ -98,15 +110,19 @@ def test_metrics_are_printed_for_each_model_with_the_test_base_rate(executed):
 
 
 def test_plots_were_drawn(executed):
-    images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
+    images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3  # PR curves, PCA projections, loss curves
     assert all(len(o["data"]["image/png"]) > 1000 for o in images)
 
 
 def test_results_table_is_rendered(executed):
-    html = [o["data"]["text/html"] for c in executed.cells if c.cell_type == "code" for o in c.outputs
-            if "text/html" in o.get("data", {})]
+    html = [
+        o["data"]["text/html"]
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/html" in o.get("data", {})
+    ]
     assert any("precision on a 1:1 test set (NOT the real precision)" in h for h in html)
     assert any("lift [95% CI]" in h for h in html)
     assert np.all([h.count("<tr>") >= 10 for h in html if "lift [95% CI]" in h])

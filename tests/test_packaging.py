@@ -1,6 +1,7 @@
 """The package installs what it has: every subpackage is listed, the sample is found."""
-from pathlib import Path
+
 import sys
+from pathlib import Path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -12,10 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_subpackage_is_listed_in_pyproject():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {
-        ".".join(p.parent.relative_to(ROOT).parts)
-        for p in (ROOT / "tsssl").rglob("__init__.py")
-    }
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "tsssl").rglob("__init__.py")}
     missing = found - listed
     assert not missing, f"add these packages to [tool.setuptools] packages: {sorted(missing)}"
 

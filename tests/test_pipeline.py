@@ -1,5 +1,6 @@
 """tsssl.pipeline: one split shared by every feature set, a purged validation slice carved from the
 training period, and a decision threshold that is chosen on that slice and never on test."""
+
 import dataclasses
 
 import numpy as np
@@ -10,8 +11,7 @@ from sklearn.metrics import f1_score
 from tsssl import data, pipeline
 from tsssl.config import resolve_config
 
-TINY = {"start": "2014-01-01", "max_steps": 2, "batch_size": 128, "device": "cpu",
-        "encoder_kwargs": {"hidden": 8}}
+TINY = {"start": "2014-01-01", "max_steps": 2, "batch_size": 128, "device": "cpu", "encoder_kwargs": {"hidden": 8}}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _rows(ws):
 
 def test_every_feature_set_gets_the_same_rows_and_dates(splits):
     a, b = splits["ohlcv"], splits["ohlcv+padic"]
-    assert a.windows.X.shape[2] < b.windows.X.shape[2]   # the feature sets do differ
+    assert a.windows.X.shape[2] < b.windows.X.shape[2]  # the feature sets do differ
     for part in ("fit", "val", "test"):
         assert _rows(getattr(a, part)) == _rows(getattr(b, part)), part
         assert len(getattr(a, part)) > 0
@@ -87,6 +87,7 @@ def test_threshold_is_chosen_on_validation_and_test_labels_do_not_move_it(splits
     sd = splits["ohlcv"]
     cfg = _tiny_cfg()
     first = pipeline.run_method("lstm", cfg, sd, ["v2"], seed=0, project=False)[0]
+
     # the threshold is the validation slice's F1-maximising score (checked with sklearn)
     def f1_at(t):
         return f1_score(sd.val.y, first.val_score >= t, zero_division=0)
@@ -98,8 +99,9 @@ def test_threshold_is_chosen_on_validation_and_test_labels_do_not_move_it(splits
     # flip every test label: the training, the validation scores and the threshold stay the same
     flipped_test = dataclasses.replace(sd.test, y=1 - sd.test.y)
     flipped_split = dataclasses.replace(sd.split, test=flipped_test)
-    second = pipeline.run_method("lstm", cfg, dataclasses.replace(sd, split=flipped_split), ["v2"], seed=0,
-                                 project=False)[0]
+    second = pipeline.run_method(
+        "lstm", cfg, dataclasses.replace(sd, split=flipped_split), ["v2"], seed=0, project=False
+    )[0]
     assert second.threshold == first.threshold
     np.testing.assert_array_equal(second.val_score, first.val_score)
     np.testing.assert_array_equal(second.test_score, first.test_score)
@@ -133,7 +135,7 @@ def test_pca_2d_matches_sklearn_on_standardised_data():
     for k in range(2):  # each axis is defined up to its sign
         sign = np.sign(ours[:, k] @ ref[:, k])
         np.testing.assert_allclose(ours[:, k], sign * ref[:, k], rtol=1e-4, atol=1e-4)
-    assert pipeline.pca_2d(Z[:, :1]).shape == (300, 2)          # one dimension: zero-padded
+    assert pipeline.pca_2d(Z[:, :1]).shape == (300, 2)  # one dimension: zero-padded
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         pipeline.pca_2d(np.zeros(5))
 

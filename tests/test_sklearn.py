@@ -4,6 +4,7 @@ Tiny configurations (8-unit LSTM, 3 optimiser steps, batches of 32) keep every f
 a second on the CPU; the checks compare against direct computations (the encoder run by hand,
 LogisticRegression fitted on the transformed windows, scikit-learn's balanced class weights).
 """
+
 from __future__ import annotations
 
 import copy
@@ -242,12 +243,15 @@ def test_not_fitted(tmp_path, data):
         _ = est.loss_curve_
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((N, T)), r"\(N, T, C\).*one window\? use X\[None\]"),
-    (np.zeros((2, N, T, C)), r"\(N, T, C\)"),
-    (np.zeros((0, T, C)), "empty"),
-    (np.full((N, T, C), "a"), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((N, T)), r"\(N, T, C\).*one window\? use X\[None\]"),
+        (np.zeros((2, N, T, C)), r"\(N, T, C\)"),
+        (np.zeros((0, T, C)), "empty"),
+        (np.full((N, T, C), "a"), "real numbers"),
+    ],
+)
 def test_fit_refuses_arrays_that_are_not_windows(bad, match):
     with pytest.raises(ValueError, match=match):
         tiny().fit(bad)
@@ -299,19 +303,23 @@ def test_self_supervised_methods_ignore_y(fitted, data):
 # Most of check_estimator feeds 2-D tables; a window encoder takes (N, T, C), so only the
 # checks that need no data (the constructor, parameters, cloning, tags) and the unfitted-state
 # check are meaningful here.
-@pytest.mark.parametrize("check", [
-    estimator_checks.check_parameters_default_constructible,
-    estimator_checks.check_no_attributes_set_in_init,
-    estimator_checks.check_get_params_invariance,
-    estimator_checks.check_set_params,
-    estimator_checks.check_estimator_cloneable,
-    estimator_checks.check_estimator_repr,
-    estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
-    estimator_checks.check_mixin_order,
-    estimator_checks.check_valid_tag_types,
-    estimator_checks.check_estimator_tags_renamed,
-    estimator_checks.check_transformers_unfitted,
-], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "check",
+    [
+        estimator_checks.check_parameters_default_constructible,
+        estimator_checks.check_no_attributes_set_in_init,
+        estimator_checks.check_get_params_invariance,
+        estimator_checks.check_set_params,
+        estimator_checks.check_estimator_cloneable,
+        estimator_checks.check_estimator_repr,
+        estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
+        estimator_checks.check_mixin_order,
+        estimator_checks.check_valid_tag_types,
+        estimator_checks.check_estimator_tags_renamed,
+        estimator_checks.check_transformers_unfitted,
+    ],
+    ids=lambda f: f.__name__,
+)
 def test_sklearn_checks_that_apply(check):
     check("TSSSLEncoder", tiny())
 

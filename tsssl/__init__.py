@@ -4,6 +4,7 @@ The public API (see README): ``tsssl.data``, ``tsssl.augment``, ``tsssl.encoders
 ``tsssl.losses``, ``tsssl.methods``, ``tsssl.evaluate``, ``tsssl.Trainer`` and
 ``tsssl.TSSSLEncoder``. Submodules load on first use so that ``import tsssl`` stays cheap.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

@@ -4,14 +4,16 @@ A reader (or a crash) never sees half a file: either the previous file or the ne
 output of tsssl (checkpoints, configs, metrics, logs, reports, the price cache) goes through
 :func:`atomic_write`.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 
 def _umask() -> int:
@@ -20,8 +22,13 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode: str = "w",
-                 fsync: bool = False, newline: str | None = None) -> Path:
+def atomic_write(
+    path: str | os.PathLike,
+    write: Callable[[IO[Any]], Any],
+    mode: str = "w",
+    fsync: bool = False,
+    newline: str | None = None,
+) -> Path:
     """Call ``write(fh)`` on a temporary file next to ``path``, then rename it over ``path``.
 
     mode: "w" (text, UTF-8) or "wb"; fsync: flush to disk before the rename (checkpoints);
@@ -80,6 +87,7 @@ def finite_or_none(x: Any) -> float | None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """``obj`` as indented JSON (NaN / inf written as null, numpy scalars as numbers), atomically."""
+
     def write(fh: IO[str]) -> None:
         json.dump(json_ready(obj), fh, indent=2, default=jsonable, allow_nan=False)
         fh.write("\n")

@@ -18,6 +18,7 @@ process's: interpreter, torch, the windows and the step.
 
     rows = run_cases(make_cases(["siamcl"], ["lstm"], [512], ["fp32"], ["cpu"]), bench_windows())
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -34,8 +35,8 @@ import torch
 
 from tsssl import registry
 from tsssl.config import DEFAULT_ENCODER_KWARGS
-from tsssl.registry import ENCODERS, PRECISIONS
 from tsssl.memory import peak_rss_mib, reset_peak_rss
+from tsssl.registry import ENCODERS, PRECISIONS
 
 SOURCES = ("sample", "synthetic")
 
@@ -78,14 +79,15 @@ def parse_encoder_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name, _, rest = spec.partition(":")
     name = name.strip().lower()
     if name not in ENCODERS:
-        raise ValueError(f"--encoders: unknown encoder {name!r} in {spec!r}; accepted: {', '.join(ENCODERS)} "
-                         "(optionally with sizes, e.g. lstm:hidden=128,layers=2)")
+        raise ValueError(
+            f"--encoders: unknown encoder {name!r} in {spec!r}; accepted: {', '.join(ENCODERS)} "
+            "(optionally with sizes, e.g. lstm:hidden=128,layers=2)"
+        )
     sizes: dict[str, Any] = dict(DEFAULT_ENCODER_KWARGS.get(name, {}))
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, value = item.partition("=")
         if not eq or not key.strip() or not value.strip():
-            raise ValueError(f"--encoders: {item!r} in {spec!r} is not key=value "
-                             "(write e.g. lstm:hidden=128,layers=2)")
+            raise ValueError(f"--encoders: {item!r} in {spec!r} is not key=value (write e.g. lstm:hidden=128,layers=2)")
         sizes[key.strip()] = _scalar(value.strip())
     return name, sizes
 
@@ -105,28 +107,40 @@ def resolve_devices(devices: Sequence[str] | None) -> list[str]:
     out = []
     for d in devices:
         if d == "auto":
-            raise ValueError("--device: name the devices (cpu, cuda, cuda:N), or leave the flag out for "
-                             "the CPU plus CUDA when present")
+            raise ValueError(
+                "--device: name the devices (cpu, cuda, cuda:N), or leave the flag out for "
+                "the CPU plus CUDA when present"
+            )
         out.append(str(resolve_device(d)))  # ValueError for "gpu", or "cuda" without CUDA
     return list(dict.fromkeys(out))
 
 
-def make_cases(methods: Sequence[str], encoders: Sequence[str], batch_sizes: Sequence[int],
-               precisions: Sequence[str], devices: Sequence[str] | None = None) -> list[Case]:
+def make_cases(
+    methods: Sequence[str],
+    encoders: Sequence[str],
+    batch_sizes: Sequence[int],
+    precisions: Sequence[str],
+    devices: Sequence[str] | None = None,
+) -> list[Case]:
     """Every combination, checked before anything runs: names, sizes (each encoder is built
     once), batch sizes, precisions per device (fp16 needs CUDA). ValueError naming the flag."""
     from tsssl.encoders import build_encoder
 
-    for flag, values in (("--methods", methods), ("--encoders", encoders), ("--batch-sizes", batch_sizes),
-                         ("--precision", precisions)):
+    for flag, values in (
+        ("--methods", methods),
+        ("--encoders", encoders),
+        ("--batch-sizes", batch_sizes),
+        ("--precision", precisions),
+    ):
         if not values:
             raise ValueError(f"{flag}: give at least one value")
     _check_choice("--methods", methods, registry.names("timeseries"))
     _check_choice("--precision", precisions, PRECISIONS)
     bad = [b for b in batch_sizes if isinstance(b, bool) or not isinstance(b, int) or b < 2]
     if bad:
-        raise ValueError(f"--batch-sizes: {bad} not accepted; batch sizes are integers >= 2 "
-                         "(contrastive losses need negatives)")
+        raise ValueError(
+            f"--batch-sizes: {bad} not accepted; batch sizes are integers >= 2 (contrastive losses need negatives)"
+        )
     specs = [parse_encoder_spec(e) for e in encoders]
     for name, sizes in specs:
         try:
@@ -136,9 +150,15 @@ def make_cases(methods: Sequence[str], encoders: Sequence[str], batch_sizes: Seq
     devs = resolve_devices(devices)
     if "fp16" in precisions and not any(d.startswith("cuda") for d in devs):
         raise ValueError("--precision fp16 needs CUDA (autocast + GradScaler); on the CPU use fp32 or bf16")
-    return [Case(m, name, sizes, b, p, d)
-            for d in devs for m in methods for name, sizes in specs for b in batch_sizes for p in precisions
-            if not (p == "fp16" and not d.startswith("cuda"))]
+    return [
+        Case(m, name, sizes, b, p, d)
+        for d in devs
+        for m in methods
+        for name, sizes in specs
+        for b in batch_sizes
+        for p in precisions
+        if not (p == "fp16" and not d.startswith("cuda"))
+    ]
 
 
 # -- the windows ---------------------------------------------------------------------------------
@@ -154,8 +174,9 @@ class BenchWindows:
     stats: tuple[np.ndarray, np.ndarray]
 
 
-def bench_windows(source: str = "sample", window: int = 20, horizon: int = 5, tickers: int = 50,
-                  days: int = 2000, seed: int = 0) -> BenchWindows:
+def bench_windows(
+    source: str = "sample", window: int = 20, horizon: int = 5, tickers: int = 50, days: int = 2000, seed: int = 0
+) -> BenchWindows:
     """All windows of the bundled sample, or of ``synthetic_market(tickers, days, seed)``;
     ``window`` days, strict ``horizon``-day-rise label, ohlcv features (the 20x5 windows of
     issue 7 by default)."""
@@ -171,9 +192,13 @@ def bench_windows(source: str = "sample", window: int = 20, horizon: int = 5, ti
 
     ws = data.build_windows(prices, window=window, horizon=horizon, features="ohlcv")
     X = np.ascontiguousarray(ws.X, dtype=np.float32)
-    return BenchWindows(X, np.asarray(ws.y, dtype=np.int64), list(ws.feature_names),
-                        f"{len(ws):,} windows of {window} days x {X.shape[2]} features from {what}, "
-                        f"label: strict {horizon}-day rise", channel_stats(X))
+    return BenchWindows(
+        X,
+        np.asarray(ws.y, dtype=np.int64),
+        list(ws.feature_names),
+        f"{len(ws):,} windows of {window} days x {X.shape[2]} features from {what}, label: strict {horizon}-day rise",
+        channel_stats(X),
+    )
 
 
 # -- one case ------------------------------------------------------------------------------------------
@@ -212,27 +237,51 @@ class StepTimer:
         return self.t1 - self.t0
 
 
-def measure(case: Case, windows: BenchWindows, steps: int = 20, warmup: int = 3, seed: int = 0,
-            compile: bool = False, tensors: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
+def measure(
+    case: Case,
+    windows: BenchWindows,
+    steps: int = 20,
+    warmup: int = 3,
+    seed: int = 0,
+    compile: bool = False,
+    tensors: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, Any]:
     """Train ``case`` for ``warmup + steps`` steps and return its row (see ``ROW_KEYS``).
     ``tensors``: (X, y) already on the case's device (else they are copied there)."""
     from tsssl.pipeline import make_trainer, make_window_method
 
     n = len(windows.X)
     if case.batch_size > n:
-        raise ValueError(f"--batch-sizes: {case.batch_size} is larger than the {n:,} windows; use smaller "
-                         "batches or more windows (--data synthetic --tickers N --days D)")
+        raise ValueError(
+            f"--batch-sizes: {case.batch_size} is larger than the {n:,} windows; use smaller "
+            "batches or more windows (--data synthetic --tickers N --days D)"
+        )
     device = torch.device(case.device)
     if tensors is None:
         tensors = (torch.from_numpy(windows.X).to(device), torch.from_numpy(windows.y).to(device))
     torch.manual_seed(seed)
     # as `tsssl train` builds it: SSL methods get the default two views
-    method = make_window_method(case.method, windows.X.shape[2], encoder=case.encoder,
-                                encoder_kwargs=case.encoder_kwargs, standardize=windows.stats)
+    method = make_window_method(
+        case.method,
+        windows.X.shape[2],
+        encoder=case.encoder,
+        encoder_kwargs=case.encoder_kwargs,
+        standardize=windows.stats,
+    )
     timer = StepTimer(warmup, steps, device)
-    trainer = make_trainer({"max_steps": warmup + steps, "batch_size": case.batch_size, "device": device,
-                            "precision": case.precision, "seed": seed},
-                           progress=False, compile=compile, on_device=True, callbacks=[timer])
+    trainer = make_trainer(
+        {
+            "max_steps": warmup + steps,
+            "batch_size": case.batch_size,
+            "device": device,
+            "precision": case.precision,
+            "seed": seed,
+        },
+        progress=False,
+        compile=compile,
+        on_device=True,
+        callbacks=[timer],
+    )
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -258,13 +307,34 @@ def measure(case: Case, windows: BenchWindows, steps: int = 20, warmup: int = 3,
     return row
 
 
-ROW_KEYS = ("method", "encoder", "encoder_kwargs", "batch_size", "precision", "device", "parameters",
-            "warmup_steps", "steps", "seconds", "windows_per_s", "peak_rss_mib", "peak_cuda_mib",
-            "final_loss", "error")
+ROW_KEYS = (
+    "method",
+    "encoder",
+    "encoder_kwargs",
+    "batch_size",
+    "precision",
+    "device",
+    "parameters",
+    "warmup_steps",
+    "steps",
+    "seconds",
+    "windows_per_s",
+    "peak_rss_mib",
+    "peak_cuda_mib",
+    "final_loss",
+    "error",
+)
 
 
-def run_cases(cases: Iterable[Case], windows: BenchWindows, steps: int = 20, warmup: int = 3, seed: int = 0,
-              compile: bool = False, on_row: Any = None) -> list[dict[str, Any]]:
+def run_cases(
+    cases: Iterable[Case],
+    windows: BenchWindows,
+    steps: int = 20,
+    warmup: int = 3,
+    seed: int = 0,
+    compile: bool = False,
+    on_row: Any = None,
+) -> list[dict[str, Any]]:
     """Measure every case; a case that fails at run time (e.g. an operator without a bf16 kernel
     on this CPU, out of memory) gives a row with ``error`` set and null figures. ``on_row(row)``
     is called as each row is done (printing as it goes)."""
@@ -282,9 +352,17 @@ def run_cases(cases: Iterable[Case], windows: BenchWindows, steps: int = 20, war
             row = measure(case, windows, steps, warmup, seed, compile, on_device[case.device])
         except RuntimeError as err:  # CUDA out of memory and diverged training are RuntimeErrors too
             row = {k: None for k in ROW_KEYS}
-            row.update(method=case.method, encoder=case.encoder, encoder_kwargs=dict(case.encoder_kwargs),
-                       batch_size=case.batch_size, precision=case.precision, device=case.device,
-                       warmup_steps=warmup, steps=steps, error=f"{type(err).__name__}: {str(err).splitlines()[0]}")
+            row.update(
+                method=case.method,
+                encoder=case.encoder,
+                encoder_kwargs=dict(case.encoder_kwargs),
+                batch_size=case.batch_size,
+                precision=case.precision,
+                device=case.device,
+                warmup_steps=warmup,
+                steps=steps,
+                error=f"{type(err).__name__}: {str(err).splitlines()[0]}",
+            )
             if case.device.startswith("cuda"):
                 torch.cuda.empty_cache()
         rows.append(row)
@@ -327,14 +405,20 @@ def machine_info(devices: Sequence[str] = ()) -> dict[str, Any]:
 
 def encoder_width(rows_or_cases: Iterable[Any]) -> int:
     """Width of the encoder column that fits every label (at least 24)."""
-    labels = [c.encoder_label if isinstance(c, Case) else Case(c["method"], c["encoder"], c["encoder_kwargs"] or {})
-              .encoder_label for c in rows_or_cases]
+    labels = [
+        c.encoder_label
+        if isinstance(c, Case)
+        else Case(c["method"], c["encoder"], c["encoder_kwargs"] or {}).encoder_label
+        for c in rows_or_cases
+    ]
     return max([24] + [len(s) for s in labels])
 
 
 def table_header(width: int = 24) -> str:
-    return (f"{'method':<8} {'encoder':<{width}} {'batch':>6} {'prec':<5} {'device':<7} {'windows/s':>10} "
-            f"{'RSS MiB':>8} {'CUDA MiB':>9} {'loss':>7}")
+    return (
+        f"{'method':<8} {'encoder':<{width}} {'batch':>6} {'prec':<5} {'device':<7} {'windows/s':>10} "
+        f"{'RSS MiB':>8} {'CUDA MiB':>9} {'loss':>7}"
+    )
 
 
 def format_row(row: dict[str, Any], width: int = 24) -> str:
@@ -345,5 +429,4 @@ def format_row(row: dict[str, Any], width: int = 24) -> str:
         error = row["error"] if len(row["error"]) <= 100 else row["error"][:97] + "..."
         return f"{head} failed: {error}"
     cuda = "-" if row["peak_cuda_mib"] is None else f"{row['peak_cuda_mib']:,.0f}"
-    return (f"{head} {row['windows_per_s']:>10,.0f} {row['peak_rss_mib']:>8,.0f} {cuda:>9} "
-            f"{row['final_loss']:>7.4g}")
+    return f"{head} {row['windows_per_s']:>10,.0f} {row['peak_rss_mib']:>8,.0f} {cuda:>9} {row['final_loss']:>7.4g}"

@@ -4,6 +4,7 @@ Each subcommand lives in ``tsssl/commands/<name>.py`` and defines ``HELP`` (one 
 ``add_arguments(parser)`` and ``run(args) -> int``. Heavy imports (torch) stay inside ``run``
 so that ``tsssl --help`` answers at once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         module.add_arguments(p)
         p.set_defaults(_run=module.run, _parser=p)
     return parser

@@ -20,9 +20,10 @@ import math
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tsssl import registry
 from tsssl.registry import (
@@ -163,7 +164,7 @@ class RunConfig:
         return {k: getattr(self, k) for k in TRAINER_KEYS}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], origin: str = "configuration") -> "RunConfig":
+    def from_dict(cls, values: Mapping[str, Any], origin: str = "configuration") -> RunConfig:
         """A checked RunConfig from defaults updated by ``values``."""
         return _apply(cls(), values, origin)
 
@@ -171,14 +172,26 @@ class RunConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # The type a value of each field must have (None allowed where the default is None).
 _TYPES: dict[str, type] = {
-    "encoder_kwargs": dict, "method_kwargs": dict, "tickers": list, "report": dict,
-    "window": int, "horizon": int, "embargo": int, "epochs": int, "max_steps": int,
-    "batch_size": int, "seed": int,
-    "test_frac": float, "lr": float, "weight_decay": float,
+    "encoder_kwargs": dict,
+    "method_kwargs": dict,
+    "tickers": list,
+    "report": dict,
+    "window": int,
+    "horizon": int,
+    "embargo": int,
+    "epochs": int,
+    "max_steps": int,
+    "batch_size": int,
+    "seed": int,
+    "test_frac": float,
+    "lr": float,
+    "weight_decay": float,
 }
-_TABLES = {"report": "'report' must be a table ([report]) of grid settings",
-           "encoder_kwargs": "encoder_kwargs must be a table of settings ([encoder_kwargs])",
-           "method_kwargs": "method_kwargs must be a table of settings ([method_kwargs])"}
+_TABLES = {
+    "report": "'report' must be a table ([report]) of grid settings",
+    "encoder_kwargs": "encoder_kwargs must be a table of settings ([encoder_kwargs])",
+    "method_kwargs": "method_kwargs must be a table of settings ([method_kwargs])",
+}
 _OPTIONAL = {"start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs"}
 _AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1}
 
@@ -256,10 +269,14 @@ def _check_report_value(key: str, value: Any, origin: str) -> Any:
             )
     elif key == "seeds":
         value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(value, list) or not value or any(
-            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value)
         ):
-            raise ValueError(f"{origin}: seeds must be a non-empty list of integers >= 0, e.g. [0, 1, 2], got {value!r}")
+            raise ValueError(
+                f"{origin}: seeds must be a non-empty list of integers >= 0, e.g. [0, 1, 2], got {value!r}"
+            )
     elif key == "n_boot":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{origin}: n_boot must be an integer >= 0 (0: no intervals), got {value!r}")
@@ -318,8 +335,7 @@ def _method_defaults(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[st
                 + ", ".join(registry.names("timeseries"))
             )
         raise ValueError(
-            f"method {method!r} does not run on --modality {modality}; accepted: "
-            + ", ".join(registry.names(modality))
+            f"method {method!r} does not run on --modality {modality}; accepted: " + ", ".join(registry.names(modality))
         )
     if modality == "timeseries":
         return {}
@@ -354,7 +370,11 @@ def resolve_config(
     layers += list(presets)
     layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
     defaults = _method_defaults(layers)
-    if "max_steps" in defaults and any("epochs" in v for _, v in layers) and not any("max_steps" in v for _, v in layers):
+    if (
+        "max_steps" in defaults
+        and any("epochs" in v for _, v in layers)
+        and not any("max_steps" in v for _, v in layers)
+    ):
         defaults["max_steps"] = None
     cfg = dataclasses.replace(RunConfig(), **defaults)
     for origin, values in layers:
@@ -429,8 +449,7 @@ def _value(v: Any, where: str) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x, where) for x in v) + "]"
     if isinstance(v, Mapping):  # inside an array: inline table
-        return "{" + ", ".join(f"{_key(str(k))} = {_value(x, where)}"
-                               for k, x in v.items() if x is not None) + "}"
+        return "{" + ", ".join(f"{_key(str(k))} = {_value(x, where)}" for k, x in v.items() if x is not None) + "}"
     # numpy scalars and the like
     if hasattr(v, "item"):
         return _value(v.item(), where)

@@ -4,6 +4,7 @@ Linux reads /proc/self/status (VmRSS, VmHWM) and can reset the high-water mark t
 /proc/self/clear_refs, so that the peak of one measured step is exact; elsewhere only
 ``resource``'s ru_maxrss is known, the peak since the process started.
 """
+
 from __future__ import annotations
 
 import sys

@@ -17,13 +17,20 @@ docs/design.md, "Adding a method").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Mapping
+from typing import Any
 
 # -- option names ------------------------------------------------------------------------
 MODALITIES = ("timeseries", "image", "text")
-ENCODERS = ("lstm", "cnn", "transformer")
+#: window encoders by name: their class as "module:Class" (tsssl.encoders.build_encoder)
+ENCODER_CLASSES = {
+    "lstm": "tsssl.encoders.lstm:LSTMEncoder",
+    "cnn": "tsssl.encoders.cnn:CNNEncoder",
+    "transformer": "tsssl.encoders.transformer:TransformerEncoder",
+}
+ENCODERS = tuple(ENCODER_CLASSES)
 FEATURES = ("ohlcv", "ohlcv+padic")
 FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
 REBALANCE = ("v1", "v2", "v3", "none")
@@ -59,8 +66,7 @@ class MethodSpec:
 
     def method_class(self) -> type:
         """The method's class (imports its module, and torch, on first use)."""
-        module, _, cls = self.target.partition(":")
-        return getattr(import_module(module), cls)
+        return _load(self.target)
 
 
 # Image methods train 300 steps at batch 256 on the 8 x 8 digits unless their entry says otherwise.
@@ -84,9 +90,7 @@ METHODS: dict[str, MethodSpec] = {
             timeseries=Use("info_nce (future steps)", _WINDOWS),
             image=Use("info_nce (future pixel rows)", _IMAGE),
         ),
-        _spec(
-            "simclr", "simclr:SimCLR", "SimCLR", timeseries=Use("nt_xent", _WINDOWS), image=Use("nt_xent", _IMAGE)
-        ),
+        _spec("simclr", "simclr:SimCLR", "SimCLR", timeseries=Use("nt_xent", _WINDOWS), image=Use("nt_xent", _IMAGE)),
         _spec(
             "moco",
             "moco:MoCo",
@@ -152,7 +156,8 @@ METHODS: dict[str, MethodSpec] = {
             "mlm:MaskedLM",
             "masked LM",
             text=Use(
-                "cross-entropy on masked tokens", {"max_steps": 600, "batch_size": 128, "lr": 3e-3, "weight_decay": 1e-2}
+                "cross-entropy on masked tokens",
+                {"max_steps": 600, "batch_size": 128, "lr": 3e-3, "weight_decay": 1e-2},
             ),
         ),
         _spec(
@@ -185,6 +190,18 @@ def get(name: str, modality: str | None = None) -> MethodSpec:
 def use(name: str, modality: str) -> Use:
     """How ``name`` runs on ``modality`` (its loss and default settings)."""
     return get(name, modality).uses[modality]
+
+
+def _load(target: str) -> type:
+    module, _, cls = target.partition(":")
+    return getattr(import_module(module), cls)
+
+
+def encoder_class(name: str) -> type:
+    """The window encoder class called ``name`` (imported on first use)."""
+    if name not in ENCODER_CLASSES:
+        raise ValueError(f"unknown encoder {name!r}; accepted: {', '.join(map(repr, ENCODERS))}")
+    return _load(ENCODER_CLASSES[name])
 
 
 def method_class(name: str) -> type:

@@ -11,13 +11,15 @@ with the training windows' statistics, kept inside the encoder) and trains it wi
 ``tsssl.Trainer``; ``transform`` runs the frozen encoder (eval mode, no grad, batched). The
 fitted estimator pickles (weights moved to the CPU) and has ``save`` / ``load``.
 """
+
 from __future__ import annotations
 
 import copy
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import numpy as np
 from sklearn.base import (
@@ -53,8 +55,10 @@ def _as_windows(X: Any, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} must be an array of windows (N, T, C), got {type(X).__name__}: {err}") from None
     if arr.ndim != 3:
         hint = " (one window? use X[None])" if arr.ndim == 2 else ""
-        raise ValueError(f"{name} must be windows of shape (N, T, C) = (windows, days, channels), "
-                         f"got an array of shape {arr.shape}{hint}")
+        raise ValueError(
+            f"{name} must be windows of shape (N, T, C) = (windows, days, channels), "
+            f"got an array of shape {arr.shape}{hint}"
+        )
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
     if 0 in arr.shape:
@@ -63,8 +67,10 @@ def _as_windows(X: Any, name: str = "X") -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=(1, 2)))
-        raise ValueError(f"{name} holds {int(bad.sum())} NaN/inf values in {rows.size} window(s), first at "
-                         f"index {rows[:5].tolist()}; drop or fill them first (windows must be finite)")
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN/inf values in {rows.size} window(s), first at "
+            f"index {rows[:5].tolist()}; drop or fill them first (windows must be finite)"
+        )
     return arr
 
 
@@ -101,13 +107,24 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     found them.
     """
 
-    def __init__(self, method: str = "siamcl", encoder: Any = "lstm",
-                 encoder_kwargs: Optional[Mapping[str, Any]] = None,
-                 method_kwargs: Optional[Mapping[str, Any]] = None, epochs: Optional[int] = 10,
-                 max_steps: Optional[int] = None, batch_size: int = 512, lr: float = 3e-3,
-                 weight_decay: float = 1e-4, device: str = "auto", precision: str = "fp32", seed: int = 0,
-                 standardize: bool = True, transform_batch_size: int = 4096,
-                 progress: Optional[bool] = False) -> None:
+    def __init__(
+        self,
+        method: str = "siamcl",
+        encoder: Any = "lstm",
+        encoder_kwargs: Mapping[str, Any] | None = None,
+        method_kwargs: Mapping[str, Any] | None = None,
+        epochs: int | None = 10,
+        max_steps: int | None = None,
+        batch_size: int = 512,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        device: str = "auto",
+        precision: str = "fp32",
+        seed: int = 0,
+        standardize: bool = True,
+        transform_batch_size: int = 4096,
+        progress: bool | None = False,
+    ) -> None:
         self.method = method
         self.encoder = encoder
         self.encoder_kwargs = encoder_kwargs
@@ -125,7 +142,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.progress = progress
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None) -> "TSSSLEncoder":
+    def fit(self, X: Any, y: Any = None) -> TSSSLEncoder:
         """Train on windows X (N, T, C) (or a WindowSet, whose ``y`` is used when y is None).
 
         y: (N,) labels, used only by supervised methods ("lstm", or ``supervised=True`` in
@@ -149,8 +166,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         supervised = _uses_labels(self.method) or bool(method_kwargs.get("supervised", False))
         ya = self._check_y(y, n) if supervised else None
         if n < 2:
-            raise ValueError(f"X has {n} window; training needs at least 2 (contrastive methods compare "
-                             "windows of a batch)")
+            raise ValueError(
+                f"X has {n} window; training needs at least 2 (contrastive methods compare windows of a batch)"
+            )
         # Trainer first: a bad device / precision / epochs fails before any model is built
         # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
         trainer = make_trainer(self, n_samples=n, log_points=100, progress=self.progress)
@@ -190,8 +208,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             raise ValueError(f"y holds only the class {int(ya[0])}; a supervised method needs both 0 and 1")
         return ya.astype(np.int64)
 
-    def _recipe(self, X: np.ndarray, y: Optional[np.ndarray], feature_names: Optional[list[str]],
-                method_kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _recipe(
+        self, X: np.ndarray, y: np.ndarray | None, feature_names: list[str] | None, method_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         """Everything ``_build`` needs to make the (untrained) method again: plain values only,
         unless the caller passed objects (an encoder module, views)."""
         from tsssl.config import DEFAULT_ENCODER_KWARGS
@@ -213,11 +232,16 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
             view_channels = continuous_channels(feature_names)
         mean, std = channel_stats(X) if self.standardize else (None, None)
-        return {"method": self.method, "in_channels": int(X.shape[2]), "encoder": encoder,
-                "encoder_kwargs": encoder_kwargs, "method_kwargs": method_kwargs,
-                "view_channels": view_channels,
-                "mean": None if mean is None else [float(v) for v in mean],
-                "std": None if std is None else [float(v) for v in std]}
+        return {
+            "method": self.method,
+            "in_channels": int(X.shape[2]),
+            "encoder": encoder,
+            "encoder_kwargs": encoder_kwargs,
+            "method_kwargs": method_kwargs,
+            "view_channels": view_channels,
+            "mean": None if mean is None else [float(v) for v in mean],
+            "std": None if std is None else [float(v) for v in std],
+        }
 
     @staticmethod
     def _build(recipe: Mapping[str, Any]):
@@ -225,10 +249,15 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         standardize = None if recipe["mean"] is None else (recipe["mean"], recipe["std"])
         encoder = recipe["encoder"]
-        return make_window_method(recipe["method"], recipe["in_channels"],
-                                  encoder=encoder if isinstance(encoder, str) else copy.deepcopy(encoder),
-                                  encoder_kwargs=recipe["encoder_kwargs"], method_kwargs=recipe["method_kwargs"],
-                                  standardize=standardize, view_channels=recipe["view_channels"])
+        return make_window_method(
+            recipe["method"],
+            recipe["in_channels"],
+            encoder=encoder if isinstance(encoder, str) else copy.deepcopy(encoder),
+            encoder_kwargs=recipe["encoder_kwargs"],
+            method_kwargs=recipe["method_kwargs"],
+            standardize=standardize,
+            view_channels=recipe["view_channels"],
+        )
 
     def _set_model(self, method: Any, recipe: dict[str, Any]) -> None:
         self.method_ = method
@@ -244,18 +273,25 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         from tsssl.evaluate import embed
 
         check_is_fitted(self, "method_")
-        if isinstance(X, WindowSet) and self.feature_names_ is not None \
-                and list(X.feature_names) != list(self.feature_names_):
-            raise ValueError(f"X has the features {list(X.feature_names)} but this encoder was fitted on "
-                             f"{list(self.feature_names_)}; build the windows with the same features")
+        if (
+            isinstance(X, WindowSet)
+            and self.feature_names_ is not None
+            and list(X.feature_names) != list(self.feature_names_)
+        ):
+            raise ValueError(
+                f"X has the features {list(X.feature_names)} but this encoder was fitted on "
+                f"{list(self.feature_names_)}; build the windows with the same features"
+            )
         Xa = _as_windows(X)
         if Xa.shape[2] != self.in_channels_:
-            raise ValueError(f"X has {Xa.shape[2]} channels per day but this encoder was fitted on "
-                             f"{self.in_channels_}" + (f" ({', '.join(self.feature_names_)})"
-                                                        if self.feature_names_ else ""))
+            raise ValueError(
+                f"X has {Xa.shape[2]} channels per day but this encoder was fitted on "
+                f"{self.in_channels_}" + (f" ({', '.join(self.feature_names_)})" if self.feature_names_ else "")
+            )
         if Xa.shape[1] != self.window_length_:
-            raise ValueError(f"X has windows of {Xa.shape[1]} days but this encoder was fitted on "
-                             f"{self.window_length_}-day windows")
+            raise ValueError(
+                f"X has windows of {Xa.shape[1]} days but this encoder was fitted on {self.window_length_}-day windows"
+            )
         return embed(self.encoder_, Xa, batch_size=int(self.transform_batch_size))
 
     @property
@@ -306,7 +342,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if payload is not None:
             self._restore_model(payload, "cpu")
 
-    def save(self, path: Union[str, os.PathLike]) -> Path:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted encoder to ``path`` (torch format; written to a temp file and renamed)."""
         import torch
 
@@ -314,14 +350,18 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         check_is_fitted(self, "method_")
         path = Path(path)
-        blob = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "tsssl_version": tsssl.__version__,
-                "state": self.__getstate__()}
+        blob = {
+            "format": _FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "tsssl_version": tsssl.__version__,
+            "state": self.__getstate__(),
+        }
         buf = io.BytesIO()
         torch.save(blob, buf)  # serialised first: a failing save leaves no file behind
         return atomic_write(path, lambda fh: fh.write(buf.getbuffer()), mode="wb")
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], device: Any = "cpu") -> "TSSSLEncoder":
+    def load(cls, path: str | os.PathLike, device: Any = "cpu") -> TSSSLEncoder:
         """A fitted encoder saved by ``save``, its model on ``device`` (default the CPU).
 
         The file is unpickled (it may hold custom views or encoder modules): load only files
@@ -338,8 +378,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a file written by TSSSLEncoder.save")
         if blob.get("format_version", 0) > _FORMAT_VERSION:
-            raise ValueError(f"{path} was written by a newer tsssl ({blob.get('tsssl_version')}); "
-                             "upgrade tsssl to read it")
+            raise ValueError(
+                f"{path} was written by a newer tsssl ({blob.get('tsssl_version')}); upgrade tsssl to read it"
+            )
         state = dict(blob["state"])
         payload = state.pop("_model_payload")
         est = cls.__new__(cls)

@@ -8,6 +8,7 @@ Each run writes checkpoint.pt, log.csv, metrics.json and config.toml in
 runs/image_text/<modality>-<method>/ (a finished run is read back, not trained again).
 The figures of a full run on the 2-core CPU dev box are in experiments/image_text/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def run(modality: str, method: str, label: str, method_kwargs: dict) -> dict:
     out = OUT / f"{modality}-{label}"
     if (out / "metrics.json").exists():
         return json.loads((out / "metrics.json").read_text())
-    cfg = resolve_config(None, {"modality": modality, "method": method, "out": str(out),
-                                "method_kwargs": method_kwargs})
+    cfg = resolve_config(
+        None, {"modality": modality, "method": method, "out": str(out), "method_kwargs": method_kwargs}
+    )
     return run_experiment(cfg)
 
 
@@ -45,22 +47,29 @@ def row(m: dict, label: str) -> str:
     more = ""
     if "probes" in m and m["method"] != "clip":
         t, r, px = (m["probes"][k] for k in ("trained", "random_encoder", "raw_pixels"))
-        more = (f"k-NN {t['knn']:.3f} (random {r['knn']:.3f}, pixels {px['knn']:.3f}); 5 labels/class "
-                f"{t['linear_probe_5_per_class']:.3f} (random {r['linear_probe_5_per_class']:.3f}, "
-                f"pixels {px['linear_probe_5_per_class']:.3f})")
+        more = (
+            f"k-NN {t['knn']:.3f} (random {r['knn']:.3f}, pixels {px['knn']:.3f}); 5 labels/class "
+            f"{t['linear_probe_5_per_class']:.3f} (random {r['linear_probe_5_per_class']:.3f}, "
+            f"pixels {px['linear_probe_5_per_class']:.3f})"
+        )
     elif "topic_probes" in m:
         t, r = m["topic_probes"]["trained"], m["topic_probes"]["random_encoder"]
         more = f"topic linear probe {t['linear_probe']:.3f} (random {r['linear_probe']:.3f})"
-    return (f"| {label} | {m['modality']} | {m['loss']} | {h['metric']} | **{h['trained']:.3f}** | {base} | "
-            f"{more} | {m['steps']} steps, {m['seconds']['train']:.0f} s |")
+    return (
+        f"| {label} | {m['modality']} | {m['loss']} | {h['metric']} | **{h['trained']:.3f}** | {base} | "
+        f"{more} | {m['steps']} steps, {m['seconds']['train']:.0f} s |"
+    )
 
 
 def main(selected: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     todo = [r for r in RUNS if not selected or f"{r[0]}:{r[2]}" in selected]
-    lines = [f"Measured on {platform.machine()} CPU ({platform.system()}), tsssl defaults, seed 0.", "",
-             "| method | modality | loss | evaluation | trained | baselines | more | training |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured on {platform.machine()} CPU ({platform.system()}), tsssl defaults, seed 0.",
+        "",
+        "| method | modality | loss | evaluation | trained | baselines | more | training |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for modality, method, label, kwargs in todo:
         lines.append(row(run(modality, method, label, kwargs), label))
         print(lines[-1], flush=True)

@@ -1,4 +1,5 @@
 """Transforms, Compose, RandomApply, TwoViews and the default time-series views."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,10 @@ def batch(B: int = 32, T: int = 20, C: int = 5) -> torch.Tensor:
 
 CASES = [
     (A.Jitter(0.1), lambda x, g: ts.jitter(x, 0.1, generator=g)),
-    (A.Jitter(0.1, relative=True, channels=[0]),
-     lambda x, g: ts.jitter(x, 0.1, relative=True, channels=[0], generator=g)),
+    (
+        A.Jitter(0.1, relative=True, channels=[0]),
+        lambda x, g: ts.jitter(x, 0.1, relative=True, channels=[0], generator=g),
+    ),
     (A.Scaling(0.2), lambda x, g: ts.scaling(x, 0.2, generator=g)),
     (A.Crop(0.6), lambda x, g: ts.crop(x, 0.6, generator=g)),
     (A.ResizedCrop(0.4, 0.9), lambda x, g: ts.resized_crop(x, 0.4, 0.9, generator=g)),

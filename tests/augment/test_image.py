@@ -1,5 +1,6 @@
 """Image augmentations: shapes, seeded determinism, and the property each one promises,
 checked against naive per-image references."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """Text augmentation: BERT's 80/10/10 masking statistics."""
+
 import pytest
 import torch
 
@@ -18,7 +19,7 @@ def test_bert_masking_statistics():
     assert torch.equal(labels[chosen], ids[chosen])
     assert torch.equal(inputs[~chosen], ids[~chosen])
     # 15% of the 14 words, plus one word in the 0.85^14 of sentences where none was drawn
-    assert abs(chosen[:, 1:15].float().mean().item() - (0.15 + 0.85 ** 14 / 14)) < 0.006
+    assert abs(chosen[:, 1:15].float().mean().item() - (0.15 + 0.85**14 / 14)) < 0.006
     masked = (inputs[chosen] == MASK_ID).float().mean().item()
     kept = (inputs[chosen] == ids[chosen]).float().mean().item()
     changed = ((inputs[chosen] != MASK_ID) & (inputs[chosen] != ids[chosen])).float().mean().item()

@@ -1,4 +1,5 @@
 """Time-series augmentations: statistics, shapes and dtypes, seeds, masks, geometry."""
+
 from __future__ import annotations
 
 import math
@@ -143,7 +144,7 @@ def test_crop_right_aligned_contiguous_zero_padded():
     for b in range(y.shape[0]):  # test-side reference, loops allowed here
         L = int(n_kept[b])
         assert not kept[b, : T - L].any()  # zeros on the left
-        seg = y[b, T - L:]
+        seg = y[b, T - L :]
         assert torch.equal(seg.diff(), torch.ones(L - 1))  # one contiguous piece of x
         assert 1 <= seg[0] and seg[-1] <= T
     assert torch.equal(ts.crop(x, min_ratio=1.0, generator=gen(0)), x)
@@ -155,10 +156,13 @@ def test_resized_crop_scale_one_is_identity():
     assert torch.equal(ts.window_slice(x, ratio=1.0, generator=gen(0)), x)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x, g: ts.resized_crop(x, min_scale=0.5, generator=g),
-    lambda x, g: ts.window_slice(x, ratio=0.6, generator=g),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, g: ts.resized_crop(x, min_scale=0.5, generator=g),
+        lambda x, g: ts.window_slice(x, ratio=0.6, generator=g),
+    ],
+)
 def test_resized_crop_is_a_stretched_sub_window(fn):
     T = 20
     x = ramp(128, T)

@@ -1,4 +1,5 @@
 """`tsssl data`: the summary on the bundled sample, other sources and clean errors."""
+
 import re
 
 import numpy as np
@@ -31,8 +32,26 @@ def test_sample_summary_matches_the_split(capsys):
 
 
 def test_flags_reach_the_windows_and_the_split(capsys):
-    assert main(["data", "--start", "2010-01-01", "--stock-window", "10", "--horizon", "3",
-                 "--features", "ohlcv+padic", "--test-start", "2016-01-04", "--embargo", "4"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "--start",
+                "2010-01-01",
+                "--stock-window",
+                "10",
+                "--horizon",
+                "3",
+                "--features",
+                "ohlcv+padic",
+                "--test-start",
+                "2016-01-04",
+                "--embargo",
+                "4",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "2010-01-04 to 2018-12-31" in out and "10 days, label: strict 3-day rise" in out
     assert "ohlcv+padic (p=3, deadband=0.002)" in out
@@ -50,27 +69,48 @@ def test_data_file_and_tickers_sources(tmp_path, monkeypatch, capsys):
         dates = pd.bdate_range(start, pd.Timestamp(end) - pd.Timedelta(days=1), name="Date")
         rng = np.random.default_rng(0)
         close = {t: 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(dates)))) for t in tickers}
-        cols = {(f, t): close[t] * m for t in tickers for f, m in
-                (("Close", 1.0), ("High", 1.01), ("Low", 0.99), ("Open", 1.0))}
+        cols = {
+            (f, t): close[t] * m
+            for t in tickers
+            for f, m in (("Close", 1.0), ("High", 1.01), ("Low", 0.99), ("Open", 1.0))
+        }
         cols.update({("Volume", t): np.full(len(dates), 1e6) for t in tickers})
         frame = pd.DataFrame(cols, index=dates)
         frame.columns.names = ["Price", "Ticker"]
         return frame
 
     monkeypatch.setattr(sources, "_download", fake)
-    assert main(["data", "--tickers", "AAA", "BBB", "--start", "2019-01-01", "--end", "2019-12-31",
-                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "--tickers",
+                "AAA",
+                "BBB",
+                "--start",
+                "2019-01-01",
+                "--end",
+                "2019-12-31",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "tickers    AAA, BBB" in out and "2019-01-01 to 2019-12-31" in out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--test-start", "2030-01-02"], "test_start 2030-01-02 leaves no test windows"),
-    (["--start", "2030-01-01"], "no prices between --start 2030-01-01"),
-    (["--stock-window", "1"], "window must be an integer >= 2"),
-    (["--horizon", "0"], "horizon must be an integer >= 1"),
-    (["--data", "nowhere/missing.csv"], "missing.csv"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--test-start", "2030-01-02"], "test_start 2030-01-02 leaves no test windows"),
+        (["--start", "2030-01-01"], "no prices between --start 2030-01-01"),
+        (["--stock-window", "1"], "window must be an integer >= 2"),
+        (["--horizon", "0"], "horizon must be an integer >= 1"),
+        (["--data", "nowhere/missing.csv"], "missing.csv"),
+    ],
+)
 def test_bad_input_is_a_clean_error(argv, message, capsys):
     with pytest.raises(SystemExit) as err:
         main(["data", *argv])

@@ -1,6 +1,7 @@
 """`tsssl train --modality image | text`: real short runs from the command line (digits with
 SimCLR, the help topics with word2vec) write every output with the baselines next to the
 trained figure; settings precedence; clean errors for a method on the wrong modality."""
+
 import json
 
 import numpy as np
@@ -28,8 +29,23 @@ def log_losses(out):
 
 def test_image_simclr_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "simclr"
-    code = main(["train", "--modality", "image", "--method", "simclr", "--max-steps", "20",
-                 "--batch-size", "128", "--seed", "0", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--modality",
+            "image",
+            "--method",
+            "simclr",
+            "--max-steps",
+            "20",
+            "--batch-size",
+            "128",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     for name in ("checkpoint.pt", "config.toml", "metrics.json", "log.csv"):
         assert (out / name).is_file(), name
@@ -57,8 +73,23 @@ def test_image_simclr_from_the_command_line(tmp_path, capsys):
 
 def test_text_word2vec_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "w2v"
-    code = main(["train", "--modality", "text", "--method", "word2vec", "--max-steps", "60",
-                 "--batch-size", "1024", "--seed", "0", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--modality",
+            "text",
+            "--method",
+            "word2vec",
+            "--max-steps",
+            "60",
+            "--batch-size",
+            "1024",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     m = json.loads((out / "metrics.json").read_text())
     assert (m["modality"], m["method"], m["steps"]) == ("text", "word2vec", 60)
@@ -72,8 +103,9 @@ def test_text_word2vec_from_the_command_line(tmp_path, capsys):
     assert "--method word2vec" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("modality,method", [("text", "rotnet"), ("image", "word2vec"), ("image", "mlm"),
-                                             ("text", "lstm")])
+@pytest.mark.parametrize(
+    "modality,method", [("text", "rotnet"), ("image", "word2vec"), ("image", "mlm"), ("text", "lstm")]
+)
 def test_method_on_the_wrong_modality_is_a_clear_error(modality, method, tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         main(["train", "--modality", modality, "--method", method, "--out", str(tmp_path / "x")])
@@ -86,8 +118,9 @@ def test_method_on_the_wrong_modality_is_a_clear_error(modality, method, tmp_pat
 
 
 def test_every_modality_method_is_a_command_line_choice_with_a_loss():
-    from tsssl.commands.train import add_arguments
     import argparse
+
+    from tsssl.commands.train import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -102,12 +135,11 @@ def test_every_modality_method_is_a_command_line_choice_with_a_loss():
 def test_settings_precedence_defaults_file_flags(tmp_path):
     cfg = tmp_path / "w2v.toml"
     cfg.write_text('max_steps = 50\nbatch_size = 256\nlr = 0.05\n[method_kwargs]\nmode = "cbow"\ndim = 16\n')
-    s = resolve_settings("text", "word2vec", {"config": str(cfg), "batch_size": 64,
-                                              "method_kwargs": {"dim": 8}})
-    assert s["max_steps"] == 50 and s["lr"] == 0.05          # the file over the defaults
-    assert s["batch_size"] == 64                              # arguments over the file
-    assert s["method_kwargs"] == {"mode": "cbow", "dim": 8}   # tables merged key by key
-    assert s["weight_decay"] == 0.0 and s["seed"] == 0        # defaults kept
+    s = resolve_settings("text", "word2vec", {"config": str(cfg), "batch_size": 64, "method_kwargs": {"dim": 8}})
+    assert s["max_steps"] == 50 and s["lr"] == 0.05  # the file over the defaults
+    assert s["batch_size"] == 64  # arguments over the file
+    assert s["method_kwargs"] == {"mode": "cbow", "dim": 8}  # tables merged key by key
+    assert s["weight_decay"] == 0.0 and s["seed"] == 0  # defaults kept
     # epochs without max_steps trains for those epochs
     assert resolve_settings("image", "rotnet", {"epochs": 2})["max_steps"] is None
     with pytest.raises(ValueError, match="modality 'audio'"):
@@ -129,8 +161,21 @@ def test_image_jigsaw_keeps_the_first_block_and_a_trunk(tmp_path):
     with pytest.raises(ValueError, match="grid must be >= 2"):
         build_experiment("image", "jigsaw", method_kwargs={"grid": 0})
     assert build_experiment("image", "jigsaw", method_kwargs={"grid": 3}).method.tile_size == 4  # 5-pixel cells
-    code = main(["train", "--modality", "image", "--method", "jigsaw", "--max-steps", "4", "--batch-size", "64",
-                 "--out", str(tmp_path / "jig")])
+    code = main(
+        [
+            "train",
+            "--modality",
+            "image",
+            "--method",
+            "jigsaw",
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "64",
+            "--out",
+            str(tmp_path / "jig"),
+        ]
+    )
     assert code == 0
     metrics = json.loads((tmp_path / "jig" / "metrics.json").read_text())
     assert metrics["puzzle_accuracy"]["chance"] == round(1 / 24, 4)
@@ -141,11 +186,11 @@ def test_image_probes_set_both_encoders_batchnorm_from_the_training_digits():
 
     import torch
 
-    from tsssl.experiments.image import image_probe_metrics
     from tsssl.data.image import digits_split
     from tsssl.encoders.image import ConvEncoder
     from tsssl.evaluate import embed
     from tsssl.evaluate.embedding import calibrate_batchnorm, probe_accuracies
+    from tsssl.experiments.image import image_probe_metrics
 
     split = digits_split(test_frac=0.25, seed=0)
     torch.manual_seed(0)

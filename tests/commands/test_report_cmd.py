@@ -1,5 +1,6 @@
 """`tsssl report`: end to end on a tiny cut of the bundled sample, settings precedence (defaults <
 config file < --quick < flags), the experiment configs, and clean errors for bad input."""
+
 import argparse
 import json
 from pathlib import Path
@@ -14,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--start", "2015-06-01", "--max-steps", "2", "--batch-size", "128", "--n-boot", "50", "--device", "cpu"]
 
 
-
 def settings_from_args(args):
     """(the resolved RunConfig, its [report] grid) of a `tsssl report` command line."""
     cfg = cmd.config_from_args(args)
     return cfg, cfg.report
+
 
 def _args(argv):
     return build_parser().parse_args(["report", *argv])
@@ -33,10 +34,26 @@ def _fail(argv, capsys):
 
 def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, capsys):
     cfg_file = tmp_path / "small.toml"
-    cfg_file.write_text("[encoder_kwargs]\nhidden = 8\n\n[report]\nmethods = [\"siamcl\"]\nseeds = [3]\n")
+    cfg_file.write_text('[encoder_kwargs]\nhidden = 8\n\n[report]\nmethods = ["siamcl"]\nseeds = [3]\n')
     out = tmp_path / "rep"
-    code = main(["report", "--config", str(cfg_file), *TINY, "--methods", "lstm", "siamcl",
-                 "--rebalance", "v1", "v2", "--features", "ohlcv", "--out", str(out)])
+    code = main(
+        [
+            "report",
+            "--config",
+            str(cfg_file),
+            *TINY,
+            "--methods",
+            "lstm",
+            "siamcl",
+            "--rebalance",
+            "v1",
+            "v2",
+            "--features",
+            "ohlcv",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     for name in ("report.md", "report.json", "report.html", "predictions.npz", "config.toml"):
@@ -49,9 +66,13 @@ def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, caps
     assert any(line.strip().startswith("SiamCL") for line in printed.splitlines())
     rep = json.loads((out / "report.json").read_text())
     assert [(r["method"], r["rebalance"]) for r in rep["records"]] == [
-        ("lstm", "v1"), ("lstm", "v2"), ("siamcl", "v1"), ("siamcl", "v2")]
-    assert rep["meta"]["grid"]["seeds"] == [3]                     # the file's seeds (no flag)
-    assert rep["meta"]["training"]["encoder_kwargs"]["hidden"] == 8   # the file's size
+        ("lstm", "v1"),
+        ("lstm", "v2"),
+        ("siamcl", "v1"),
+        ("siamcl", "v2"),
+    ]
+    assert rep["meta"]["grid"]["seeds"] == [3]  # the file's seeds (no flag)
+    assert rep["meta"]["training"]["encoder_kwargs"]["hidden"] == 8  # the file's size
     assert rep["meta"]["data"]["first_date"] >= "2015-06-01"
     r = rep["records"][0]
     pct = f"{100 * r['precision']:.1f}%" if r["precision"] is not None else "–"
@@ -71,7 +92,11 @@ def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, caps
 def test_precedence_defaults_file_quick_flags(tmp_path):
     cfg, s = settings_from_args(_args([]))
     assert (s.methods, s.features, s.rebalance, s.seeds) == (
-        ["lstm", "siamcl"], ["ohlcv", "ohlcv+padic"], ["v1", "v2", "v3"], [0, 1, 2])
+        ["lstm", "siamcl"],
+        ["ohlcv", "ohlcv+padic"],
+        ["v1", "v2", "v3"],
+        [0, 1, 2],
+    )
     assert cfg.window == 20 and cfg.epochs == 10 and s.n_boot == 1000 and s.threshold_rule == "f1"
     f = tmp_path / "c.toml"
     f.write_text("epochs = 7\nhorizon = 4\n[report]\nseeds = [5, 6]\nn_boot = 10\n")
@@ -79,13 +104,31 @@ def test_precedence_defaults_file_quick_flags(tmp_path):
     assert cfg.epochs == 7 and cfg.horizon == 4 and s.seeds == [5, 6] and s.n_boot == 10
     cfg, s = settings_from_args(_args(["--config", str(f), "--quick"]))
     assert cfg.epochs == 5 and s.seeds == [0] and s.n_boot == 300 and cfg.horizon == 4
-    cfg, s = settings_from_args(_args(["--config", str(f), "--quick", "--epochs", "2", "--seeds", "1", "1",
-                                           "--stock-window", "30", "--threshold-rule", "top_frac"]))
+    cfg, s = settings_from_args(
+        _args(
+            [
+                "--config",
+                str(f),
+                "--quick",
+                "--epochs",
+                "2",
+                "--seeds",
+                "1",
+                "1",
+                "--stock-window",
+                "30",
+                "--threshold-rule",
+                "top_frac",
+            ]
+        )
+    )
     assert cfg.epochs == 2 and s.seeds == [1] and cfg.window == 30 and s.threshold_rule == "top_frac"
 
 
-@pytest.mark.parametrize("name, flags", [("full.toml", []), ("quick.toml", ["--quick"]),
-                                         ("full-cpc.toml", ["--methods", "lstm", "siamcl", "cpc"])])
+@pytest.mark.parametrize(
+    "name, flags",
+    [("full.toml", []), ("quick.toml", ["--quick"]), ("full-cpc.toml", ["--methods", "lstm", "siamcl", "cpc"])],
+)
 def test_experiment_configs_are_the_documented_grids(name, flags):
     from_file = settings_from_args(_args(["--config", str(ROOT / "experiments" / "configs" / name)]))
     from_flags = settings_from_args(_args(flags))
@@ -96,31 +139,37 @@ def test_bad_flags_are_argparse_errors(capsys):
     assert "invalid choice: 'simclrr'" in _fail(["--methods", "lstm", "simclrr"], capsys)
     assert "invalid choice: 'v4'" in _fail(["--rebalance", "v4"], capsys)
     assert "invalid int value" in _fail(["--seeds", "zero"], capsys)
-    assert "unrecognized arguments: --resume" in _fail(["--resume"], capsys)   # a train-only flag
+    assert "unrecognized arguments: --resume" in _fail(["--resume"], capsys)  # a train-only flag
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--seeds", "-1"], "seeds must be a non-empty list of integers >= 0"),
-    (["--val-frac", "1.5"], "val_frac must lie strictly between 0 and 1"),
-    (["--n-boot", "-3"], "n_boot must be an integer >= 0"),
-    (["--epochs", "0"], "epochs must be at least 1"),
-    (["--start", "2030-01-01", "--max-steps", "1"], "no prices between start=2030-01-01"),
-    (["--test-start", "soon"], "test_start = 'soon' is not a date"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seeds", "-1"], "seeds must be a non-empty list of integers >= 0"),
+        (["--val-frac", "1.5"], "val_frac must lie strictly between 0 and 1"),
+        (["--n-boot", "-3"], "n_boot must be an integer >= 0"),
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--start", "2030-01-01", "--max-steps", "1"], "no prices between start=2030-01-01"),
+        (["--test-start", "soon"], "test_start = 'soon' is not a date"),
+    ],
+)
 def test_bad_values_are_clear_messages(argv, message, capsys, tmp_path):
     assert message in _fail([*argv, "--out", str(tmp_path / "r")], capsys)
     assert not (tmp_path / "r" / "report.json").exists()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[report]\nmethod = [\"lstm\"]\n", "unknown key(s) 'method' in [report]"),
-    ("[report]\nmethods = [\"lstm\", \"gpt\"]\n", "methods: unknown value(s) 'gpt'"),
-    ("[report]\nmethods = []\n", "methods must be a non-empty list"),
-    ("method = \"siamcl\"\n", "'method' name(s) a single run"),
-    ("report = 3\n", "'report' must be a table"),
-    ("epochs = \"ten\"\n", "'epochs' must be int"),
-    ("[report\n", "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[report]\nmethod = ["lstm"]\n', "unknown key(s) 'method' in [report]"),
+        ('[report]\nmethods = ["lstm", "gpt"]\n', "methods: unknown value(s) 'gpt'"),
+        ("[report]\nmethods = []\n", "methods must be a non-empty list"),
+        ('method = "siamcl"\n', "'method' name(s) a single run"),
+        ("report = 3\n", "'report' must be a table"),
+        ('epochs = "ten"\n', "'epochs' must be int"),
+        ("[report\n", "is not valid TOML"),
+    ],
+)
 def test_bad_config_files_are_clear_messages(text, message, tmp_path, capsys):
     f = tmp_path / "bad.toml"
     f.write_text(text)

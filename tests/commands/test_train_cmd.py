@@ -1,8 +1,8 @@
 """`tsssl train`: end to end on the bundled sample with tiny settings, configuration precedence,
 and clean errors for bad flags and bad data."""
+
 import json
 import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -48,19 +48,19 @@ def test_end_to_end_writes_every_output_with_sane_metrics(tmp_path, capsys):
 
 def test_lstm_baseline_and_config_file_precedence(tmp_path, capsys):
     cfg_file = tmp_path / "run.toml"
-    cfg_file.write_text('method = "cpc"\nrebalance = "v1"\nbatch_size = 64\nepochs = 3\n'
-                        '[encoder_kwargs]\nhidden = 8\n')
+    cfg_file.write_text('method = "cpc"\nrebalance = "v1"\nbatch_size = 64\nepochs = 3\n[encoder_kwargs]\nhidden = 8\n')
     out = tmp_path / "lstm"
-    code, _ = run_cli(["--config", str(cfg_file), *TINY, "--method", "lstm", "--rebalance", "none",
-                       "--out", str(out)], capsys)
+    code, _ = run_cli(
+        ["--config", str(cfg_file), *TINY, "--method", "lstm", "--rebalance", "none", "--out", str(out)], capsys
+    )
     assert code == 0
     cfg = resolve_config(out / "config.toml")
-    assert cfg.method == "lstm" and cfg.rebalance == "none"   # flags over the file
-    assert cfg.batch_size == 128 and cfg.epochs == 1           # flags over the file
-    assert cfg.encoder_kwargs["hidden"] == 8                   # the file over the defaults
+    assert cfg.method == "lstm" and cfg.rebalance == "none"  # flags over the file
+    assert cfg.batch_size == 128 and cfg.epochs == 1  # flags over the file
+    assert cfg.encoder_kwargs["hidden"] == 8  # the file over the defaults
     m = json.loads((out / "metrics.json").read_text())
     assert m["probe"]["scored_by"] == "lstm classifier head"
-    assert m["n_train_rebalanced"] == m["n_train"]            # rebalance none
+    assert m["n_train_rebalanced"] == m["n_train"]  # rebalance none
 
 
 def test_bad_method_is_an_argparse_error(capsys):
@@ -98,8 +98,21 @@ def test_unknown_ticker_is_a_clean_error(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(sources, "_download", fake_download)
     with pytest.raises(SystemExit) as err:
-        main(["train", "--tickers", "NOSUCHTICKER", "--start", "2020-01-01", "--end", "2020-12-31",
-              "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")])
+        main(
+            [
+                "train",
+                "--tickers",
+                "NOSUCHTICKER",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2020-12-31",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
     msg = capsys.readouterr().err
     assert err.value.code == 2 and "NOSUCHTICKER" in msg and "Traceback" not in msg
 
@@ -109,8 +122,9 @@ def test_image_and_text_modalities_are_delegated(monkeypatch, tmp_path):
     import tsssl.commands.train as train_cmd
     import tsssl.experiments as experiments
 
-    monkeypatch.setattr(experiments, "run_experiment",
-                        lambda cfg, resume: calls.append((cfg.modality, cfg.method, cfg.out)) or {})
+    monkeypatch.setattr(
+        experiments, "run_experiment", lambda cfg, resume: calls.append((cfg.modality, cfg.method, cfg.out)) or {}
+    )
     monkeypatch.setattr(train_cmd, "experiment_summary", lambda metrics, out: "")
     assert main(["train", "--modality", "image", "--method", "rotnet", "--out", str(tmp_path)]) == 0
     assert calls == [("image", "rotnet", str(tmp_path))]
@@ -140,8 +154,20 @@ def test_torchrun_two_processes_train_once_rank_zero_reports(tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text('start = "2016-01-01"\nepochs = 1\nbatch_size = 128\nseed = 0\n')
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "tsssl", "train", "--config", str(cfg), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "tsssl",
+        "train",
+        "--config",
+        str(cfg),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("tsssl train: siamcl") == 1 and proc.stdout.count("outputs in") == 1

@@ -1,4 +1,5 @@
 """The per-ticker price cache: interval arithmetic, atomic files, default folder."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,19 +12,32 @@ def d(s):
 
 
 def test_merge_and_missing_intervals():
-    covered = [(d("2020-01-10"), d("2020-01-20")), (d("2020-01-01"), d("2020-01-05")),
-               (d("2020-01-05"), d("2020-01-07"))]
-    assert cache.merge_intervals(covered) == [(d("2020-01-01"), d("2020-01-07")),
-                                              (d("2020-01-10"), d("2020-01-20"))]
+    covered = [
+        (d("2020-01-10"), d("2020-01-20")),
+        (d("2020-01-01"), d("2020-01-05")),
+        (d("2020-01-05"), d("2020-01-07")),
+    ]
+    assert cache.merge_intervals(covered) == [(d("2020-01-01"), d("2020-01-07")), (d("2020-01-10"), d("2020-01-20"))]
     assert cache.missing_intervals((d("2019-12-30"), d("2020-01-25")), covered) == [
-        (d("2019-12-30"), d("2020-01-01")), (d("2020-01-07"), d("2020-01-10")), (d("2020-01-20"), d("2020-01-25"))]
+        (d("2019-12-30"), d("2020-01-01")),
+        (d("2020-01-07"), d("2020-01-10")),
+        (d("2020-01-20"), d("2020-01-25")),
+    ]
     assert cache.missing_intervals((d("2020-01-02"), d("2020-01-06")), covered) == []
     assert cache.missing_intervals((d("2020-01-02"), d("2020-01-08")), []) == [(d("2020-01-02"), d("2020-01-08"))]
 
 
 def rows(n=3):
-    return pd.DataFrame({"date": pd.bdate_range("2020-01-06", periods=n), "open": 1.0, "high": 2.0,
-                         "low": 0.5, "close": 1.5, "volume": 10.0})
+    return pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-06", periods=n),
+            "open": 1.0,
+            "high": 2.0,
+            "low": 0.5,
+            "close": 1.5,
+            "volume": 10.0,
+        }
+    )
 
 
 def test_round_trip_and_atomic_write(tmp_path, monkeypatch):
@@ -34,7 +48,7 @@ def test_round_trip_and_atomic_write(tmp_path, monkeypatch):
     frame, got = cache.read_cache(path)
     pd.testing.assert_frame_equal(frame, rows().astype({"date": "datetime64[ns]"}))
     assert got == covered
-    assert cache.read_cache(path, auto_adjust=False) is None         # another adjustment: not used
+    assert cache.read_cache(path, auto_adjust=False) is None  # another adjustment: not used
     # a write that fails half-way leaves the old file and no temporary file behind
     import pyarrow.parquet as pq
 

@@ -1,4 +1,5 @@
 """The digits: shapes and scale, and a seeded split stratified by label."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """strict_rise_label against hand-made price paths and a naive loop."""
+
 import numpy as np
 import pytest
 
@@ -8,7 +9,7 @@ from tsssl.data import strict_rise_label
 def naive_label(close, horizon):
     y = np.full(len(close), np.nan)
     for t in range(len(close) - horizon):
-        path = close[t:t + horizon + 1]
+        path = close[t : t + horizon + 1]
         if np.isnan(path).any():
             continue
         y[t] = float(all(path[i] < path[i + 1] for i in range(horizon)))
@@ -16,15 +17,15 @@ def naive_label(close, horizon):
 
 
 def test_hand_made_paths():
-    y = strict_rise_label(np.array([1., 2, 3, 4, 5, 6, 7]), horizon=5)
+    y = strict_rise_label(np.array([1.0, 2, 3, 4, 5, 6, 7]), horizon=5)
     np.testing.assert_array_equal(y, [1, 1, np.nan, np.nan, np.nan, np.nan, np.nan])
     # a tie is not a rise: 2 -> 2 breaks both labels that read it
-    y = strict_rise_label(np.array([1., 2, 2, 3, 4, 5, 6, 7]), horizon=5)
+    y = strict_rise_label(np.array([1.0, 2, 2, 3, 4, 5, 6, 7]), horizon=5)
     np.testing.assert_array_equal(y[:3], [0, 0, 1])
     assert np.isnan(y[3:]).all() and len(y) == 8
-    y = strict_rise_label(np.array([3., 1, 2, 2, 5]), horizon=1)
+    y = strict_rise_label(np.array([3.0, 1, 2, 2, 5]), horizon=1)
     np.testing.assert_array_equal(y, [0, 1, 0, 1, np.nan])
-    y = strict_rise_label(np.array([5., 4, 3, 2, 1, 0.5, 0.4]), horizon=5)
+    y = strict_rise_label(np.array([5.0, 4, 3, 2, 1, 0.5, 0.4]), horizon=5)
     np.testing.assert_array_equal(y[:2], [0, 0])
 
 
@@ -35,7 +36,7 @@ def test_nan_tail_is_never_zero_and_short_series_are_all_nan():
 
 
 def test_a_nan_close_makes_the_labels_that_read_it_nan():
-    close = np.array([1., 2, 3, np.nan, 5, 6, 7, 8, 9])
+    close = np.array([1.0, 2, 3, np.nan, 5, 6, 7, 8, 9])
     y = strict_rise_label(close, horizon=2)
     np.testing.assert_array_equal(np.isnan(y), [False, True, True, True, False, False, False, True, True])
     np.testing.assert_array_equal(y[[0, 4, 5, 6]], [1, 1, 1, 1])

@@ -1,4 +1,5 @@
 """P-adic digits, valuation, distance and features against hand-computed examples."""
+
 import numpy as np
 import pytest
 
@@ -81,20 +82,28 @@ def test_distance_is_p_to_minus_v_and_zero_for_equal_windows():
 
 
 def test_features_by_hand():
-    digits = np.array([[2, 2, 0, 1, 1],
-                       [1, 1, 1, 1, 1],
-                       [0, 2, 2, 2, 2]])
+    digits = np.array([[2, 2, 0, 1, 1], [1, 1, 1, 1, 1], [0, 2, 2, 2, 2]])
     f = padic_features(digits, p=3)
     assert f.shape == (3, 5, 6) and f.dtype == np.float32
     np.testing.assert_array_equal(f[0, :, :3], [[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 1, 0]])
     # distance to "all down", "all flat", "all up", the same on every day of the window
-    expected = np.array([[1.0, 1 / 9, 1.0],      # flat run of 2 at the end
-                         [1.0, 0.0, 1.0],        # the whole window is flat
-                         [1.0, 1.0, 1 / 81]])    # up run of 4
+    expected = np.array(
+        [
+            [1.0, 1 / 9, 1.0],  # flat run of 2 at the end
+            [1.0, 0.0, 1.0],  # the whole window is flat
+            [1.0, 1.0, 1 / 81],
+        ]
+    )  # up run of 4
     np.testing.assert_allclose(f[:, :, 3:], np.repeat(expected[:, None, :], 5, axis=1), rtol=1e-6)
     names = padic_feature_names(3)
-    assert names == ["padic_digit_0", "padic_digit_1", "padic_digit_2",
-                     "padic_dist_all_0", "padic_dist_all_1", "padic_dist_all_2"]
+    assert names == [
+        "padic_digit_0",
+        "padic_digit_1",
+        "padic_digit_2",
+        "padic_dist_all_0",
+        "padic_dist_all_1",
+        "padic_dist_all_2",
+    ]
 
 
 def test_features_with_custom_references_and_missing_digits():
@@ -102,7 +111,7 @@ def test_features_with_custom_references_and_missing_digits():
     refs = np.array([[2, 0, 1], [0, 0, 0]])
     f = padic_features(digits, p=3, references=refs)
     assert f.shape == (1, 3, 5)
-    np.testing.assert_array_equal(f[0, 0, :3], [0, 0, 0])   # no digit: no one-hot
+    np.testing.assert_array_equal(f[0, 0, :3], [0, 0, 0])  # no digit: no one-hot
     np.testing.assert_allclose(f[0, 0, 3:], [1 / 9, 1.0])
     refs_default, ref_names = reference_patterns(3, p=3)
     np.testing.assert_array_equal(refs_default, [[0, 0, 0], [1, 1, 1], [2, 2, 2]])

@@ -1,4 +1,5 @@
 """validate_prices: canonical form and every bad input named in its message."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +12,24 @@ def frame(n=5, tickers=("AAA", "BBB")):
     rows = []
     for k, t in enumerate(tickers):
         close = 10.0 * (k + 1) + np.arange(n)
-        rows.append(pd.DataFrame({"date": dates, "ticker": t, "open": close - 0.5, "high": close + 1,
-                                  "low": close - 1, "close": close, "volume": 1000.0 + np.arange(n)}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "ticker": t,
+                    "open": close - 0.5,
+                    "high": close + 1,
+                    "low": close - 1,
+                    "close": close,
+                    "volume": 1000.0 + np.arange(n),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
 def test_canonical_columns_any_case_and_date_major_rows_sorted_by_ticker():
-    df = frame().sort_values(["date", "ticker"]).reset_index(drop=True)   # date-major panel
+    df = frame().sort_values(["date", "ticker"]).reset_index(drop=True)  # date-major panel
     df.columns = ["Date", "TICKER", "Open", "high", "LOW", "Close", "Volume"]
     df["extra"] = 1
     df["Date"] = df["Date"].dt.strftime("%Y-%m-%d")
@@ -56,25 +68,33 @@ def test_missing_column_is_named_with_what_is_accepted():
 
 def test_nan_names_ticker_column_date_and_dropna():
     df = frame()
-    df.loc[7, "close"] = np.nan                       # BBB, 2021-01-06
-    df.loc[1, "volume"] = np.nan                      # AAA, 2021-01-05
-    with pytest.raises(ValueError, match=r"NaN in column volume of ticker AAA on 2021-01-05 \(2 rows with "
-                                         r"NaN: AAA: 1, BBB: 1\).*dropna=True"):
+    df.loc[7, "close"] = np.nan  # BBB, 2021-01-06
+    df.loc[1, "volume"] = np.nan  # AAA, 2021-01-05
+    with pytest.raises(
+        ValueError,
+        match=r"NaN in column volume of ticker AAA on 2021-01-05 \(2 rows with "
+        r"NaN: AAA: 1, BBB: 1\).*dropna=True",
+    ):
         validate_prices(df)
     with pytest.warns(UserWarning, match=r"dropped 2 rows with NaN prices or volume \(AAA: 1, BBB: 1\)"):
         out = validate_prices(df, dropna=True)
     assert len(out) == 8 and not out[["close", "volume"]].isna().any().any()
 
 
-@pytest.mark.parametrize("col,value,what", [("close", 0.0, "positive finite prices"),
-                                            ("low", -1.0, "positive finite prices"),
-                                            ("open", np.inf, "positive finite prices"),
-                                            ("volume", -5.0, "volume >= 0")])
+@pytest.mark.parametrize(
+    "col,value,what",
+    [
+        ("close", 0.0, "positive finite prices"),
+        ("low", -1.0, "positive finite prices"),
+        ("open", np.inf, "positive finite prices"),
+        ("volume", -5.0, "volume >= 0"),
+    ],
+)
 def test_non_positive_or_infinite_values_are_named(col, value, what):
     df = frame()
-    df.loc[8, col] = value                            # BBB, 2021-01-07
+    df.loc[8, col] = value  # BBB, 2021-01-07
     with pytest.raises(ValueError, match=rf"column {col} of ticker BBB is .* on 2021-01-07.*accepted: .*{what}"):
-        validate_prices(df, dropna=True)              # dropna only drops NaN
+        validate_prices(df, dropna=True)  # dropna only drops NaN
 
 
 def test_zero_volume_is_accepted():
@@ -87,8 +107,11 @@ def test_unsorted_and_duplicate_dates_within_a_ticker_are_named():
     df = frame()
     swapped = df.copy()
     swapped.iloc[[6, 7]] = swapped.iloc[[7, 6]].to_numpy()
-    with pytest.raises(ValueError, match=r"dates of ticker BBB are not sorted \(2021-01-05 comes after "
-                                         r"2021-01-06\).*sort_values"):
+    with pytest.raises(
+        ValueError,
+        match=r"dates of ticker BBB are not sorted \(2021-01-05 comes after "
+        r"2021-01-06\).*sort_values",
+    ):
         validate_prices(swapped)
     dup = df.copy()
     dup.loc[3, "date"] = dup.loc[2, "date"]

@@ -1,4 +1,5 @@
 """rebalance v1 / v2 / v3 / none: class ratio, rows, SMOTE marks, metadata, the test set untouched."""
+
 import numpy as np
 import pytest
 
@@ -10,9 +11,15 @@ def windows(n=200, n_pos=20, seed=0):
     y = np.zeros(n, dtype=np.int64)
     y[rng.choice(n, n_pos, replace=False)] = 1
     end = np.datetime64("2020-01-01", "ns") + np.arange(n) * np.timedelta64(1, "D")
-    return WindowSet(X=rng.normal(size=(n, 4, 3)).astype(np.float32), y=y, end_date=end,
-                     ticker=np.array(["A", "B"] * (n // 2), dtype=object), feature_names=["a", "b", "c"],
-                     meta={"horizon": 5, "window": 4}, label_end_date=end + np.timedelta64(5, "D"))
+    return WindowSet(
+        X=rng.normal(size=(n, 4, 3)).astype(np.float32),
+        y=y,
+        end_date=end,
+        ticker=np.array(["A", "B"] * (n // 2), dtype=object),
+        feature_names=["a", "b", "c"],
+        meta={"horizon": 5, "window": 4},
+        label_end_date=end + np.timedelta64(5, "D"),
+    )
 
 
 def rows_of(ws):
@@ -23,10 +30,12 @@ def test_v1_undersamples_the_majority_to_the_minority():
     ws = windows()
     out = rebalance(ws, "v1", seed=0)
     assert (out.y == 1).sum() == (out.y == 0).sum() == 20
-    assert rows_of(out) <= rows_of(ws) and len(rows_of(out)) == 40          # real, distinct rows
+    assert rows_of(out) <= rows_of(ws) and len(rows_of(out)) == 40  # real, distinct rows
     assert not out.synthetic.any() and (np.diff(out.end_date) > np.timedelta64(0)).all()  # order kept
     assert out.meta["rebalance"] == "v1" and out.meta["rebalance_counts"] == {
-        "before": {"0": 180, "1": 20}, "after": {"0": 20, "1": 20}}
+        "before": {"0": 180, "1": 20},
+        "after": {"0": 20, "1": 20},
+    }
     assert out.meta["window"] == 4 and len(out.label_end_date) == 40
     same = rebalance(ws, "v1", seed=0)
     np.testing.assert_array_equal(same.X, out.X)
@@ -37,9 +46,9 @@ def test_v2_oversamples_the_minority_with_real_rows():
     ws = windows()
     out = rebalance(ws, "v2", seed=0)
     assert (out.y == 1).sum() == (out.y == 0).sum() == 180
-    assert rows_of(out) == rows_of(ws)                                       # every original, no new one
+    assert rows_of(out) == rows_of(ws)  # every original, no new one
     assert not out.synthetic.any() and out.meta["rebalance"] == "v2"
-    for i in np.flatnonzero(out.y == 1)[:10]:                                # duplicates keep their labels
+    for i in np.flatnonzero(out.y == 1)[:10]:  # duplicates keep their labels
         j = np.flatnonzero(ws.end_date == out.end_date[i])[0]
         np.testing.assert_array_equal(ws.X[j], out.X[i])
 
@@ -79,8 +88,11 @@ def test_bad_strategy_and_one_class_are_named():
     with pytest.raises(ValueError, match="strategy must be one of v1, v2, v3, none .*got 'smote'"):
         rebalance(windows(), "smote")
     for strategy in ("v1", "v2", "v3"):
-        with pytest.raises(ValueError, match=f"rebalance\\(strategy='{strategy}'\\) needs windows of both "
-                                             "classes 0 and 1, got only class 0 \\(200 windows\\)"):
+        with pytest.raises(
+            ValueError,
+            match=f"rebalance\\(strategy='{strategy}'\\) needs windows of both "
+            "classes 0 and 1, got only class 0 \\(200 windows\\)",
+        ):
             rebalance(windows(n_pos=0), strategy)
     assert len(rebalance(windows(n_pos=0), "none")) == 200
 

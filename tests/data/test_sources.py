@@ -1,5 +1,6 @@
 """Loaders: the bundled sample offline, read_prices on CSV / parquet / yfinance layouts, and
 load_prices with yfinance's network call replaced (MultiIndex frames, cache, failures)."""
+
 import json
 
 import numpy as np
@@ -17,11 +18,16 @@ def test_load_sample_offline():
     assert df["date"].dtype == "datetime64[ns]"
     assert df["ticker"].tolist() == ["^GSPC"] * 5031 + ["^IXIC"] * 5031
     assert str(df["date"].iloc[0].date()) == "1999-01-04" and str(df["date"].iloc[-1].date()) == "2018-12-31"
-    first = df.iloc[0]   # sp500.csv: 1999-01-04,1229.22998,1248.810059,1219.099976,1228.099976,...,877000000
+    first = df.iloc[0]  # sp500.csv: 1999-01-04,1229.22998,1248.810059,1219.099976,1228.099976,...,877000000
     assert (first["open"], first["high"], first["low"], first["close"], first["volume"]) == (
-        1229.22998, 1248.810059, 1219.099976, 1228.099976, 877000000.0)
+        1229.22998,
+        1248.810059,
+        1219.099976,
+        1228.099976,
+        877000000.0,
+    )
     assert (df.groupby("ticker")["date"].diff().dropna() > pd.Timedelta(0)).all()
-    df.loc[0, "close"] = -1.0                     # a copy: the next call is clean again
+    df.loc[0, "close"] = -1.0  # a copy: the next call is clean again
     assert load_sample()["close"].iloc[0] == 1228.099976
     assert sources.sample_dir().joinpath("sp500.csv").is_file()
 
@@ -29,18 +35,20 @@ def test_load_sample_offline():
 # -- files -----------------------------------------------------------------------------------
 def ohlcv(n=6, start="2021-01-04", scale=1.0):
     close = scale * (100 + np.arange(n, dtype=float))
-    return pd.DataFrame({"Open": close - 1, "High": close + 2, "Low": close - 2, "Close": close,
-                         "Volume": 1e6 + np.arange(n)}, index=pd.bdate_range(start, periods=n, name="Date"))
+    return pd.DataFrame(
+        {"Open": close - 1, "High": close + 2, "Low": close - 2, "Close": close, "Volume": 1e6 + np.arange(n)},
+        index=pd.bdate_range(start, periods=n, name="Date"),
+    )
 
 
 def test_read_yfinance_single_ticker_csv_with_adj_close(tmp_path):
     df = ohlcv()
     df.insert(4, "Adj Close", df["Close"] * 0.5)
-    df.to_csv(tmp_path / "AAPL.csv")               # Date,Open,High,Low,Close,Adj Close,Volume
+    df.to_csv(tmp_path / "AAPL.csv")  # Date,Open,High,Low,Close,Adj Close,Volume
     out = read_prices(tmp_path / "AAPL.csv")
     assert set(out["ticker"]) == {"AAPL"} and len(out) == 6
     np.testing.assert_allclose(out["close"], df["Close"] * 0.5)
-    np.testing.assert_allclose(out["high"], df["High"] * 0.5)     # adjusted like auto_adjust
+    np.testing.assert_allclose(out["high"], df["High"] * 0.5)  # adjusted like auto_adjust
     assert read_prices(tmp_path / "AAPL.csv", ticker="apple")["ticker"].iloc[0] == "apple"
 
 
@@ -74,8 +82,10 @@ def yfinance_frame(tickers, start, end, nan_for=()):
         close = 100.0 * (k + 1) + day
         if t in nan_for:
             close = np.full(len(dates), np.nan)
-        parts[t] = pd.DataFrame({"Close": close, "High": close + 1, "Low": close - 1, "Open": close - 0.5,
-                                 "Volume": 1000.0 + day}, index=dates)
+        parts[t] = pd.DataFrame(
+            {"Close": close, "High": close + 1, "Low": close - 1, "Open": close - 0.5, "Volume": 1000.0 + day},
+            index=dates,
+        )
     frame = pd.concat(parts, axis=1, names=["Ticker", "Price"])
     frame.columns = frame.columns.swaplevel(0, 1)
     return frame.sort_index(axis=1, level=0)
@@ -120,6 +130,7 @@ def yahoo(monkeypatch):
         fake = FakeYahoo(**kwargs)
         monkeypatch.setattr(sources, "_download", fake)
         return fake
+
     monkeypatch.setattr(sources, "_today", lambda: np.datetime64("2020-06-01"))
     return install
 
@@ -127,7 +138,7 @@ def yahoo(monkeypatch):
 def test_download_long_format_end_inclusive_and_cache_hit(yahoo, tmp_path):
     fake = yahoo()
     df = load_prices(["bbb", "AAA"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
-    assert fake.calls == [(["BBB", "AAA"], "2020-01-06", "2020-01-11")]   # yfinance's end is exclusive
+    assert fake.calls == [(["BBB", "AAA"], "2020-01-06", "2020-01-11")]  # yfinance's end is exclusive
     assert list(df.columns) == ["date", "ticker", "open", "high", "low", "close", "volume"]
     assert df["ticker"].tolist() == ["AAA"] * 5 + ["BBB"] * 5
     assert str(df["date"].iloc[4].date()) == "2020-01-10" and df.attrs["auto_adjust"] is True
@@ -139,6 +150,7 @@ def test_download_long_format_end_inclusive_and_cache_hit(yahoo, tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["AAA.parquet", "BBB.parquet"]
     import pyarrow.parquet as pq
+
     info = json.loads(pq.read_schema(tmp_path / "AAA.parquet").metadata[b"tsssl"])
     assert info["auto_adjust"] is True and info["covered"] == [["2020-01-06", "2020-01-11"]]
 
@@ -156,7 +168,7 @@ def test_only_missing_dates_are_fetched(yahoo, tmp_path):
         (["AAA", "BBB"], "2020-01-11", "2020-01-25"),
         (["CCC"], "2020-01-18", "2020-01-25"),
     ]
-    assert df.groupby("ticker").size().tolist() == [18, 18, 18]   # 2020-01-01 .. 01-24, business days
+    assert df.groupby("ticker").size().tolist() == [18, 18, 18]  # 2020-01-01 .. 01-24, business days
     fake.calls.clear()
     load_prices(["AAA", "BBB", "CCC"], "2020-01-02", "2020-01-20", cache_dir=tmp_path)
     assert fake.calls == []
@@ -167,7 +179,7 @@ def test_one_ticker_multiindex_weekend_gaps_and_today(yahoo, tmp_path):
     df = load_prices("AAA", "2020-01-06", "2020-01-10", cache_dir=tmp_path)
     assert len(df) == 5
     fake.calls.clear()
-    load_prices("AAA", "2020-01-06", "2020-01-12", cache_dir=tmp_path)   # + Saturday and Sunday
+    load_prices("AAA", "2020-01-06", "2020-01-12", cache_dir=tmp_path)  # + Saturday and Sunday
     assert fake.calls == []
     # never cover past today (UTC): today's bar may still change, it is asked for again
     load_prices("AAA", "2020-05-25", "2020-06-03", cache_dir=tmp_path)
@@ -177,19 +189,25 @@ def test_one_ticker_multiindex_weekend_gaps_and_today(yahoo, tmp_path):
 
 
 def test_flat_single_ticker_frame_is_accepted(monkeypatch, tmp_path):
-    monkeypatch.setattr(sources, "_download",
-                        lambda tickers, start, end: yfinance_frame(tickers, start, end).droplevel("Ticker", axis=1))
+    monkeypatch.setattr(
+        sources,
+        "_download",
+        lambda tickers, start, end: yfinance_frame(tickers, start, end).droplevel("Ticker", axis=1),
+    )
     df = load_prices(["AAA"], "2020-01-06", "2020-01-07", cache_dir=tmp_path)
     assert df["close"].tolist() == [105.0, 106.0]
 
 
 def test_an_empty_ticker_is_named_and_the_others_load(yahoo, tmp_path):
     fake = yahoo(nan_for=("NOPE",))
-    with pytest.warns(UserWarning, match=r"no prices for NOPE between 2020-01-06 and 2020-01-10 "
-                                         r"\(delisted or misspelt\?\); loaded the other tickers"):
+    with pytest.warns(
+        UserWarning,
+        match=r"no prices for NOPE between 2020-01-06 and 2020-01-10 "
+        r"\(delisted or misspelt\?\); loaded the other tickers",
+    ):
         df = load_prices(["AAA", "NOPE"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
     assert set(df["ticker"]) == {"AAA"}
-    assert not (tmp_path / "NOPE.parquet").exists()        # not cached: asked again next time
+    assert not (tmp_path / "NOPE.parquet").exists()  # not cached: asked again next time
     fake.calls.clear()
     with pytest.warns(UserWarning, match="NOPE"):
         load_prices(["AAA", "NOPE"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
@@ -198,8 +216,7 @@ def test_an_empty_ticker_is_named_and_the_others_load(yahoo, tmp_path):
 
 def test_all_empty_is_an_error_naming_them(yahoo, tmp_path):
     yahoo(empty=True)
-    with pytest.raises(ValueError, match="yfinance returned no prices for XXX, YYY between 2020-01-06 and "
-                                         "2020-01-10"):
+    with pytest.raises(ValueError, match="yfinance returned no prices for XXX, YYY between 2020-01-06 and 2020-01-10"):
         load_prices(["XXX", "YYY"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
 
 
@@ -209,13 +226,19 @@ def test_network_failure_with_and_without_cache(yahoo, tmp_path):
     fake = yahoo()
     load_prices(["AAA"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
     fake.fail = YFRateLimitError()
-    with pytest.warns(UserWarning, match=r"download of AAA, BBB failed \(YFRateLimitError.*using the cached "
-                                         r"prices of AAA .*no cache for BBB, left out"):
+    with pytest.warns(
+        UserWarning,
+        match=r"download of AAA, BBB failed \(YFRateLimitError.*using the cached "
+        r"prices of AAA .*no cache for BBB, left out",
+    ):
         df = load_prices(["AAA", "BBB"], "2020-01-06", "2020-01-17", cache_dir=tmp_path)
     assert set(df["ticker"]) == {"AAA"} and len(df) == 5
     fake.fail = ConnectionError("offline")
-    with pytest.raises(ValueError, match=r"download of CCC, DDD failed \(ConnectionError: offline\) and no "
-                                         r"cache exists for them in"):
+    with pytest.raises(
+        ValueError,
+        match=r"download of CCC, DDD failed \(ConnectionError: offline\) and no "
+        r"cache exists for them in",
+    ):
         load_prices(["CCC", "DDD"], "2020-01-06", "2020-01-10", cache_dir=tmp_path)
 
 
@@ -249,8 +272,10 @@ def test_download_turns_a_logged_network_failure_into_a_connection_error(monkeyp
     import yfinance
 
     def offline(tickers, **kw):
-        logging.getLogger("yfinance").error("Failed to get ticker 'AAA' reason: Failed to perform, "
-                                            "curl: (6) Could not resolve host: query2.finance.yahoo.com")
+        logging.getLogger("yfinance").error(
+            "Failed to get ticker 'AAA' reason: Failed to perform, "
+            "curl: (6) Could not resolve host: query2.finance.yahoo.com"
+        )
         return pd.DataFrame()
 
     monkeypatch.setattr(yfinance, "download", offline)
@@ -274,4 +299,5 @@ def test_download_keeps_a_delisted_ticker_apart_from_a_network_failure(monkeypat
     monkeypatch.setattr(yfinance, "download", delisted)
     assert sources._download(["ZZZZ"], "2020-01-01", "2020-01-05") == "frame"
     assert logging.getLogger("yfinance").handlers == [] or all(
-        type(h).__name__ != "_Collect" for h in logging.getLogger("yfinance").handlers)
+        type(h).__name__ != "_Collect" for h in logging.getLogger("yfinance").handlers
+    )

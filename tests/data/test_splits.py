@@ -1,5 +1,6 @@
 """Chronological split: purge (no training label reaches the test period), embargo, per-ticker
 trading days, walk-forward folds, describe()."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,7 +52,7 @@ def test_purge_counts_each_tickers_own_trading_days():
     prices = synthetic_market(2, 120, seed=2)
     dates = np.sort(prices["date"].unique())
     test_start = dates[80]
-    holidays = dates[76:78]                                       # SYN001 did not trade on two days
+    holidays = dates[76:78]  # SYN001 did not trade on two days
     prices = prices[~((prices["ticker"] == "SYN001") & prices["date"].isin(holidays))]
     ws = build_windows(prices, window=10, horizon=5)
     split = chronological_split(ws, test_start=test_start)
@@ -61,21 +62,27 @@ def test_purge_counts_each_tickers_own_trading_days():
         last = split.train.end_date[split.train.ticker == ticker].max()
         assert trading_days_between(own, last, test_start) == 5, ticker
     last = {t: split.train.end_date[split.train.ticker == t].max() for t in ("SYN000", "SYN001")}
-    assert last["SYN001"] < last["SYN000"]                        # two fewer days, two days earlier
+    assert last["SYN001"] < last["SYN000"]  # two fewer days, two days earlier
 
 
 def test_hand_made_windows_without_label_end_dates_use_their_end_dates():
     end = np.repeat(pd.bdate_range("2020-01-01", periods=60).to_numpy(), 2)
     tick = np.tile(np.array(["A", "B"], dtype=object), 60)
-    ws = WindowSet(X=np.zeros((120, 3, 1), np.float32), y=np.arange(120) % 2, end_date=end, ticker=tick,
-                   feature_names=["f"], meta={"horizon": 4})
+    ws = WindowSet(
+        X=np.zeros((120, 3, 1), np.float32),
+        y=np.arange(120) % 2,
+        end_date=end,
+        ticker=tick,
+        feature_names=["f"],
+        meta={"horizon": 4},
+    )
     split = chronological_split(ws, test_start=end[100])
     cal = np.unique(end)
     assert trading_days_between(cal, split.train.end_date.max(), end[100]) == 4
     no_meta = WindowSet(X=ws.X, y=ws.y, end_date=end, ticker=tick, feature_names=["f"])
     with pytest.raises(ValueError, match="pass purge="):
         chronological_split(no_meta)
-    assert len(chronological_split(no_meta, purge=2).train) == (48 - 2) * 2   # test: the last 12 dates
+    assert len(chronological_split(no_meta, purge=2).train) == (48 - 2) * 2  # test: the last 12 dates
 
 
 def test_describe_counts_and_base_rates(ws):
@@ -114,8 +121,7 @@ def test_walk_forward_expanding_purged_folds(ws):
 
 def test_bad_split_arguments(ws):
     cal = np.unique(ws.end_date)
-    with pytest.raises(ValueError, match="test_start 2031-01-02 leaves no test windows; the windows end "
-                                         "from .* to "):
+    with pytest.raises(ValueError, match="test_start 2031-01-02 leaves no test windows; the windows end from .* to "):
         chronological_split(ws, test_start="2031-01-02")
     with pytest.raises(ValueError, match="leaves no training windows"):
         chronological_split(ws, test_start=cal[3])

@@ -1,5 +1,6 @@
 """Tokenizer, corpus, word2vec's sub-sampling and training pairs, window descriptions:
 against naive references and the statistics they promise."""
+
 import numpy as np
 import pytest
 import torch
@@ -30,8 +31,16 @@ from tsssl.data.text import (
 
 
 def test_tokenize_lowercases_words_and_numbers():
-    assert tokenize("Lists (see list())! It's 3.14 __init__ x_y") == ["lists", "see", "list", "it's", "3", "14",
-                                                                         "init", "x_y"]
+    assert tokenize("Lists (see list())! It's 3.14 __init__ x_y") == [
+        "lists",
+        "see",
+        "list",
+        "it's",
+        "3",
+        "14",
+        "init",
+        "x_y",
+    ]
 
 
 def test_vocabulary_specials_min_count_and_order():
@@ -63,7 +72,7 @@ def test_pad_sequences_matches_a_loop():
     ref = torch.zeros(4, 5, dtype=torch.long)
     for i, s in enumerate(seqs):
         s = s[:5]
-        ref[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        ref[i, : len(s)] = torch.tensor(s, dtype=torch.long)
     assert torch.equal(out, ref)
 
 
@@ -141,8 +150,7 @@ def test_cbow_examples_match_a_naive_loop():
     ctx, center = cbow_examples(ids, sent, window=2, dynamic=False)
     rows = []
     for i in range(len(ids)):
-        row = [ids[j] if 0 <= j < len(ids) and sent[j] == sent[i] else PAD_ID
-               for j in (i - 2, i - 1, i + 1, i + 2)]
+        row = [ids[j] if 0 <= j < len(ids) and sent[j] == sent[i] else PAD_ID for j in (i - 2, i - 1, i + 1, i + 2)]
         if any(r != PAD_ID for r in row):
             rows.append((row, ids[i]))
     assert ctx.tolist() == [r for r, _ in rows] and center.tolist() == [c for _, c in rows]

@@ -1,4 +1,5 @@
 """build_windows: features against a direct hand computation, labels, tickers kept apart, bad input."""
+
 import math
 
 import numpy as np
@@ -12,11 +13,17 @@ def prices_of(ticker, close, volume=None, start="2021-01-04"):
     n = len(close)
     close = np.asarray(close, dtype=float)
     rng = np.random.default_rng(len(ticker) + n)
-    return pd.DataFrame({
-        "date": pd.bdate_range(start, periods=n), "ticker": ticker,
-        "open": close * (1 + rng.uniform(-0.01, 0.01, n)), "high": close * (1 + rng.uniform(0, 0.02, n)),
-        "low": close * (1 - rng.uniform(0, 0.02, n)), "close": close,
-        "volume": rng.integers(1_000, 5_000, n).astype(float) if volume is None else np.asarray(volume, float)})
+    return pd.DataFrame(
+        {
+            "date": pd.bdate_range(start, periods=n),
+            "ticker": ticker,
+            "open": close * (1 + rng.uniform(-0.01, 0.01, n)),
+            "high": close * (1 + rng.uniform(0, 0.02, n)),
+            "low": close * (1 - rng.uniform(0, 0.02, n)),
+            "close": close,
+            "volume": rng.integers(1_000, 5_000, n).astype(float) if volume is None else np.asarray(volume, float),
+        }
+    )
 
 
 def walk(n, seed):
@@ -30,30 +37,34 @@ def test_one_window_by_hand():
     ws = build_windows(df, window=window, horizon=horizon)
     assert len(ws) == 40 - window - horizon
     assert ws.X.dtype == np.float32 and ws.y.dtype == np.int64 and ws.X.shape[1:] == (6, 5)
-    k = 4                                   # the 5th window: days 5..10, it ends on day t = 10
+    k = 4  # the 5th window: days 5..10, it ends on day t = 10
     t = window + k
-    rows = df.iloc[t - window + 1:t + 1]
-    prev = df["close"].iloc[t - window:t].to_numpy()
+    rows = df.iloc[t - window + 1 : t + 1]
+    prev = df["close"].iloc[t - window : t].to_numpy()
     vol = rows["volume"].to_numpy()
     mean = sum(vol) / window
     std = math.sqrt(sum((v - mean) ** 2 for v in vol) / window)
     for j in range(window):
         o, h, lo, c = (rows[col].iloc[j] for col in ("open", "high", "low", "close"))
-        expect = [math.log(c / prev[j]), math.log(h / c), math.log(lo / c), math.log(o / prev[j]),
-                  (vol[j] - mean) / std]
+        expect = [
+            math.log(c / prev[j]),
+            math.log(h / c),
+            math.log(lo / c),
+            math.log(o / prev[j]),
+            (vol[j] - mean) / std,
+        ]
         np.testing.assert_allclose(ws.X[k, j], expect, rtol=2e-6, atol=1e-7)
     assert ws.end_date[k] == df["date"].iloc[t]
     assert ws.label_end_date[k] == df["date"].iloc[t + horizon]
     close = df["close"].to_numpy()
     assert ws.y[k] == int(close[t] < close[t + 1] < close[t + 2] < close[t + 3])
-    np.testing.assert_array_equal(ws.y, strict_rise_label(close, horizon)[window:40 - horizon])
-    assert ws.meta == {"window": 6, "horizon": 3, "features": "ohlcv", "p": None, "deadband": None,
-                       "n_tickers": 1}
+    np.testing.assert_array_equal(ws.y, strict_rise_label(close, horizon)[window : 40 - horizon])
+    assert ws.meta == {"window": 6, "horizon": 3, "features": "ohlcv", "p": None, "deadband": None, "n_tickers": 1}
     assert list(ws.ticker) == ["AAA"] * len(ws) and not ws.synthetic.any()
 
 
 def test_labels_on_a_hand_made_path_and_the_dropped_tail():
-    close = [10, 11, 12, 13, 14, 15, 15, 16, 17, 18, 19, 20]   # a tie on day 6
+    close = [10, 11, 12, 13, 14, 15, 15, 16, 17, 18, 19, 20]  # a tie on day 6
     ws = build_windows(prices_of("AAA", close), window=2, horizon=3)
     # windows end on days 2..8 (day 1 is the first with a previous close; days 9..11 lack a future)
     assert len(ws) == 7
@@ -88,11 +99,17 @@ def test_padic_channels_match_the_pure_functions():
     df = prices_of("AAA", walk(60, 5))
     ws = build_windows(df, window=8, horizon=2, features="ohlcv+padic", p=3, deadband=0.005)
     assert ws.X.shape == (60 - 10, 8, 11)
-    assert ws.feature_names[5:] == ["padic_digit_0", "padic_digit_1", "padic_digit_2", "padic_dist_all_0",
-                                    "padic_dist_all_1", "padic_dist_all_2"]
+    assert ws.feature_names[5:] == [
+        "padic_digit_0",
+        "padic_digit_1",
+        "padic_digit_2",
+        "padic_dist_all_0",
+        "padic_dist_all_1",
+        "padic_dist_all_2",
+    ]
     close = df["close"].to_numpy()
-    log_ret = np.log(close[1:] / close[:-1])               # log_ret[i] is day i + 1's return
-    digit_windows = np.stack([padic_digits(log_ret[k:k + 8], 3, 0.005) for k in range(len(ws))])
+    log_ret = np.log(close[1:] / close[:-1])  # log_ret[i] is day i + 1's return
+    digit_windows = np.stack([padic_digits(log_ret[k : k + 8], 3, 0.005) for k in range(len(ws))])
     np.testing.assert_allclose(ws.X[:, :, 5:], padic_features(digit_windows, 3))
     np.testing.assert_array_equal(ws.X[:, :, :5], build_windows(df, window=8, horizon=2).X)
     assert ws.meta["p"] == 3 and ws.meta["deadband"] == 0.005 and ws.meta["features"] == "ohlcv+padic"
@@ -110,14 +127,17 @@ def test_dropna_drops_with_a_warning_and_without_it_fails():
     assert len(ws) == 39 - 7 and np.isfinite(ws.X).all()
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"window": 1}, "window must be an integer >= 2"),
-    ({"window": 20.5}, "window must be an integer >= 2"),
-    ({"horizon": 0}, "horizon must be an integer >= 1"),
-    ({"features": "ohlc"}, "features must be one of ohlcv, ohlcv\\+padic, got 'ohlc'"),
-    ({"features": "ohlcv+padic", "p": 4}, "p must be a prime"),
-    ({"features": "ohlcv+padic", "deadband": -1.0}, "deadband must be a positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"window": 1}, "window must be an integer >= 2"),
+        ({"window": 20.5}, "window must be an integer >= 2"),
+        ({"horizon": 0}, "horizon must be an integer >= 1"),
+        ({"features": "ohlc"}, "features must be one of ohlcv, ohlcv\\+padic, got 'ohlc'"),
+        ({"features": "ohlcv+padic", "p": 4}, "p must be a prime"),
+        ({"features": "ohlcv+padic", "deadband": -1.0}, "deadband must be a positive"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_windows(prices_of("AAA", walk(40, 7)), **kwargs)
@@ -125,7 +145,10 @@ def test_bad_arguments_are_named(kwargs, message):
 
 def test_series_shorter_than_window_plus_horizon_is_named():
     df = pd.concat([prices_of("LONG", walk(40, 8)), prices_of("SHORT", walk(25, 9))])
-    with pytest.raises(ValueError, match=r"too short for window=20, horizon=5: SHORT \(25 days\).*"
-                                         r"window \+ horizon \+ 1 = 26"):
+    with pytest.raises(
+        ValueError,
+        match=r"too short for window=20, horizon=5: SHORT \(25 days\).*"
+        r"window \+ horizon \+ 1 = 26",
+    ):
         build_windows(df, window=20, horizon=5)
     assert len(build_windows(prices_of("X", walk(26, 8)), window=20, horizon=5)) == 1

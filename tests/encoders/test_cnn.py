@@ -1,4 +1,5 @@
 """CNNEncoder: shapes, causality, receptive field, gradients, determinism, argument checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,10 +33,10 @@ def test_causal_features_ignore_the_future(t):
     enc = CNNEncoder(4, channels=8, layers=3, causal=True).train()  # train mode: no batch statistics leak the future
     x = x_batch()
     x2 = x.clone()
-    x2[:, t + 1:] = torch.randn_like(x2[:, t + 1:]) * 5
+    x2[:, t + 1 :] = torch.randn_like(x2[:, t + 1 :]) * 5
     a, b = enc(x, return_sequence=True), enc(x2, return_sequence=True)
     torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1])
-    assert not torch.allclose(a[:, t + 1:], b[:, t + 1:])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
 def test_non_causal_features_see_the_future():

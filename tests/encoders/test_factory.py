@@ -1,4 +1,5 @@
 """build_encoder: names, arguments, errors."""
+
 from __future__ import annotations
 
 import pytest

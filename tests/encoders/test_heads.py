@@ -1,4 +1,5 @@
 """Projection, prediction and classifier heads."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Image encoders: shapes, the row encoder's causality, and any module as an encoder."""
+
 import pytest
 import torch
 from torch import nn
@@ -63,7 +64,7 @@ def test_row_encoder_steps_are_causal_and_pool_to_the_mean():
     # step t's encoding = the shared MLP on strip t plus step t's position: compare with a naive loop
     first, act, last = enc.mlp
     for t in range(4):
-        strip = x[:, 0, 2 * t:2 * t + 2].reshape(3, -1)
+        strip = x[:, 0, 2 * t : 2 * t + 2].reshape(3, -1)
         assert torch.allclose(z[:, t], last(act(first(strip) + enc.position[t])), atol=1e-6)
     with pytest.raises(ValueError, match="multiple"):
         ImageRowEncoder(1, 8, 8, row_height=3)

@@ -1,4 +1,5 @@
 """LSTMEncoder: shapes, pooling semantics, gradients, determinism, argument checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,10 +51,10 @@ def test_unidirectional_sequence_is_causal():
     x = x_batch()
     x2 = x.clone()
     t = 5
-    x2[:, t + 1:] = torch.randn_like(x2[:, t + 1:])
+    x2[:, t + 1 :] = torch.randn_like(x2[:, t + 1 :])
     a, b = enc(x, return_sequence=True), enc(x2, return_sequence=True)
     torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1])
-    assert not torch.allclose(a[:, t + 1:], b[:, t + 1:])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(bidirectional=True, layers=2, pooling="mean")])

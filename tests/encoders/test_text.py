@@ -1,4 +1,5 @@
 """Text encoders: padding masked out of attention and pooling, pooling modes, bad input."""
+
 import pytest
 import torch
 
@@ -18,8 +19,7 @@ def test_padding_does_not_change_the_sentence_vector():
 
 def test_cls_pooling_and_a_padding_only_row():
     torch.manual_seed(0)
-    enc = TextTransformerEncoder(20, d_model=8, heads=2, layers=1, dim_feedforward=16, max_len=8,
-                                 pooling="cls").eval()
+    enc = TextTransformerEncoder(20, d_model=8, heads=2, layers=1, dim_feedforward=16, max_len=8, pooling="cls").eval()
     ids = torch.tensor([[3, 4, 5, 0], [0, 0, 0, 0]])
     out = enc(ids)
     assert torch.allclose(out[0], enc(ids, return_sequence=True)[0, 0])

@@ -1,4 +1,5 @@
 """TransformerEncoder: shapes, causal mask, positions, gradients, determinism, argument checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,11 +41,11 @@ def test_causal_features_ignore_the_future(pooling):
     x = x_batch()
     t = 6
     x2 = x.clone()
-    x2[:, t + 1:] = torch.randn_like(x2[:, t + 1:]) * 3
+    x2[:, t + 1 :] = torch.randn_like(x2[:, t + 1 :]) * 3
     with torch.no_grad():
         a, b = enc(x, return_sequence=True), enc(x2, return_sequence=True)
     torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1])
-    assert not torch.allclose(a[:, t + 1:], b[:, t + 1:])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
     # the pooled cls token / mean still sees the whole window
     assert not torch.allclose(enc(x), enc(x2))
 

@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_score
 
-from tsssl.evaluate.bootstrap import (block_indices, bootstrap, date_groups, effective_block_len,
-                                      group_counts, percentile_interval, replicate_weights)
+from tsssl.evaluate.bootstrap import (
+    block_indices,
+    bootstrap,
+    date_groups,
+    effective_block_len,
+    group_counts,
+    percentile_interval,
+    replicate_weights,
+)
 from tsssl.evaluate.metrics import weighted_precision, weighted_recall
 
 
@@ -34,8 +41,19 @@ def test_block_indices_are_circular_runs_of_consecutive_dates():
 
 
 def test_windows_of_a_date_move_together():
-    dates = np.array(["2021-01-05", "2021-01-04", "2021-01-05", "2021-01-06", "2021-01-04",
-                      "2021-01-07", "2021-01-05", "2021-01-08"], dtype="datetime64[D]")
+    dates = np.array(
+        [
+            "2021-01-05",
+            "2021-01-04",
+            "2021-01-05",
+            "2021-01-06",
+            "2021-01-04",
+            "2021-01-07",
+            "2021-01-05",
+            "2021-01-08",
+        ],
+        dtype="datetime64[D]",
+    )
     group, n_groups = date_groups(dates)
     assert n_groups == 5 and group.tolist() == [1, 0, 1, 2, 0, 3, 1, 4]
     for W in replicate_weights(dates.size, dates, n_boot=200, block_days=2, seed=3):
@@ -80,9 +98,16 @@ def test_interval_covers_point_and_narrows_with_more_dates():
     widths = []
     for n_dates in (100, 400):
         dates, y, pred = _panel(n_dates, 8, 11)
-        res = bootstrap({"precision": lambda W: weighted_precision(y, pred, W),
-                         "recall": lambda W: weighted_recall(y, pred, W)},
-                        y.size, dates=dates, n_boot=400, seed=0)
+        res = bootstrap(
+            {
+                "precision": lambda W, y=y, pred=pred: weighted_precision(y, pred, W),
+                "recall": lambda W, y=y, pred=pred: weighted_recall(y, pred, W),
+            },
+            y.size,
+            dates=dates,
+            n_boot=400,
+            seed=0,
+        )
         point = precision_score(y, pred)
         assert res["precision"].low <= point <= res["precision"].high
         widths.append(res["precision"].high - res["precision"].low)

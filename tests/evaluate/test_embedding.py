@@ -1,5 +1,6 @@
 """Embedding evaluation: k-NN against scikit-learn, probes on separable data, neighbours and
 the related-vs-control AUC against naive computations, CLIP-style scores on hand-made vectors."""
+
 import numpy as np
 import pytest
 import torch

@@ -3,12 +3,20 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.metrics import (average_precision_score, confusion_matrix, f1_score, precision_score,
-                             recall_score)
+from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_score, recall_score
 
-from tsssl.evaluate.metrics import (BALANCED_PRECISION_NOTE, balanced_precision, base_rate,
-                                    binary_metrics, classification_report, lift, pr_auc,
-                                    precision_at_k, weighted_average_precision, weighted_precision)
+from tsssl.evaluate.metrics import (
+    BALANCED_PRECISION_NOTE,
+    balanced_precision,
+    base_rate,
+    binary_metrics,
+    classification_report,
+    lift,
+    pr_auc,
+    precision_at_k,
+    weighted_average_precision,
+    weighted_precision,
+)
 
 
 def _sk(y, p):
@@ -106,7 +114,7 @@ def test_pr_auc_edge_cases():
 
 def test_precision_at_k_by_hand():
     y = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0])
-    s = np.array([.95, .9, .8, .7, .6, .5, .4, .3, .2, .1])
+    s = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
     assert precision_at_k(y, s, 1) == 0.0
     assert precision_at_k(y, s, 3) == pytest.approx(2 / 3)
     assert precision_at_k(y, s, 6) == pytest.approx(3 / 6)
@@ -152,8 +160,9 @@ def test_classification_report_matches_sklearn_and_ci_covers():
     dates = np.repeat(np.datetime64("2020-01-01") + np.arange(n_dates), per_date)
     y = (rng.random(dates.size) < 0.1).astype(int)
     score = rng.random(dates.size) + 0.5 * y
-    rep = classification_report(y, score, 0.9, dates=dates, n_boot=300, seed=1,
-                                threshold_description="fixed for the test")
+    rep = classification_report(
+        y, score, 0.9, dates=dates, n_boot=300, seed=1, threshold_description="fixed for the test"
+    )
     pred = (score >= 0.9).astype(int)
     assert rep["precision"] == pytest.approx(precision_score(y, pred))
     assert rep["recall"] == pytest.approx(recall_score(y, pred))

@@ -1,5 +1,6 @@
 """Figures of the report: every one is a decodable PNG with something drawn on it; the PR curve
 is scikit-learn's."""
+
 import base64
 import io
 
@@ -39,9 +40,12 @@ def test_pr_curve_is_sklearns():
 def test_pr_curves_figure_draws_one_panel_per_method():
     y, good, noise = _data()
     one = _image(plots.pr_curves_figure(y, {"LSTM": {"original V1": good}}))
-    two = _image(plots.pr_curves_figure(y, {"LSTM": {"original V1": good, "original V2": noise},
-                                            "SiamCL": {"original V1": noise}}))
-    assert two.shape[1] > one.shape[1]        # a second panel beside the first
+    two = _image(
+        plots.pr_curves_figure(
+            y, {"LSTM": {"original V1": good, "original V2": noise}, "SiamCL": {"original V1": noise}}
+        )
+    )
+    assert two.shape[1] > one.shape[1]  # a second panel beside the first
     assert two.std() > 0
     # no positive test window: a message instead of a curve, still an image
     _image(plots.pr_curves_figure(np.zeros(10, dtype=int), {"LSTM": {"a": np.arange(10.0)}}))
@@ -49,16 +53,40 @@ def test_pr_curves_figure_draws_one_panel_per_method():
 
 def test_precision_ci_figure_handles_undefined_cells():
     records = [
-        {"method": "lstm", "features": "ohlcv", "rebalance": "v1", "precision": 0.05, "precision_ci_low": 0.03,
-         "precision_ci_high": 0.08, "balanced_precision": 0.55, "base_rate": 0.04},
-        {"method": "siamcl", "features": "ohlcv", "rebalance": "v1", "precision": None, "precision_ci_low": None,
-         "precision_ci_high": None, "balanced_precision": None, "base_rate": 0.04},
-        {"method": "siamcl", "features": "ohlcv+padic", "rebalance": "v2", "precision": 0.06,
-         "precision_ci_low": 0.02, "precision_ci_high": 0.1, "balanced_precision": 0.6, "base_rate": 0.04},
+        {
+            "method": "lstm",
+            "features": "ohlcv",
+            "rebalance": "v1",
+            "precision": 0.05,
+            "precision_ci_low": 0.03,
+            "precision_ci_high": 0.08,
+            "balanced_precision": 0.55,
+            "base_rate": 0.04,
+        },
+        {
+            "method": "siamcl",
+            "features": "ohlcv",
+            "rebalance": "v1",
+            "precision": None,
+            "precision_ci_low": None,
+            "precision_ci_high": None,
+            "balanced_precision": None,
+            "base_rate": 0.04,
+        },
+        {
+            "method": "siamcl",
+            "features": "ohlcv+padic",
+            "rebalance": "v2",
+            "precision": 0.06,
+            "precision_ci_low": 0.02,
+            "precision_ci_high": 0.1,
+            "balanced_precision": 0.6,
+            "base_rate": 0.04,
+        },
     ]
     img = _image(plots.precision_ci_figure(records, {"lstm": "LSTM"}, {"ohlcv": "original"}))
     assert img.std() > 0
-    assert _image(plots.precision_ci_figure([])).std() > 0   # "no cells"
+    assert _image(plots.precision_ci_figure([])).std() > 0  # "no cells"
 
 
 def test_projection_figure_and_loss_curves():
@@ -67,8 +95,10 @@ def test_projection_figure_and_loss_curves():
     proj = {"SiamCL · original": rng.normal(size=(500, 2)), "LSTM · original V1": rng.normal(size=(500, 2))}
     assert _image(plots.projection_figure(y, proj, max_points=100)).std() > 0
     hist = [{"step": s, "loss": 1.0 / s} for s in range(1, 20)]
-    assert _image(plots.loss_curves_figure({"SiamCL · original": hist, "LSTM · original V1": hist[:2],
-                                            "empty": []})).std() > 0
+    assert (
+        _image(plots.loss_curves_figure({"SiamCL · original": hist, "LSTM · original V1": hist[:2], "empty": []})).std()
+        > 0
+    )
     for empty in (plots.projection_figure(y, {}), plots.loss_curves_figure({"x": []})):
         assert _image(empty).std() > 0
 

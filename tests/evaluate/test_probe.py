@@ -29,9 +29,13 @@ def test_embed_batches_equal_one_full_batch_forward():
 def test_embed_accepts_a_windowset_and_a_method():
     torch.manual_seed(0)
     enc = CNNEncoder(2, channels=8, layers=2)
-    ws = WindowSet(X=np.random.default_rng(1).normal(size=(10, 20, 2)).astype(np.float32),
-                   y=np.zeros(10, np.int64), end_date=np.arange(10).astype("datetime64[D]"),
-                   ticker=np.array(["A"] * 10), feature_names=["a", "b"])
+    ws = WindowSet(
+        X=np.random.default_rng(1).normal(size=(10, 20, 2)).astype(np.float32),
+        y=np.zeros(10, np.int64),
+        end_date=np.arange(10).astype("datetime64[D]"),
+        ticker=np.array(["A"] * 10),
+        feature_names=["a", "b"],
+    )
     method = SupervisedBaseline(enc)
     np.testing.assert_array_equal(embed(method, ws), embed(enc, ws.X))
     assert embed(enc, ws.X[:0]).shape == (0, 8)

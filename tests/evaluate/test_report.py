@@ -1,6 +1,7 @@
 """The precision report: its numbers against scikit-learn on the saved predictions, the bootstrap
 intervals (cover the point, narrow with more data), the seed aggregation, the JSON records and
 the talk-shaped Markdown table."""
+
 import base64
 import json
 import re
@@ -9,24 +10,36 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, precision_score, recall_score
 
+from tsssl import pipeline
 from tsssl.atomic import json_ready
 from tsssl.config import resolve_config
 from tsssl.evaluate import classification_report
-from tsssl import pipeline
 from tsssl.evaluate import report as rep
 
-TINY = {"start": "2014-01-01", "max_steps": 2, "batch_size": 128, "device": "cpu",
-        "encoder_kwargs": {"hidden": 8}}
-REQUIRED = ("method", "features", "rebalance", "n_seeds", "precision", "precision_ci_low", "precision_ci_high",
-            "recall", "pr_auc", "base_rate", "n_test", "n_test_pos")
+TINY = {"start": "2014-01-01", "max_steps": 2, "batch_size": 128, "device": "cpu", "encoder_kwargs": {"hidden": 8}}
+REQUIRED = (
+    "method",
+    "features",
+    "rebalance",
+    "n_seeds",
+    "precision",
+    "precision_ci_low",
+    "precision_ci_high",
+    "recall",
+    "pr_auc",
+    "base_rate",
+    "n_test",
+    "n_test_pos",
+)
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """A real 2 methods x 2 features x 3 rebalances x 2 seeds grid on the sample since 2014."""
     cfg = resolve_config(None, TINY)
-    grid = pipeline.run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
-                        rebalances=["v1", "v2", "v3"], seeds=[0, 1])
+    grid = pipeline.run_grid(
+        cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"], rebalances=["v1", "v2", "v3"], seeds=[0, 1]
+    )
     report = rep.build_report(grid, n_boot=200)
     out = tmp_path_factory.mktemp("report")
     paths = rep.write_report(report, grid, out)
@@ -72,8 +85,12 @@ def test_report_numbers_match_sklearn_on_the_saved_predictions(written):
         assert r["pr_auc"] == pytest.approx(np.mean(ap), abs=1e-12)
         assert r["base_rate"] == pytest.approx(y.mean())
         assert r["n_test"] == y.size and r["n_test_pos"] == int(y.sum())
-        assert r["thresholds"] == pytest.approx([float(npz[rep.prediction_key(
-            r["method"], r["features"], r["rebalance"], s, "threshold")]) for s in r["seeds"]])
+        assert r["thresholds"] == pytest.approx(
+            [
+                float(npz[rep.prediction_key(r["method"], r["features"], r["rebalance"], s, "threshold")])
+                for s in r["seeds"]
+            ]
+        )
     assert checked >= len(report["records"]) // 2
     # the saved rows are the split's test and validation windows
     assert npz["test_end_date"].min() > npz["val_end_date"].max()
@@ -115,7 +132,7 @@ def test_seed_aggregation_means_defined_seeds_and_shares_the_bootstrap():
     y, score, dates = _market(300, seed=1)
     rng = np.random.default_rng(2)
     scores = np.stack([score, score + 0.3 * rng.random(y.size), score])
-    thresholds = [0.8, 0.9, 99.0]   # the third seed calls nothing: precision undefined there
+    thresholds = [0.8, 0.9, 99.0]  # the third seed calls nothing: precision undefined there
     agg = rep.aggregate_seeds(y, scores, thresholds, dates=dates, n_boot=200)
     precisions = [precision_score(y, scores[i] >= thresholds[i]) for i in range(2)]
     assert agg["n_seeds"] == 3 and agg["n_seeds_defined"] == 2
@@ -139,7 +156,7 @@ def test_markdown_has_the_talk_shaped_table(written):
     _, report, out, _ = written
     md = (out / "report.md").read_text()
     header = "| method | original V1 | original V2 | original V3 | P-adic V1 | P-adic V2 | P-adic V3 |"
-    assert md.count(header) >= 5   # precision, recall, PR-AUC, base rate / lift, ... all in that shape
+    assert md.count(header) >= 5  # precision, recall, PR-AUC, base rate / lift, ... all in that shape
     first = md.index(header)
     assert md.index("## Precision") < first < md.index("## Recall")
     rows = md[first:].split("\n")[2:4]
@@ -154,12 +171,23 @@ def test_markdown_has_the_talk_shaped_table(written):
             if r["precision"] is None:
                 assert text == "–"
             else:
-                assert text == (f"{100 * r['precision']:.1f}% [{100 * r['precision_ci_low']:.1f}–"
-                                f"{100 * r['precision_ci_high']:.1f}]")
+                assert text == (
+                    f"{100 * r['precision']:.1f}% [{100 * r['precision_ci_low']:.1f}–"
+                    f"{100 * r['precision_ci_high']:.1f}]"
+                )
     # what makes the precision meaningful, and the setup, are on the page
-    for needle in ("base rate", "Base rate and lift", "PR-AUC", "A DIFFERENT READING", "Purge 5 trading days",
-                   "Seeds: 0, 1", "tsssl 0.1", "^GSPC", report["meta"]["split"]["test_start"],
-                   report["meta"]["split"]["val_start"]):
+    for needle in (
+        "base rate",
+        "Base rate and lift",
+        "PR-AUC",
+        "A DIFFERENT READING",
+        "Purge 5 trading days",
+        "Seeds: 0, 1",
+        "tsssl 0.1",
+        "^GSPC",
+        report["meta"]["split"]["test_start"],
+        report["meta"]["split"]["val_start"],
+    ):
         assert needle in md, needle
 
 
@@ -177,7 +205,7 @@ def test_html_embeds_the_four_figures_as_png(written):
 def test_report_files_are_readable_by_others(written):
     _, _, out, _ = written
     for p in out.iterdir():
-        assert p.stat().st_mode & 0o044, p.name   # not mkstemp's 0600
+        assert p.stat().st_mode & 0o044, p.name  # not mkstemp's 0600
 
 
 def test_bad_grid_values_are_clear_errors():

@@ -7,7 +7,7 @@ from tsssl.data.windowset import WindowSet
 from tsssl.evaluate.threshold import choose_threshold, threshold_curve, validation_slice
 
 Y = np.array([1, 1, 0, 1, 0, 0])
-S = np.array([.9, .8, .7, .6, .5, .4])
+S = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
 
 
 def test_threshold_curve_against_sklearn():
@@ -75,13 +75,19 @@ def _windows(n_days=120, tickers=("AAA", "BBB"), horizon=5):
     ticker = np.repeat(np.array(tickers), n_days)
     n = end_date.size
     rng = np.random.default_rng(0)
-    return WindowSet(X=rng.normal(size=(n, 20, 2)).astype(np.float32),
-                     y=(rng.random(n) < 0.2).astype(np.int64), end_date=end_date.astype("datetime64[ns]"),
-                     ticker=ticker, feature_names=["a", "b"], meta={"horizon": horizon})
+    return WindowSet(
+        X=rng.normal(size=(n, 20, 2)).astype(np.float32),
+        y=(rng.random(n) < 0.2).astype(np.int64),
+        end_date=end_date.astype("datetime64[ns]"),
+        ticker=ticker,
+        feature_names=["a", "b"],
+        meta={"horizon": horizon},
+    )
 
 
-@pytest.mark.skipif(not hasattr(tsssl.data, "chronological_split"),
-                    reason="tsssl.data.chronological_split has not landed yet")
+@pytest.mark.skipif(
+    not hasattr(tsssl.data, "chronological_split"), reason="tsssl.data.chronological_split has not landed yet"
+)
 def test_validation_slice_is_a_purged_tail_of_the_training_period():
     ws = _windows()
     calendar = np.unique(ws.end_date)

@@ -4,6 +4,7 @@ Kept in its own importable module because torch.multiprocessing's spawn pickles 
 module and name (pytest's importlib mode gives test modules names children cannot import).
 The loss cases live here so that the parent's one-process reference uses the same calls.
 """
+
 from __future__ import annotations
 
 import gc
@@ -63,8 +64,13 @@ def reference(inputs: dict) -> dict:
         model = _linear(inputs)
         loss_m = _model_loss(fn, model, inputs["x1"], inputs["x2"], inputs["labels"])
         loss_m.backward()
-        out[name] = {"loss": loss.detach(), "g1": _zeros_if_none(g1, z1), "g2": _zeros_if_none(g2, z2),
-                     "gw": model.weight.grad.clone(), "gb": model.bias.grad.clone()}
+        out[name] = {
+            "loss": loss.detach(),
+            "g1": _zeros_if_none(g1, z1),
+            "g2": _zeros_if_none(g2, z2),
+            "gw": model.weight.grad.clone(),
+            "gb": model.bias.grad.clone(),
+        }
     return out
 
 
@@ -101,8 +107,13 @@ def run(rank: int, world: int, init_file: str, out_dir: str) -> None:
             g1, g2 = torch.autograd.grad(loss, [z1, z2], allow_unused=True)
             ddp = torch.nn.parallel.DistributedDataParallel(_linear(inputs))
             _model_loss(fn, ddp, local["x1"], local["x2"], local["labels"]).backward()
-            results[name] = {"loss": loss.detach(), "g1": _zeros_if_none(g1, z1), "g2": _zeros_if_none(g2, z2),
-                             "gw": ddp.module.weight.grad.clone(), "gb": ddp.module.bias.grad.clone()}
+            results[name] = {
+                "loss": loss.detach(),
+                "g1": _zeros_if_none(g1, z1),
+                "g2": _zeros_if_none(g2, z2),
+                "gw": ddp.module.weight.grad.clone(),
+                "gb": ddp.module.bias.grad.clone(),
+            }
             del ddp
         # the mask form does not gather: local mean
         mask = torch.eye(hi - lo, dtype=torch.bool)

@@ -1,4 +1,5 @@
 """Under bf16 autocast (CPU) every loss computes in float32: same value, float32 result."""
+
 import pytest
 import torch
 

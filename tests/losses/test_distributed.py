@@ -4,6 +4,7 @@ Convention checked (tsssl.losses.gather): every rank returns the global-batch lo
 w.r.t. rank r's embeddings is world_size x the one-process gradient of its rows; after DDP's
 averaging a linear model's parameter gradients equal the one-process gradients exactly.
 """
+
 import shutil
 import sys
 import tempfile
@@ -38,8 +39,9 @@ def run():
 def _spawn(tmp: Path):
     inputs = worker.make_inputs()
     torch.save(inputs, tmp / "inputs.pt")
-    ctx = mp.start_processes(worker.run, args=(WORLD, str(tmp / "pg"), str(tmp)), nprocs=WORLD, join=False,
-                             start_method="spawn")
+    ctx = mp.start_processes(
+        worker.run, args=(WORLD, str(tmp / "pg"), str(tmp)), nprocs=WORLD, join=False, start_method="spawn"
+    )
     deadline = time.monotonic() + 120
     try:
         while not ctx.join(timeout=1):
@@ -87,8 +89,16 @@ def test_ddp_averaged_parameter_gradients_equal_one_process(run, name):
 
 
 def test_every_gathering_loss_is_covered():
-    gathering = {"nt_xent", "info_nce", "n_pair", "supcon", "soft_nearest_neighbors", "lifted_structured",
-                 "barlow_twins", "vicreg"}
+    gathering = {
+        "nt_xent",
+        "info_nce",
+        "n_pair",
+        "supcon",
+        "soft_nearest_neighbors",
+        "lifted_structured",
+        "barlow_twins",
+        "vicreg",
+    }
     assert gathering <= set(worker.CASES)
 
 

@@ -1,4 +1,5 @@
 """info_nce, nt_xent and n_pair against naive loop references in float64 (values and grads)."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """The nn.Module wrappers call the pure functions with their stored, checked configuration."""
+
 import pytest
 import torch
 

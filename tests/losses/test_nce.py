@@ -1,4 +1,5 @@
 """nce against a naive loop reference (logistic data-vs-noise) in float64."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """contrastive_pair, triplet_margin and lifted_structured against naive loops in float64."""
+
 import pytest
 import torch
 
@@ -29,7 +30,7 @@ def naive_lifted(x, labels, margin):
     total = 0.0
     for i, j in pairs:
         s = sum(torch.exp(margin - _d(x[i], x[k])) for k in range(B) if labels[k] != labels[i])
-        s = s + sum(torch.exp(margin - _d(x[j], x[l])) for l in range(B) if labels[l] != labels[j])
+        s = s + sum(torch.exp(margin - _d(x[j], x[m])) for m in range(B) if labels[m] != labels[j])
         J = torch.log(s) + _d(x[i], x[j])
         total = total + torch.relu(J) ** 2
     return total / (2 * len(pairs))

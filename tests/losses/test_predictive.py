@@ -1,4 +1,5 @@
 """negative_cosine against a naive loop reference; the target gets no gradient."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """MemoryQueue: FIFO order, wrap-around, oversized batches, state_dict round trip."""
+
 import pytest
 import torch
 

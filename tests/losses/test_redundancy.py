@@ -1,4 +1,5 @@
 """barlow_twins and vicreg against naive loop references in float64 (values and gradients)."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """supcon and soft_nearest_neighbors against naive loop references in float64."""
+
 import pytest
 import torch
 
@@ -63,16 +64,18 @@ def test_supcon_matches_naive():
 
 
 def test_soft_nearest_neighbors_matches_naive():
-    _check(lambda x, y: soft_nearest_neighbors(x, y, temperature=0.8),
-           lambda x, y: naive_snn(x, y, 0.8), seed=1, scale=0.7)
+    _check(
+        lambda x, y: soft_nearest_neighbors(x, y, temperature=0.8), lambda x, y: naive_snn(x, y, 0.8), seed=1, scale=0.7
+    )
 
 
 def test_supcon_with_distinct_labels_is_nt_xent():
     g = torch.Generator().manual_seed(2)
     z1, z2 = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
     y = torch.arange(5)
-    torch.testing.assert_close(supcon(torch.cat([z1, z2]), torch.cat([y, y]), temperature=0.5),
-                               nt_xent(z1, z2, temperature=0.5))
+    torch.testing.assert_close(
+        supcon(torch.cat([z1, z2]), torch.cat([y, y]), temperature=0.5), nt_xent(z1, z2, temperature=0.5)
+    )
 
 
 def test_supcon_accepts_views_as_a_middle_dimension():

@@ -1,4 +1,5 @@
 """Barlow Twins on windows: the loss of the projected views; it falls through the Trainer."""
+
 import numpy as np
 import torch
 
@@ -16,7 +17,10 @@ def scaled(encoder, X):
 
 def test_step_is_barlow_twins_of_the_projected_views():
     torch.manual_seed(0)
-    views = lambda x: (x, x.flip(1))
+
+    def views(x):
+        return (x, x.flip(1))
+
     method = BarlowTwins(LSTMEncoder(3, hidden=8), views=views, proj_dim=16, lambd=0.01)
     method.eval()
     x = torch.randn(8, 10, 3)
@@ -28,7 +32,8 @@ def test_barlow_lowers_its_loss():
     ws = build_windows(load_sample(), window=20, horizon=5).subset(np.arange(1024))
     torch.manual_seed(0)
     method = BarlowTwins(scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X), proj_dim=64)
-    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     assert np.mean(ls[-8:]) < 0.9 * np.mean(ls[:8]), (ls[:8], ls[-8:])

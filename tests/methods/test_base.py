@@ -1,5 +1,6 @@
 """The shared pieces of tsssl.methods.base: split_batch, first_view, frozen_copy, eval_mode, the
 Method class attributes (uses_labels, causal_encoder) and TwoViewMethod's default views."""
+
 import pytest
 import torch
 from torch import nn
@@ -7,8 +8,7 @@ from torch import nn
 from tsssl.augment import default_timeseries_views
 from tsssl.augment.compose import TwoViews
 from tsssl.encoders import LSTMEncoder
-from tsssl.methods import (BYOL, CPC, BarlowTwins, FineTune, Method, MoCo, SiamCL, SimCLR, SimSiam,
-                           SupervisedBaseline)
+from tsssl.methods import BYOL, CPC, BarlowTwins, FineTune, Method, MoCo, SiamCL, SimCLR, SimSiam, SupervisedBaseline
 from tsssl.methods.base import TwoViewMethod, eval_mode, first_view, frozen_copy, split_batch
 
 TWO_VIEW = [SiamCL, SimCLR, MoCo, BYOL, SimSiam, BarlowTwins]

@@ -1,4 +1,5 @@
 """build_method: every name builds, with its encoder by name or as a module; clear errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -47,14 +48,18 @@ def test_standardized_encoder_scales_inputs_and_carries_its_statistics():
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(50, 6, 3)) * [0.01, 1.0, 5.0] + [0.0, 2.0, -1.0]).astype(np.float32)
     mean, std = channel_stats(X)
-    assert np.allclose(mean, X.reshape(-1, 3).mean(0), atol=1e-6) and np.allclose(std, X.reshape(-1, 3).std(0), atol=1e-6)
+    assert np.allclose(mean, X.reshape(-1, 3).mean(0), atol=1e-6) and np.allclose(
+        std, X.reshape(-1, 3).std(0), atol=1e-6
+    )
     torch.manual_seed(0)
     method = build_method("cpc", 3, encoder_kwargs={"hidden": 4}, standardize=(mean, std))
     wrapped = method.encoder.step_encoder
     assert isinstance(wrapped, StandardizedEncoder) and wrapped.out_dim == 4
     x = torch.as_tensor(X[:4])
-    expected = wrapped.encoder((x - torch.as_tensor(mean, dtype=torch.float32)) / torch.as_tensor(std, dtype=torch.float32),
-                               return_sequence=True)
+    expected = wrapped.encoder(
+        (x - torch.as_tensor(mean, dtype=torch.float32)) / torch.as_tensor(std, dtype=torch.float32),
+        return_sequence=True,
+    )
     assert torch.allclose(wrapped(x, return_sequence=True), expected, atol=1e-6)
     state = method.state_dict()
     assert any(k.endswith("step_encoder.mean") for k in state) and any(k.endswith("step_encoder.std") for k in state)

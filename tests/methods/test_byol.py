@@ -1,4 +1,5 @@
 """BYOL: the target network takes no gradient, moves by EMA, and the loss falls."""
+
 import numpy as np
 import torch
 
@@ -16,7 +17,10 @@ def scaled(encoder, X):
 
 def test_target_has_no_gradient_and_loss_is_symmetric():
     torch.manual_seed(0)
-    views = lambda x: (x, x.flip(1))
+
+    def views(x):
+        return (x, x.flip(1))
+
     method = BYOL(LSTMEncoder(3, hidden=8), views=views)
     method.eval()
     x = torch.randn(6, 10, 3)
@@ -35,7 +39,9 @@ def test_target_has_no_gradient_and_loss_is_symmetric():
         ref = 0.5 * (losses.negative_cosine(p1, t2) + losses.negative_cosine(p2, t1))
     assert torch.allclose(loss.detach(), ref, atol=1e-6)
     assert [(a, b) for a, b in method.momentum_pairs()] == [
-        (method.encoder, method.target_encoder), (method.projector, method.target_projector)]
+        (method.encoder, method.target_encoder),
+        (method.projector, method.target_projector),
+    ]
 
 
 def test_byol_lowers_its_loss_and_the_target_follows():
@@ -43,8 +49,9 @@ def test_byol_lowers_its_loss_and_the_target_follows():
     torch.manual_seed(0)
     method = BYOL(scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X))
     target_before = [p.detach().clone() for p in method.target_encoder.parameters()]
-    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     assert np.mean(ls[-8:]) < np.mean(ls[:8]) - 0.05, (ls[:8], ls[-8:])
     moved = sum(float((a - b).abs().sum()) for a, b in zip(method.target_encoder.parameters(), target_before))

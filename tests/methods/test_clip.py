@@ -1,6 +1,7 @@
 """CLIP: the symmetric InfoNCE with identical captions as positives, zero-shot logits with
 template averaging, and two-tower training on digits <-> names and price windows <->
 descriptions, both well above chance and above the untrained towers."""
+
 import copy
 
 import numpy as np
@@ -79,11 +80,16 @@ def test_clip_on_digits_names_the_unseen_digits():
     template = np.random.default_rng(0).integers(len(DIGIT_TEMPLATES), size=len(split.y_train))
     text = class_ids[torch.from_numpy(split.y_train), torch.from_numpy(template)]
     torch.manual_seed(0)
-    model = CLIP(ConvEncoder(1, (16, 32, 32)), TextTransformerEncoder(len(tok), 32, 2, 1, 64, 8),
-                 embed_dim=32, view=default_image_views().t1)
+    model = CLIP(
+        ConvEncoder(1, (16, 32, 32)),
+        TextTransformerEncoder(len(tok), 32, 2, 1, 64, 8),
+        embed_dim=32,
+        view=default_image_views().t1,
+    )
     initial = copy.deepcopy(model)
-    result = Trainer(max_steps=60, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10,
-                     progress=False).fit(model, (torch.from_numpy(split.X_train), text))
+    result = Trainer(max_steps=60, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
+        model, (torch.from_numpy(split.X_train), text)
+    )
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.85 * losses[0], losses
     x_test = torch.from_numpy(split.X_test)
@@ -103,8 +109,9 @@ def test_clip_on_price_windows_and_their_descriptions():
     window_encoder = StandardizedEncoder(CNNEncoder(train.X.shape[2], channels=16, layers=2), *channel_stats(train.X))
     model = CLIP(window_encoder, TextTransformerEncoder(len(tok), 32, 2, 1, 64, 12), embed_dim=32)
     initial = copy.deepcopy(model)
-    result = Trainer(max_steps=150, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=25,
-                     progress=False).fit(model, (torch.from_numpy(train.X), tok(texts, max_len=12)))
+    result = Trainer(max_steps=150, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=25, progress=False).fit(
+        model, (torch.from_numpy(train.X), tok(texts, max_len=12))
+    )
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.9 * losses[0], losses
     x_test = torch.from_numpy(test.X)

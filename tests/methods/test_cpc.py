@@ -1,5 +1,6 @@
 """CPC: the positive of each k-step prediction is the same window's encoding k steps later,
 the predictors have the shapes of the algorithm, the loss falls, the context finds a pattern."""
+
 import numpy as np
 import pytest
 import torch
@@ -79,8 +80,9 @@ def test_cpc_lowers_its_loss_on_the_sample():
     ws = build_windows(load_sample(), window=20, horizon=5).subset(np.arange(1024))
     torch.manual_seed(0)
     method = CPC(scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X))
-    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     assert np.mean(ls[-8:]) < np.mean(ls[:8]) - 0.05 * abs(np.mean(ls[:8])), (ls[:8], ls[-8:])
 

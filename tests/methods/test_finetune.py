@@ -87,8 +87,13 @@ def test_step_counter_survives_a_state_dict_round_trip():
 
 def test_balanced_weights_from_a_windowset_and_errors():
     X, y = _data(64)
-    ws = WindowSet(X=X, y=y, end_date=np.arange(64).astype("datetime64[D]"), ticker=np.array(["A"] * 64),
-                   feature_names=["a", "b", "c"])
+    ws = WindowSet(
+        X=X,
+        y=y,
+        end_date=np.arange(64).astype("datetime64[D]"),
+        ticker=np.array(["A"] * 64),
+        feature_names=["a", "b", "c"],
+    )
     ft = finetune(_encoder(), ws, trainer_kwargs=dict(TRAIN, max_steps=1))
     n1 = y.sum()
     assert ft.class_weight.tolist() == pytest.approx([64 / (2 * (64 - n1)), 64 / (2 * n1)])

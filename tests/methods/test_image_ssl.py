@@ -1,6 +1,7 @@
 """SimCLR, MoCo, BYOL, SimSiam and Barlow Twins on images: the window method classes with a conv
 encoder and image views, trained by the one Trainer on the digits; each lowers its loss and its
 frozen encoder's linear probe beats the same encoder at its random initialisation."""
+
 import copy
 
 import numpy as np
@@ -30,8 +31,9 @@ def split():
 
 
 def probe(encoder, split):
-    return linear_probe_accuracy(embed(encoder, split.X_train), split.y_train,
-                                 embed(encoder, split.X_test), split.y_test)
+    return linear_probe_accuracy(
+        embed(encoder, split.X_train), split.y_train, embed(encoder, split.X_test), split.y_test
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,9 @@ def test_method_on_digits_lowers_its_loss_and_beats_the_random_encoder(name, spl
     encoder = copy.deepcopy(initial)
     torch.manual_seed(0)  # the heads' initialisation
     method = METHODS[name](encoder, default_image_views())
-    result = Trainer(max_steps=60, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10,
-                     progress=False).fit(method, torch.from_numpy(split.X_train))
+    result = Trainer(max_steps=60, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
+        method, torch.from_numpy(split.X_train)
+    )
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < losses[0] - 0.05 * abs(losses[0]), losses
     acc = probe(method.encoder, split)

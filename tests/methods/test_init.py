@@ -1,5 +1,6 @@
 """tsssl.methods exports every method class (windows, images, text) and FineTune / finetune;
 the image / text classes load on first use, so importing the package stays light."""
+
 import subprocess
 import sys
 
@@ -8,8 +9,14 @@ import pytest
 from tsssl import methods
 from tsssl.methods.base import Method
 
-IMAGE_TEXT = {"RotNet": "rotnet", "Jigsaw": "jigsaw", "CLIP": "clip", "Word2Vec": "word2vec",
-              "MaskedLM": "mlm", "SimCSE": "simcse"}
+IMAGE_TEXT = {
+    "RotNet": "rotnet",
+    "Jigsaw": "jigsaw",
+    "CLIP": "clip",
+    "Word2Vec": "word2vec",
+    "MaskedLM": "mlm",
+    "SimCSE": "simcse",
+}
 
 
 def test_every_exported_name_resolves():
@@ -38,8 +45,10 @@ def test_unknown_name_is_an_attribute_error():
 
 
 def test_import_does_not_load_the_image_and_text_methods():
-    code = ("import sys, tsssl.methods as m; "
-            "assert not any(f'tsssl.methods.{x}' in sys.modules for x in ('rotnet', 'jigsaw', 'clip', "
-            "'word2vec', 'mlm', 'simcse')); assert 'pandas' not in sys.modules; "
-            "m.MaskedLM; assert 'tsssl.methods.mlm' in sys.modules")
+    code = (
+        "import sys, tsssl.methods as m; "
+        "assert not any(f'tsssl.methods.{x}' in sys.modules for x in ('rotnet', 'jigsaw', 'clip', "
+        "'word2vec', 'mlm', 'simcse')); assert 'pandas' not in sys.modules; "
+        "m.MaskedLM; assert 'tsssl.methods.mlm' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

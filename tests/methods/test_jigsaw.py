@@ -3,6 +3,7 @@ against naive loops, the tile network with a pretext-only trunk, and training on
 learns to solve the puzzle (the untrained network stays at chance) and, with the set-up of
 ``tsssl train --modality image --method jigsaw`` (16 x 16 digits, the first conv block as the
 representation, a two-block trunk), beats the random encoder's probes."""
+
 import copy
 import itertools
 
@@ -12,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from tsssl.augment.image import RandomResizedCrop
-from tsssl.experiments.image import image_probe_metrics
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
+from tsssl.experiments.image import image_probe_metrics
 from tsssl.methods.jigsaw import Jigsaw, hamming_permutations, image_tiles, jittered_tiles
 from tsssl.train import Trainer
 
@@ -55,11 +56,11 @@ def test_tiles_and_shuffling_match_loops():
     tiles = image_tiles(x, 2)  # 3 x 3 tiles of the centre 6 x 6
     for b in range(2):
         for i, j in itertools.product(range(2), range(2)):
-            assert torch.equal(tiles[b, 2 * i + j], x[b, :, 3 * i:3 * i + 3, 3 * j:3 * j + 3])
+            assert torch.equal(tiles[b, 2 * i + j], x[b, :, 3 * i : 3 * i + 3, 3 * j : 3 * j + 3])
     small = jittered_tiles(tiles, 2, torch.Generator().manual_seed(0))
     for b, t in itertools.product(range(2), range(4)):  # each tile is a 2 x 2 block of its own cell
         cell, crop = tiles[b, t, 0], small[b, t, 0]
-        assert any(torch.equal(cell[r:r + 2, c:c + 2], crop) for r in range(2) for c in range(2))
+        assert any(torch.equal(cell[r : r + 2, c : c + 2], crop) for r in range(2) for c in range(2))
     torch.manual_seed(0)
     method = Jigsaw(ConvEncoder(1, (4,)), grid=2, n_permutations=6, tile_size=3, normalize_tiles=False)
     p = torch.tensor([3, 5])
@@ -86,8 +87,9 @@ def test_jigsaw_on_digits_learns_the_puzzle():
     torch.manual_seed(0)
     method = Jigsaw(ConvEncoder(1, (16, 32)), RandomResizedCrop(scale=(0.7, 1.0)), grid=2, n_permutations=24)
     initial = copy.deepcopy(method)
-    result = Trainer(max_steps=80, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10,
-                     progress=False).fit(method, torch.from_numpy(split.X_train))
+    result = Trainer(max_steps=80, batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
+        method, torch.from_numpy(split.X_train)
+    )
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
     x_test = torch.from_numpy(split.X_test)
@@ -127,10 +129,17 @@ def test_jigsaw_features_beat_the_random_encoder():
     torch.manual_seed(0)
     encoder = ConvEncoder(1, (32,), pool=2)
     initial = copy.deepcopy(encoder)
-    method = Jigsaw(encoder, RandomResizedCrop(scale=(0.7, 1.0)), grid=2, n_permutations=24, tile_size=6,
-                    trunk=ConvEncoder(32, (64, 128)))
-    Trainer(max_steps=300, batch_size=128, lr=3e-3, weight_decay=1e-4, seed=0, device="cpu", log_every=50,
-            progress=False).fit(method, torch.from_numpy(split.X_train))
+    method = Jigsaw(
+        encoder,
+        RandomResizedCrop(scale=(0.7, 1.0)),
+        grid=2,
+        n_permutations=24,
+        tile_size=6,
+        trunk=ConvEncoder(32, (64, 128)),
+    )
+    Trainer(
+        max_steps=300, batch_size=128, lr=3e-3, weight_decay=1e-4, seed=0, device="cpu", log_every=50, progress=False
+    ).fit(method, torch.from_numpy(split.X_train))
     # the probes of `tsssl train`: both encoders with BatchNorm statistics of whole training digits
     probes = image_probe_metrics(method.encoder, initial, split, seed=0)
     got, random = probes["trained"], probes["random_encoder"]

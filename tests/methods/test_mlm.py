@@ -1,5 +1,6 @@
 """Masked-LM (masking statistics: tests/augment/test_text.py): the loss on the chosen positions only, tied
 output weights, and pre-training that learns to fill in words from their context."""
+
 import copy
 
 import numpy as np
@@ -48,8 +49,9 @@ def test_mlm_learns_to_fill_in_words_from_context():
     torch.manual_seed(0)
     m = MaskedLM(small_encoder(24), 24)
     initial = copy.deepcopy(m)
-    result = Trainer(max_steps=300, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=30,
-                     progress=False).fit(m, train)
+    result = Trainer(max_steps=300, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=30, progress=False).fit(
+        m, train
+    )
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
     print(m.masked_accuracy(test), initial.masked_accuracy(test))

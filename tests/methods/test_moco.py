@@ -1,5 +1,6 @@
 """MoCo v2: the queue fills with normalised keys after the loss, the key encoder takes no
 gradient and moves only by the Trainer's EMA, the loss falls once the queue is full."""
+
 import numpy as np
 import torch
 
@@ -28,7 +29,10 @@ def test_positive_mask_marks_the_own_key_only():
 
 def test_queue_fills_after_the_loss_and_the_loss_uses_it():
     torch.manual_seed(0)
-    views = lambda x: (x, x.flip(1))
+
+    def views(x):
+        return (x, x.flip(1))
+
     method = MoCo(LSTMEncoder(3, hidden=8), views=views, queue_size=10, proj_dim=4)
     method.eval()  # fixed batch-norm statistics: the reference below recomputes the same q, k
     x1, x2 = torch.randn(4, 12, 3), torch.randn(4, 12, 3)
@@ -75,8 +79,9 @@ def test_moco_lowers_its_loss_once_the_queue_is_full():
     ws = sample_slice()
     torch.manual_seed(0)
     method = MoCo(scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X), queue_size=512)
-    result = Trainer(max_steps=80, batch_size=128, lr=1e-2, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    result = Trainer(max_steps=80, batch_size=128, lr=1e-2, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     full = ls[4:]  # the queue holds 512 keys from step 5 on: the number of negatives is fixed
     assert np.mean(full[-8:]) < 0.96 * np.mean(full[:8]), (full[:8], full[-8:])

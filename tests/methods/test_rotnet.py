@@ -1,5 +1,6 @@
 """RotNet: the four rotations and their labels, the loss, and training on the digits (16 x 16)
 that lowers the loss, learns the rotations and beats the random encoder's probes."""
+
 import copy
 
 import numpy as np
@@ -41,8 +42,9 @@ def trained():
     encoder = ConvEncoder(1, (16, 32))
     initial = calibrate_batchnorm(copy.deepcopy(encoder), split.X_train)
     method = RotNet(encoder, RandomResizedCrop(scale=(0.7, 1.0)), hidden=256)
-    result = Trainer(max_steps=150, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=20,
-                     progress=False).fit(method, torch.from_numpy(split.X_train))
+    result = Trainer(max_steps=150, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=20, progress=False).fit(
+        method, torch.from_numpy(split.X_train)
+    )
     return split, method, initial, [h["loss"] for h in result.history]
 
 
@@ -57,8 +59,10 @@ def test_rotnet_features_beat_the_random_encoder(trained):
 
     def scores(enc):
         a, b = embed(enc, split.X_train), embed(enc, split.X_test)
-        return (linear_probe_accuracy(a, split.y_train, b, split.y_test),
-                knn_accuracy(a, split.y_train, b, split.y_test))
+        return (
+            linear_probe_accuracy(a, split.y_train, b, split.y_test),
+            knn_accuracy(a, split.y_train, b, split.y_test),
+        )
 
     (lin, knn), (lin0, knn0) = scores(method.encoder), scores(initial)
     assert lin > lin0 + 0.01 and knn > knn0 + 0.01, (lin, lin0, knn, knn0)

@@ -1,5 +1,6 @@
 """SiamCL: the talk's Siamese network trains through the Trainer, and its representation
 carries a planted pattern that a linear probe finds."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,8 +27,9 @@ def sample_slice(n=1024):
 
 
 def fit_losses(method, data, steps, batch_size=128, lr=3e-3):
-    result = Trainer(max_steps=steps, batch_size=batch_size, lr=lr, seed=0, device="cpu",
-                     log_every=1, progress=False).fit(method, data)
+    result = Trainer(
+        max_steps=steps, batch_size=batch_size, lr=lr, seed=0, device="cpu", log_every=1, progress=False
+    ).fit(method, data)
     losses_ = [h["loss"] for h in result.history]
     assert len(losses_) == steps and np.all(np.isfinite(losses_))
     return losses_
@@ -46,7 +48,10 @@ def test_supervised_siamcl_uses_supcon_with_the_labels():
     torch.manual_seed(0)
     x = torch.randn(16, 20, 3)
     y = torch.tensor([0, 1] * 8)
-    views = lambda v: (v, v.flip(1))  # fixed views, so the reference sees the same inputs
+
+    def views(v):
+        return (v, v.flip(1))  # fixed views, so the reference sees the same inputs
+
     method = SiamCL(LSTMEncoder(3, hidden=8), views=views, supervised=True, temperature=0.3)
     method.eval()  # batch-norm in the head: use fixed statistics for the comparison
     z = method.project(torch.cat([x, x.flip(1)]))

@@ -1,4 +1,5 @@
 """SimCLR on windows: NT-Xent of the two projected views; the loss falls."""
+
 import numpy as np
 import torch
 
@@ -16,7 +17,10 @@ def scaled(encoder, X):
 
 def test_step_is_nt_xent_of_the_projected_views():
     torch.manual_seed(0)
-    views = lambda x: (x, x.flip(1))
+
+    def views(x):
+        return (x, x.flip(1))
+
     method = SimCLR(LSTMEncoder(3, hidden=8), views=views, temperature=0.4)
     method.eval()
     x = torch.randn(6, 10, 3)
@@ -29,7 +33,8 @@ def test_simclr_lowers_its_loss_with_a_cnn_encoder():
     ws = build_windows(load_sample(), window=20, horizon=5).subset(np.arange(1024))
     torch.manual_seed(0)
     method = SimCLR(scaled(CNNEncoder(ws.X.shape[2], channels=16, layers=2), ws.X))
-    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     assert np.mean(ls[-8:]) < np.mean(ls[:8]) - 0.05 * np.mean(ls[:8]), (ls[:8], ls[-8:])

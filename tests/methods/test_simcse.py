@@ -1,6 +1,7 @@
 """SimCSE: the step is InfoNCE between two dropout passes of the same sentences (in-batch
 negatives), an encoder without dropout is refused, and training on the Python help topics
 lowers the loss and gives sentence embeddings whose topic k-NN beats the untrained encoder."""
+
 import copy
 
 import numpy as np
@@ -17,8 +18,9 @@ from tsssl.train import Trainer
 
 
 def small_encoder(vocab, max_len=16, dropout=0.1):
-    return TextTransformerEncoder(vocab, d_model=32, heads=2, layers=1, dim_feedforward=64, max_len=max_len,
-                                  dropout=dropout)
+    return TextTransformerEncoder(
+        vocab, d_model=32, heads=2, layers=1, dim_feedforward=64, max_len=max_len, dropout=dropout
+    )
 
 
 def test_step_is_info_nce_between_two_dropout_views():
@@ -53,8 +55,9 @@ def test_simcse_on_help_topics_lowers_its_loss_and_beats_the_random_encoder():
     torch.manual_seed(0)
     m = SimCSE(small_encoder(len(tok), max_len=24))
     initial = copy.deepcopy(m.encoder)
-    result = Trainer(max_steps=120, batch_size=128, lr=3e-3, weight_decay=1e-2, seed=0, device="cpu",
-                     log_every=10, progress=False).fit(m, ids_train)
+    result = Trainer(
+        max_steps=120, batch_size=128, lr=3e-3, weight_decay=1e-2, seed=0, device="cpu", log_every=10, progress=False
+    ).fit(m, ids_train)
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
 

@@ -1,5 +1,6 @@
 """The LSTM baseline: weighted cross-entropy, balanced weights from the labels, probabilities,
 and it learns the label on the sample."""
+
 import numpy as np
 import pytest
 import torch
@@ -51,8 +52,11 @@ def test_predict_proba_rows_sum_to_one_and_keep_train_mode():
 def test_lstm_baseline_lowers_its_loss_on_the_sample():
     ws = build_windows(load_sample(), window=20, horizon=5).subset(np.arange(1024))
     torch.manual_seed(0)
-    method = SupervisedBaseline(scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X), class_weight="balanced", labels=ws.y)
-    result = Trainer(max_steps=40, batch_size=128, lr=1e-2, seed=0, device="cpu", log_every=1,
-                     progress=False).fit(method, ws)
+    method = SupervisedBaseline(
+        scaled(LSTMEncoder(ws.X.shape[2], hidden=16), ws.X), class_weight="balanced", labels=ws.y
+    )
+    result = Trainer(max_steps=40, batch_size=128, lr=1e-2, seed=0, device="cpu", log_every=1, progress=False).fit(
+        method, ws
+    )
     ls = [h["loss"] for h in result.history]
     assert np.mean(ls[-8:]) < np.mean(ls[:8]) - 0.02, (ls[:8], ls[-8:])

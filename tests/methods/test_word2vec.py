@@ -1,5 +1,6 @@
 """word2vec: skip-gram and CBOW steps are logistic NCE against unigram^0.75 noise; trained on
 the Python help topics, related words end up closer than the same words re-paired."""
+
 import copy
 
 import numpy as np
@@ -31,8 +32,7 @@ def test_skipgram_step_is_negative_sampling():
     torch.manual_seed(1)
     neg = torch.multinomial(noise / noise.sum(), 12, replacement=True).view(3, 4)
     h, u = m.encoder.embedding.weight[center], m.output.weight
-    ref = (-F.logsigmoid((h * u[context]).sum(-1)).sum()
-           - F.logsigmoid(-(h[:, None] * u[neg]).sum(-1)).sum()) / 3
+    ref = (-F.logsigmoid((h * u[context]).sum(-1)).sum() - F.logsigmoid(-(h[:, None] * u[neg]).sum(-1)).sum()) / 3
     assert torch.allclose(loss, ref, atol=1e-6)
     assert set(neg.flatten().tolist()) <= {4, 5, 6, 7}  # never a special token
 
@@ -54,8 +54,9 @@ def test_cbow_averages_the_context_without_padding():
 def corpus_and_vocab():
     corpus = load_pydoc_corpus()
     tok = Tokenizer.from_texts(corpus.sentences, min_count=5)
-    pairs = np.array([(tok.vocab.id(a), tok.vocab.id(b)) for a, b in RELATED_WORD_PAIRS
-                      if a in tok.vocab and b in tok.vocab])
+    pairs = np.array(
+        [(tok.vocab.id(a), tok.vocab.id(b)) for a, b in RELATED_WORD_PAIRS if a in tok.vocab and b in tok.vocab]
+    )
     return corpus, tok, pairs
 
 
@@ -67,8 +68,9 @@ def test_word2vec_puts_related_words_closer(mode, steps, batch, corpus_and_vocab
     torch.manual_seed(0)
     m = Word2Vec(len(tok), noise_distribution(tok.vocab.counts), dim=64, mode=mode)
     initial = copy.deepcopy(m)
-    result = Trainer(max_steps=steps, batch_size=batch, lr=1e-2, weight_decay=0.0, seed=0, device="cpu",
-                     log_every=25, progress=False).fit(m, data)
+    result = Trainer(
+        max_steps=steps, batch_size=batch, lr=1e-2, weight_decay=0.0, seed=0, device="cpu", log_every=25, progress=False
+    ).fit(m, data)
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-2:]) < 0.8 * losses[0], losses
     trained = related_vs_random(m.encoder.vectors.numpy(), pairs)

@@ -1,5 +1,6 @@
 """Worker for test_distributed.py: one rank of a 2-process gloo group on the CPU running the
 Trainer (an importable module: spawn pickles the target by module and name)."""
+
 from __future__ import annotations
 
 import gc
@@ -36,8 +37,11 @@ class StopAt:
 
 def _fit(method, data, out_dir, **kw):
     result = Trainer(batch_size=PER_RANK, out_dir=out_dir, **{**TRAIN_KW, **kw}).fit(method, data)
-    return {"params": params(method), "losses": [h["loss"] for h in result.history],
-            "steps": [h["step"] for h in result.history]}
+    return {
+        "params": params(method),
+        "losses": [h["loss"] for h in result.history],
+        "steps": [h["step"] for h in result.history],
+    }
 
 
 def run(rank: int, world: int, init_file: str, out_dir: str) -> None:
@@ -69,10 +73,14 @@ def run(rank: int, world: int, init_file: str, out_dir: str) -> None:
         dist.barrier()
         torch.manual_seed(100 + rank)
         other = NoisyRegression()
-        result = Trainer(batch_size=PER_RANK, out_dir=out / "noisy_resumed", checkpoint_every=STOP_AT,
-                         **TRAIN_KW).fit(other, (x, y), resume=True)
-        results["noisy_resumed"] = {"params": params(other), "losses": [h["loss"] for h in result.history],
-                                    "steps": [h["step"] for h in result.history]}
+        result = Trainer(batch_size=PER_RANK, out_dir=out / "noisy_resumed", checkpoint_every=STOP_AT, **TRAIN_KW).fit(
+            other, (x, y), resume=True
+        )
+        results["noisy_resumed"] = {
+            "params": params(other),
+            "losses": [h["loss"] for h in result.history],
+            "steps": [h["step"] for h in result.history],
+        }
         tmp = out / f"rank{rank}.pt.tmp"
         torch.save(results, tmp)
         tmp.rename(out / f"rank{rank}.pt")

@@ -1,5 +1,6 @@
 """Toy methods and data for the Trainer tests (an importable module: the DDP workers, spawned
 processes, import it by name)."""
+
 from __future__ import annotations
 
 import copy

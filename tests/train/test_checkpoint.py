@@ -1,12 +1,19 @@
 """Atomic checkpoint files and the RNG states they carry."""
+
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from tsssl.train.checkpoint import (CheckpointNotFoundError, capture_rng_state, load_checkpoint, resolve_resume,
-                                    restore_rng_state, save_checkpoint)
+from tsssl.train.checkpoint import (
+    CheckpointNotFoundError,
+    capture_rng_state,
+    load_checkpoint,
+    resolve_resume,
+    restore_rng_state,
+    save_checkpoint,
+)
 
 
 def test_save_then_load_round_trip(tmp_path):

@@ -1,19 +1,23 @@
 """Data forms, per-epoch orders from (seed, epoch), per-rank shards, batches cut by index."""
+
 import numpy as np
 import pytest
 import torch
 
 from tsssl.data.windowset import WindowSet
-from tsssl.train.data import (DatasetBatches, TensorBatches, as_tensors, epoch_order, make_batches,
-                              steps_per_epoch)
+from tsssl.train.data import DatasetBatches, TensorBatches, as_tensors, epoch_order, make_batches, steps_per_epoch
 from tsssl.train.distributed import shard_order
 
 
 def tiny_windowset(n=10, t=5, c=2, seed=0):
     rng = np.random.default_rng(seed)
-    return WindowSet(X=rng.normal(size=(n, t, c)).astype(np.float32), y=rng.integers(0, 2, n).astype(np.int64),
-                     end_date=np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"),
-                     ticker=np.array(["AAA"] * n), feature_names=[f"f{i}" for i in range(c)])
+    return WindowSet(
+        X=rng.normal(size=(n, t, c)).astype(np.float32),
+        y=rng.integers(0, 2, n).astype(np.int64),
+        end_date=np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"),
+        ticker=np.array(["AAA"] * n),
+        feature_names=[f"f{i}" for i in range(c)],
+    )
 
 
 def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
@@ -31,8 +35,8 @@ def test_rank_shards_of_a_step_make_up_the_single_process_batch():
     assert all(len(s) == len(shards[0]) == (103 // (b * world)) * b for s in shards)  # equal counts
     single = shard_order(order, b * world, 0, 1)
     for k in range(len(shards[0]) // b):
-        union = torch.cat([s[k * b:(k + 1) * b] for s in shards])
-        assert torch.equal(union, single[k * b * world:(k + 1) * b * world])
+        union = torch.cat([s[k * b : (k + 1) * b] for s in shards])
+        assert torch.equal(union, single[k * b * world : (k + 1) * b * world])
     # no sample is seen twice in an epoch
     every = torch.cat(shards)
     assert len(torch.unique(every)) == len(every)
@@ -77,7 +81,7 @@ def test_tensor_batches_follow_the_epoch_order_and_resume_mid_epoch():
     batches = list(tb.epoch(4))
     order = epoch_order(10, 1, 4)
     for k, (bx, by) in enumerate(batches):
-        assert torch.equal(by, order[3 * k:3 * k + 3])
+        assert torch.equal(by, order[3 * k : 3 * k + 3])
         assert torch.equal(bx, x[by])
     resumed = list(tb.epoch(4, start=2))
     assert len(resumed) == 1 and all(torch.equal(a, b) for a, b in zip(resumed[0], batches[2]))

@@ -1,5 +1,6 @@
 """DDP with 2 gloo processes on the CPU: per-rank batch B on 2 ranks equals one process with
 batch 2B on the same data order; only rank 0 writes; an interrupted DDP run resumes exactly."""
+
 import csv
 import shutil
 import sys
@@ -30,8 +31,13 @@ def run():
         torch.manual_seed(0)
         init = params(LinearRegression())
         torch.save({"x": x, "y": y, "init": init}, tmp / "inputs.pt")
-        ctx = mp.start_processes(worker.run, args=(worker.WORLD, str(tmp / "pg"), str(tmp)), nprocs=worker.WORLD,
-                                 join=False, start_method="spawn")
+        ctx = mp.start_processes(
+            worker.run,
+            args=(worker.WORLD, str(tmp / "pg"), str(tmp)),
+            nprocs=worker.WORLD,
+            join=False,
+            start_method="spawn",
+        )
         deadline = time.monotonic() + 150
         try:
             while not ctx.join(timeout=1):
@@ -62,8 +68,9 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(run, name):
             torch.testing.assert_close(res[name]["params"][k], v, rtol=0, atol=1e-5)
         assert res[name]["steps"] == [h["step"] for h in result.history] == [2, 4, 6, 8, 10]
         # logged losses are averaged over the ranks: the mean over the global batch
-        torch.testing.assert_close(torch.tensor(res[name]["losses"]),
-                                   torch.tensor([h["loss"] for h in result.history]), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            torch.tensor(res[name]["losses"]), torch.tensor([h["loss"] for h in result.history]), rtol=1e-5, atol=1e-6
+        )
     # the ranks hold identical parameters (DDP kept them in sync)
     for k, v in run["ranks"][0][name]["params"].items():
         assert torch.equal(run["ranks"][1][name]["params"][k], v)
@@ -84,8 +91,9 @@ def test_interrupted_ddp_run_resumes_exactly(run):
     for res in run["ranks"]:
         straight, resumed = res["noisy_straight"], res["noisy_resumed"]
         assert resumed["steps"] == straight["steps"]
-        torch.testing.assert_close(torch.tensor(resumed["losses"]), torch.tensor(straight["losses"]),
-                                   rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(
+            torch.tensor(resumed["losses"]), torch.tensor(straight["losses"]), rtol=1e-6, atol=1e-7
+        )
         for k, v in straight["params"].items():
             torch.testing.assert_close(resumed["params"][k], v, rtol=1e-6, atol=1e-7)
     shared = run["tmp"] / "noisy_resumed"

@@ -1,5 +1,6 @@
 """Momentum (EMA) target updates: the update rule against a hand computation, and the
 Trainer applying BYOL's schedule after every optimiser step."""
+
 import copy
 import sys
 from pathlib import Path
@@ -51,8 +52,9 @@ def test_trainer_applies_the_cosine_momentum_after_each_step():
             online_after_step.append({k: v.detach().clone() for k, v in method.encoder.named_parameters()})
 
     steps = 7
-    Trainer(max_steps=steps, batch_size=16, lr=0.05, device="cpu", progress=False,
-            callbacks=[Track()]).fit(method, (x, y))
+    Trainer(max_steps=steps, batch_size=16, lr=0.05, device="cpu", progress=False, callbacks=[Track()]).fit(
+        method, (x, y)
+    )
     expected = target0
     for s in range(steps):
         m = ema_momentum(s, steps, MomentumRegression.base_momentum)

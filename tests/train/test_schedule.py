@@ -1,4 +1,5 @@
 """Learning-rate warm-up + cosine and BYOL's momentum schedule, as pure functions."""
+
 import math
 
 import pytest

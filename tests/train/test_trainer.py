@@ -1,5 +1,6 @@
 """The Trainer on the CPU with toy methods: learning, seeds, exact resume, divergence, precision,
 data forms, logs, progress, optimiser groups and argument checks."""
+
 import csv
 import importlib.util
 import inspect
@@ -13,8 +14,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _train_toys import (LinearRegression, NaNAt, NoisyRegression, PairDataset, Recorder, params,  # noqa: E402
-                         regression_data)
+from _train_toys import LinearRegression, NaNAt, NoisyRegression, PairDataset, Recorder, params, regression_data  # noqa: E402
 
 from tsssl.data.windowset import WindowSet  # noqa: E402
 from tsssl.methods.base import Method  # noqa: E402
@@ -57,6 +57,7 @@ class StopAt:
 
 # -- learning --------------------------------------------------------------------------------
 
+
 def test_training_lowers_the_loss():
     x, y = regression_data(256)
     result = cpu_trainer(epochs=15, lr=0.05, log_every=8).fit(fresh(LinearRegression), (x, y))
@@ -98,8 +99,9 @@ def test_optimiser_follows_the_warmup_cosine_schedule():
             seen.append(self.opt.param_groups[0]["lr"])  # the lr of the next step
 
     total, lr = 20, 0.01
-    result = cpu_trainer(max_steps=total, lr=lr, warmup_frac=0.2, min_lr_ratio=0.1, log_every=1,
-                         callbacks=[LR()]).fit(fresh(LinearRegression), (x, y))
+    result = cpu_trainer(max_steps=total, lr=lr, warmup_frac=0.2, min_lr_ratio=0.1, log_every=1, callbacks=[LR()]).fit(
+        fresh(LinearRegression), (x, y)
+    )
     expected = [lr * warmup_cosine(s, total, 4, 0.1) for s in range(total + 1)]
     assert seen == pytest.approx(expected[1:])
     assert [h["lr"] for h in result.history] == pytest.approx(expected[:total])
@@ -107,8 +109,15 @@ def test_optimiser_follows_the_warmup_cosine_schedule():
 
 
 def test_weight_decay_groups_skip_biases_norms_and_targets():
-    model = nn.ModuleDict({"lin": nn.Linear(3, 4), "ln": nn.LayerNorm(4), "bn": nn.BatchNorm1d(4),
-                           "lstm": nn.LSTM(3, 5), "frozen": nn.Linear(4, 4)})
+    model = nn.ModuleDict(
+        {
+            "lin": nn.Linear(3, 4),
+            "ln": nn.LayerNorm(4),
+            "bn": nn.BatchNorm1d(4),
+            "lstm": nn.LSTM(3, 5),
+            "frozen": nn.Linear(4, 4),
+        }
+    )
     model["frozen"].weight.requires_grad_(False)
     exclude = {id(model["frozen"].bias)}
     groups = parameter_groups(model, 0.1, exclude)
@@ -116,8 +125,15 @@ def test_weight_decay_groups_skip_biases_norms_and_targets():
     no_decay = {id(p) for p in groups[1]["params"]}
     assert groups[0]["weight_decay"] == 0.1 and groups[1]["weight_decay"] == 0.0
     assert decay == {id(model["lin"].weight), id(model["lstm"].weight_ih_l0), id(model["lstm"].weight_hh_l0)}
-    assert no_decay == {id(model["lin"].bias), id(model["ln"].weight), id(model["ln"].bias), id(model["bn"].weight),
-                        id(model["bn"].bias), id(model["lstm"].bias_ih_l0), id(model["lstm"].bias_hh_l0)}
+    assert no_decay == {
+        id(model["lin"].bias),
+        id(model["ln"].weight),
+        id(model["ln"].bias),
+        id(model["bn"].weight),
+        id(model["bn"].bias),
+        id(model["lstm"].bias_ih_l0),
+        id(model["lstm"].bias_hh_l0),
+    }
 
 
 def test_gradient_clipping_bounds_the_first_update():
@@ -142,6 +158,7 @@ def test_gradient_clipping_bounds_the_first_update():
 
 # -- resume ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("log_every,as_dataset", [(1, False), (3, True)])
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, log_every, as_dataset):
     """2N steps straight vs N steps, a crash, and a resume to 2N: same per-step losses, same
@@ -156,7 +173,8 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, log_every, as_datase
 
     with pytest.raises(Stop):
         cpu_trainer(out_dir=tmp_path / "resumed", checkpoint_every=8, callbacks=[StopAt(8)], **kw).fit(
-            fresh(seed=0), data)
+            fresh(seed=0), data
+        )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 8
     other = fresh(seed=123)  # different init: everything must come from the checkpoint
     resumed = cpu_trainer(out_dir=tmp_path / "resumed", checkpoint_every=8, **kw).fit(other, data, resume=True)
@@ -230,10 +248,12 @@ def test_resume_with_a_longer_run_and_another_lr_follows_the_new_curve(tmp_path)
     reference = cpu_trainer(max_steps=24, lr=0.03, callbacks=[longer], **kw).fit(fresh(), (x, y))
     with pytest.raises(Stop):
         cpu_trainer(max_steps=16, out_dir=tmp_path, checkpoint_every=8, callbacks=[StopAt(8)], **kw).fit(
-            fresh(), (x, y))
+            fresh(), (x, y)
+        )
     resumed = LRTrace()
-    result = cpu_trainer(max_steps=24, lr=0.03, out_dir=tmp_path, checkpoint_every=8, callbacks=[resumed],
-                         **kw).fit(fresh(), (x, y), resume=True)
+    result = cpu_trainer(max_steps=24, lr=0.03, out_dir=tmp_path, checkpoint_every=8, callbacks=[resumed], **kw).fit(
+        fresh(), (x, y), resume=True
+    )
     assert result.steps == 24
     assert resumed.at == {s: longer.at[s] for s in range(8, 25)}
     assert resumed.at[8][0] == [0.03 * warmup_cosine(8, 24, 6)] * 2
@@ -263,6 +283,7 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path):
 
 # -- divergence --------------------------------------------------------------------------------
 
+
 def test_nan_loss_stops_naming_the_step_and_keeps_the_good_checkpoint(tmp_path):
     x, y = regression_data(64)
     saved = {}
@@ -273,8 +294,9 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_good_checkpoint(tmp_path):
 
     method = NaNAt(bad_step=8)
     with pytest.raises(TrainingDivergedError, match=r"nan at step 8 \(epoch 1\).*last good checkpoint") as err:
-        cpu_trainer(max_steps=20, checkpoint_every=5, log_every=1, out_dir=tmp_path,
-                    callbacks=[Snapshot()]).fit(method, (x, y))
+        cpu_trainer(max_steps=20, checkpoint_every=5, log_every=1, out_dir=tmp_path, callbacks=[Snapshot()]).fit(
+            method, (x, y)
+        )
     assert err.value.step == 8 and isinstance(err.value, RuntimeError)
     assert list(saved) == [5]
     ckpt_file = tmp_path / "checkpoint.pt"
@@ -321,6 +343,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monke
 
 # -- precision -----------------------------------------------------------------------------------
 
+
 def test_fp16_on_the_cpu_is_rejected_with_advice():
     with pytest.raises(ValueError, match="fp16.*CUDA.*use precision='bf16' or 'fp32'"):
         Trainer(device="cpu", precision="fp16")
@@ -348,13 +371,19 @@ def test_bf16_on_the_cpu_trains():
 
 # -- data forms ----------------------------------------------------------------------------------
 
+
 def test_windowset_input_gives_x_y_batches():
     rng = np.random.default_rng(0)
     n, t, c = 64, 6, 3
     X = rng.normal(size=(n, t, c)).astype(np.float32)
     yv = (X[:, -1, 0] > 0).astype(np.int64)
-    ws = WindowSet(X=X, y=yv, end_date=np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"),
-                   ticker=np.array(["AAA", "BBB"] * (n // 2)), feature_names=["r", "h", "l"])
+    ws = WindowSet(
+        X=X,
+        y=yv,
+        end_date=np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"),
+        ticker=np.array(["AAA", "BBB"] * (n // 2)),
+        feature_names=["r", "h", "l"],
+    )
     seen = []
 
     class Classifier(Method):
@@ -396,6 +425,7 @@ def test_single_tensor_input_is_a_one_tuple():
 
 
 # -- logs and progress ------------------------------------------------------------------------------
+
 
 def test_log_csv_has_a_row_per_log_step(tmp_path):
     x, y = regression_data(64)
@@ -444,8 +474,9 @@ def test_tensorboard_scalars_when_installed(tmp_path, monkeypatch):
     x, y = regression_data(64)
     result = cpu_trainer(max_steps=4, log_every=2, out_dir=tmp_path).fit(fresh(), (x, y))
     assert opened == [(str(tmp_path / "tb"), None), "closed"]
-    assert [(t, s) for t, _, s in written] == [(f"train/{k}", s) for s in (2, 4)
-                                               for k in ("loss", "lr", "samples_per_s")]
+    assert [(t, s) for t, _, s in written] == [
+        (f"train/{k}", s) for s in (2, 4) for k in ("loss", "lr", "samples_per_s")
+    ]
     assert [v for t, v, _ in written if t == "train/loss"] == [h["loss"] for h in result.history]
     assert callbacks.tensorboard_available() == (importlib.util.find_spec("tensorboard") is not None)
 
@@ -467,17 +498,21 @@ def test_progress_only_on_a_terminal(capsys):
 
 # -- arguments ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw,match", [
-    ({"epochs": 0}, "epochs must be a positive int"),
-    ({"max_steps": 2.5}, "max_steps must be a positive int"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"lr": 0}, "lr must be a number > 0"),
-    ({"warmup_frac": 1.0}, r"warmup_frac must be a number in \[0, 1\)"),
-    ({"grad_clip": -1.0}, "grad_clip"),
-    ({"device": "tpu9"}, "device='tpu9'"),
-    ({"checkpoint_every": 5}, "checkpoint_every needs out_dir"),
-    ({"on_device": "yes"}, "on_device"),
-])
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"epochs": 0}, "epochs must be a positive int"),
+        ({"max_steps": 2.5}, "max_steps must be a positive int"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0}, "lr must be a number > 0"),
+        ({"warmup_frac": 1.0}, r"warmup_frac must be a number in \[0, 1\)"),
+        ({"grad_clip": -1.0}, "grad_clip"),
+        ({"device": "tpu9"}, "device='tpu9'"),
+        ({"checkpoint_every": 5}, "checkpoint_every needs out_dir"),
+        ({"on_device": "yes"}, "on_device"),
+    ],
+)
 def test_bad_arguments_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
         Trainer(**{"device": "cpu", **kw})
@@ -485,10 +520,27 @@ def test_bad_arguments_are_named(kw, match):
 
 def test_replace_reruns_the_checks_and_keeps_the_other_settings(tmp_path):
     cb = object()
-    t = Trainer(epochs=3, max_steps=40, batch_size=32, lr=0.01, weight_decay=0.0, warmup_frac=0.1,
-                min_lr_ratio=0.2, grad_clip=None, device="cpu", precision="bf16", seed=5, out_dir=tmp_path,
-                checkpoint_every=10, log_every=7, progress=False, compile=True, drop_last=False, on_device=False,
-                callbacks=[cb])
+    t = Trainer(
+        epochs=3,
+        max_steps=40,
+        batch_size=32,
+        lr=0.01,
+        weight_decay=0.0,
+        warmup_frac=0.1,
+        min_lr_ratio=0.2,
+        grad_clip=None,
+        device="cpu",
+        precision="bf16",
+        seed=5,
+        out_dir=tmp_path,
+        checkpoint_every=10,
+        log_every=7,
+        progress=False,
+        compile=True,
+        drop_last=False,
+        on_device=False,
+        callbacks=[cb],
+    )
     before = dict(vars(t))
     r = t.replace(batch_size=8, log_every=2)
     assert type(r) is Trainer and r is not t
@@ -512,13 +564,16 @@ def test_replace_reruns_the_checks_and_keeps_the_other_settings(tmp_path):
     assert vars(t) == before
 
 
-@pytest.mark.parametrize("epochs,max_steps,spe,expected", [
-    (None, None, 4, 4),  # neither: one epoch
-    (2, None, 4, 8),
-    (None, 6, 4, 6),
-    (3, 5, 4, 5),  # max_steps caps epochs
-    (1, 10, 4, 4),  # epochs come first
-])
+@pytest.mark.parametrize(
+    "epochs,max_steps,spe,expected",
+    [
+        (None, None, 4, 4),  # neither: one epoch
+        (2, None, 4, 8),
+        (None, 6, 4, 6),
+        (3, 5, 4, 5),  # max_steps caps epochs
+        (1, 10, 4, 4),  # epochs come first
+    ],
+)
 def test_total_steps_function_and_method_agree(epochs, max_steps, spe, expected):
     assert total_steps(epochs, max_steps, spe) == expected
     assert Trainer(epochs=epochs, max_steps=max_steps, device="cpu").total_steps(spe) == expected
@@ -550,8 +605,16 @@ def test_batch_larger_than_the_data_is_a_clear_error():
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_cuda_mixed_precision_trains_with_resident_data(precision, tmp_path):
     x, y = regression_data(1024)
-    result = Trainer(epochs=20, batch_size=128, lr=0.05, device="cuda", precision=precision, progress=False,
-                     out_dir=tmp_path, log_every=10).fit(fresh(LinearRegression), (x, y))
+    result = Trainer(
+        epochs=20,
+        batch_size=128,
+        lr=0.05,
+        device="cuda",
+        precision=precision,
+        progress=False,
+        out_dir=tmp_path,
+        log_every=10,
+    ).fit(fresh(LinearRegression), (x, y))
     assert result.device.startswith("cuda")
     assert result.final_loss < 0.05 * result.history[0]["loss"]
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
@@ -562,6 +625,10 @@ def test_cuda_mixed_precision_trains_with_resident_data(precision, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_compiled_step_matches_eager():
     x, y = regression_data(1024)
-    runs = [Trainer(max_steps=20, batch_size=128, lr=0.05, device="cuda", progress=False, log_every=1,
-                    compile=c).fit(fresh(LinearRegression), (x, y)) for c in (False, True)]
+    runs = [
+        Trainer(max_steps=20, batch_size=128, lr=0.05, device="cuda", progress=False, log_every=1, compile=c).fit(
+            fresh(LinearRegression), (x, y)
+        )
+        for c in (False, True)
+    ]
     torch.testing.assert_close(losses(runs[1]), losses(runs[0]), rtol=1e-4, atol=1e-5)

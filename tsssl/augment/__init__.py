@@ -4,6 +4,7 @@ Time series: ``tsssl.augment.timeseries`` (functions) and ``tsssl.augment.compos
 (transform classes, ``Compose``, ``RandomApply``, ``TwoViews``, ``default_timeseries_views``).
 Images: ``tsssl.augment.image`` on (B, C, H, W). Text: ``tsssl.augment.text`` (BERT masking).
 """
+
 from __future__ import annotations
 
 from .compose import (

@@ -6,9 +6,11 @@ construction are the function's keyword arguments. ``Compose`` chains transforms
 a contrastive method needs. All of them pass the same ``generator`` on, so a seeded generator
 gives repeatable views.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,7 +48,7 @@ class Transform:
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
 
-    def __call__(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return type(self).fn(x, generator=generator, **self.kwargs)
 
     def __repr__(self) -> str:
@@ -57,7 +59,7 @@ class Transform:
 class Identity(Transform):
     """Returns x as it is."""
 
-    def __call__(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return x
 
 
@@ -66,8 +68,7 @@ class Jitter(Transform):
 
     fn = staticmethod(ts.jitter)
 
-    def __init__(self, sigma: float = 0.03, relative: bool = False,
-                 channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, sigma: float = 0.03, relative: bool = False, channels: Sequence[int] | None = None) -> None:
         super().__init__(sigma=sigma, relative=relative, channels=channels)
 
 
@@ -76,7 +77,7 @@ class Scaling(Transform):
 
     fn = staticmethod(ts.scaling)
 
-    def __init__(self, sigma: float = 0.1, channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, sigma: float = 0.1, channels: Sequence[int] | None = None) -> None:
         super().__init__(sigma=sigma, channels=channels)
 
 
@@ -85,8 +86,7 @@ class MagnitudeWarp(Transform):
 
     fn = staticmethod(ts.magnitude_warp)
 
-    def __init__(self, sigma: float = 0.2, knots: int = 4,
-                 channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, sigma: float = 0.2, knots: int = 4, channels: Sequence[int] | None = None) -> None:
         super().__init__(sigma=sigma, knots=knots, channels=channels)
 
 
@@ -140,7 +140,7 @@ class MaskTimesteps(Transform):
 
     fn = staticmethod(ts.mask_timesteps)
 
-    def __init__(self, p: float = 0.15, channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, p: float = 0.15, channels: Sequence[int] | None = None) -> None:
         super().__init__(p=p, channels=channels)
 
 
@@ -149,7 +149,7 @@ class MaskSpan(Transform):
 
     fn = staticmethod(ts.mask_span)
 
-    def __init__(self, max_frac: float = 0.3, channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, max_frac: float = 0.3, channels: Sequence[int] | None = None) -> None:
         super().__init__(max_frac=max_frac, channels=channels)
 
 
@@ -158,7 +158,7 @@ class MaskChannels(Transform):
 
     fn = staticmethod(ts.mask_channels)
 
-    def __init__(self, p: float = 0.2, channels: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, p: float = 0.2, channels: Sequence[int] | None = None) -> None:
         super().__init__(p=p, channels=channels)
 
 
@@ -172,7 +172,7 @@ class Compose:
                 raise ValueError(f"Compose: transforms[{i}] is not callable: {t!r}")
         self.transforms = transforms
 
-    def __call__(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         for t in self.transforms:
             x = t(x, generator=generator)
         return x
@@ -198,7 +198,7 @@ class RandomApply:
         self.transform = transform
         self.p = p
 
-    def __call__(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if self.p == 0.0:
             return x
         y = self.transform(x, generator=generator)
@@ -216,14 +216,14 @@ class RandomApply:
 class TwoViews:
     """Two augmented views of the same batch: ``(t1(x), t2(x))``; t2 defaults to t1."""
 
-    def __init__(self, t1: TransformFn, t2: Optional[TransformFn] = None) -> None:
+    def __init__(self, t1: TransformFn, t2: TransformFn | None = None) -> None:
         for name, t in (("t1", t1), ("t2", t2)):
             if t is not None and not callable(t):
                 raise ValueError(f"TwoViews: {name} is not callable: {t!r}")
         self.t1 = t1
         self.t2 = t1 if t2 is None else t2
 
-    def __call__(self, x: Tensor, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         return self.t1(x, generator=generator), self.t2(x, generator=generator)
 
     def __repr__(self) -> str:
@@ -232,7 +232,7 @@ class TwoViews:
         return f"TwoViews({self.t1!r}, {self.t2!r})"
 
 
-def default_timeseries_views(channels: Optional[Sequence[int]] = None) -> TwoViews:
+def default_timeseries_views(channels: Sequence[int] | None = None) -> TwoViews:
     """A mild two-view pipeline for 20-day windows of scale-free daily features.
 
     Per view: with probability 0.5 a resized crop of 70-100% of the window; relative jitter
@@ -242,10 +242,12 @@ def default_timeseries_views(channels: Optional[Sequence[int]] = None) -> TwoVie
     (pass the continuous channels to keep one-hot channels, e.g. p-adic digits, exact); the crop
     moves all channels together.
     """
-    view = Compose([
-        RandomApply(ResizedCrop(min_scale=0.7, max_scale=1.0), p=0.5),
-        Jitter(sigma=0.1, relative=True, channels=channels),
-        Scaling(sigma=0.1, channels=channels),
-        MaskTimesteps(p=0.1, channels=channels),
-    ])
+    view = Compose(
+        [
+            RandomApply(ResizedCrop(min_scale=0.7, max_scale=1.0), p=0.5),
+            Jitter(sigma=0.1, relative=True, channels=channels),
+            Scaling(sigma=0.1, channels=channels),
+            MaskTimesteps(p=0.1, channels=channels),
+        ]
+    )
     return TwoViews(view)

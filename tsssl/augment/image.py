@@ -15,10 +15,11 @@ The transform classes wrap the functions with their settings fixed (``t(x, gener
 and compose with ``tsssl.augment.compose`` (``Compose``, ``RandomApply``, ``TwoViews``);
 ``default_image_views`` is the two-view pipeline of the digits' SimCLR / MoCo / BYOL / ... runs.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +72,7 @@ def _work_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _uniform(n: int, lo: float, hi: float, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+def _uniform(n: int, lo: float, hi: float, x: Tensor, generator: torch.Generator | None) -> Tensor:
     """(n,) uniform in [lo, hi) on x's device, in the working dtype."""
     device = generator.device if generator is not None else x.device
     u = torch.rand(n, generator=generator, device=device, dtype=_work_dtype(x)).to(x.device)
@@ -79,8 +80,13 @@ def _uniform(n: int, lo: float, hi: float, x: Tensor, generator: Optional[torch.
 
 
 # --------------------------------------------------------------------------- geometry
-def random_affine(x: Tensor, scale: Sequence[float] = (1.0, 1.0), ratio: Sequence[float] = (1.0, 1.0),
-                  degrees: float = 0.0, generator: Optional[torch.Generator] = None) -> Tensor:
+def random_affine(
+    x: Tensor,
+    scale: Sequence[float] = (1.0, 1.0),
+    ratio: Sequence[float] = (1.0, 1.0),
+    degrees: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Per image: crop a random rectangle (area fraction ~ U(scale), aspect ratio log-uniform in
     ``ratio``, random position inside the image), rotate it by ~ U(-degrees, degrees), and
     resample it to H x W (bilinear; outside the image is 0). A scale above 1 zooms out: the
@@ -103,26 +109,31 @@ def random_affine(x: Tensor, scale: Sequence[float] = (1.0, 1.0), ratio: Sequenc
     cy = (1 - h) * _uniform(B, -1.0, 1.0, x, generator)
     angle = _uniform(B, -1.0, 1.0, x, generator) * math.radians(float(degrees))
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([w * cos, -h * sin, cx], dim=1),
-                         torch.stack([w * sin, h * cos, cy], dim=1)], dim=1)      # (B, 2, 3)
+    theta = torch.stack(
+        [torch.stack([w * cos, -h * sin, cx], dim=1), torch.stack([w * sin, h * cos, cy], dim=1)], dim=1
+    )  # (B, 2, 3)
     xf = x.to(theta.dtype)
     grid = F.affine_grid(theta, list(xf.shape), align_corners=False)
     out = F.grid_sample(xf, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.to(x.dtype)
 
 
-def random_resized_crop(x: Tensor, scale: Sequence[float] = (0.5, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
-                        generator: Optional[torch.Generator] = None) -> Tensor:
+def random_resized_crop(
+    x: Tensor,
+    scale: Sequence[float] = (0.5, 1.0),
+    ratio: Sequence[float] = (3 / 4, 4 / 3),
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Random crop of ``scale`` of the area (aspect ``ratio``) resized back to H x W."""
     return random_affine(x, scale=scale, ratio=ratio, degrees=0.0, generator=generator)
 
 
-def rotate(x: Tensor, degrees: float = 15.0, generator: Optional[torch.Generator] = None) -> Tensor:
+def rotate(x: Tensor, degrees: float = 15.0, generator: torch.Generator | None = None) -> Tensor:
     """Rotation of each image about its centre by an angle ~ U(-degrees, degrees)."""
     return random_affine(x, degrees=degrees, generator=generator)
 
 
-def horizontal_flip(x: Tensor, p: float = 0.5, generator: Optional[torch.Generator] = None) -> Tensor:
+def horizontal_flip(x: Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left-right with probability p."""
     _check_images(x, "horizontal_flip")
     if not 0.0 <= p <= 1.0:
@@ -142,14 +153,17 @@ def rot90_batch(x: Tensor, k: Tensor) -> Tensor:
         raise ValueError(f"rot90_batch: images must be square, got H x W = {x.shape[-2]} x {x.shape[-1]}")
     k = torch.as_tensor(k, device=x.device).long()
     if k.shape != (x.shape[0],):
-        raise ValueError(f"rot90_batch: k must have shape ({x.shape[0]},), one rotation per image, got {tuple(k.shape)}")
-    all4 = torch.stack([torch.rot90(x, r, dims=(-2, -1)) for r in range(4)])      # (4, B, C, H, W)
+        raise ValueError(
+            f"rot90_batch: k must have shape ({x.shape[0]},), one rotation per image, got {tuple(k.shape)}"
+        )
+    all4 = torch.stack([torch.rot90(x, r, dims=(-2, -1)) for r in range(4)])  # (4, B, C, H, W)
     return all4[k % 4, torch.arange(x.shape[0], device=x.device)]
 
 
 # --------------------------------------------------------------------------- photometric
-def color_jitter(x: Tensor, brightness: float = 0.4, contrast: float = 0.4,
-                 generator: Optional[torch.Generator] = None) -> Tensor:
+def color_jitter(
+    x: Tensor, brightness: float = 0.4, contrast: float = 0.4, generator: torch.Generator | None = None
+) -> Tensor:
     """Brightness: x * b with b ~ U(1 - brightness, 1 + brightness); contrast: pull or push each
     image about its mean by c ~ U(1 - contrast, 1 + contrast); clamped to [0, 1]."""
     _check_images(x, "color_jitter")
@@ -165,8 +179,9 @@ def color_jitter(x: Tensor, brightness: float = 0.4, contrast: float = 0.4,
     return ((xf - mean) * c + mean).clamp(0.0, 1.0).to(x.dtype)
 
 
-def gaussian_blur(x: Tensor, sigma: Sequence[float] = (0.1, 1.0), kernel_size: int = 3,
-                  generator: Optional[torch.Generator] = None) -> Tensor:
+def gaussian_blur(
+    x: Tensor, sigma: Sequence[float] = (0.1, 1.0), kernel_size: int = 3, generator: torch.Generator | None = None
+) -> Tensor:
     """Blur each image with its own Gaussian, sigma ~ U(sigma) pixels: a separable convolution
     with one kernel per (image, channel), run as a single grouped convolution (zero padding)."""
     _check_images(x, "gaussian_blur")
@@ -177,7 +192,7 @@ def gaussian_blur(x: Tensor, sigma: Sequence[float] = (0.1, 1.0), kernel_size: i
     s = _uniform(B, lo, hi, x, generator)
     r = torch.arange(kernel_size, device=x.device, dtype=s.dtype) - kernel_size // 2
     k = torch.exp(-0.5 * (r[None, :] / s[:, None]) ** 2)
-    k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(C, dim=0)               # (B*C, K)
+    k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(C, dim=0)  # (B*C, K)
     pad = kernel_size // 2
     xf = x.to(s.dtype).reshape(1, B * C, H, W)
     xf = F.conv2d(F.pad(xf, (0, 0, pad, pad)), k[:, None, :, None], groups=B * C)  # along H
@@ -185,7 +200,7 @@ def gaussian_blur(x: Tensor, sigma: Sequence[float] = (0.1, 1.0), kernel_size: i
     return xf.reshape(B, C, H, W).to(x.dtype)
 
 
-def cutout(x: Tensor, size: int = 3, generator: Optional[torch.Generator] = None) -> Tensor:
+def cutout(x: Tensor, size: int = 3, generator: torch.Generator | None = None) -> Tensor:
     """Zero one ``size`` x ``size`` square per image at a uniform random position (the square
     may hang over the border, as in DeVries & Taylor 2017)."""
     _check_images(x, "cutout")
@@ -199,7 +214,7 @@ def cutout(x: Tensor, size: int = 3, generator: Optional[torch.Generator] = None
     cols = torch.arange(W, device=x.device)
     in_r = (rows[None, :] >= top[:, None]) & (rows[None, :] < top[:, None] + size)  # (B, H)
     in_c = (cols[None, :] >= left[:, None]) & (cols[None, :] < left[:, None] + size)  # (B, W)
-    hole = (in_r[:, :, None] & in_c[:, None, :])[:, None]                            # (B, 1, H, W)
+    hole = (in_r[:, :, None] & in_c[:, None, :])[:, None]  # (B, 1, H, W)
     return torch.where(hole, torch.zeros((), dtype=x.dtype, device=x.device), x)
 
 
@@ -209,8 +224,9 @@ class RandomResizedCrop(Transform):
 
     fn = staticmethod(random_affine)
 
-    def __init__(self, scale: Sequence[float] = (0.5, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
-                 degrees: float = 0.0) -> None:
+    def __init__(
+        self, scale: Sequence[float] = (0.5, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3), degrees: float = 0.0
+    ) -> None:
         super().__init__(scale=tuple(scale), ratio=tuple(ratio), degrees=degrees)
 
 
@@ -259,8 +275,7 @@ class Cutout(Transform):
         super().__init__(size=size)
 
 
-def default_image_views(scale: Sequence[float] = (0.5, 1.0), degrees: float = 15.0,
-                        flip: bool = False) -> TwoViews:
+def default_image_views(scale: Sequence[float] = (0.5, 1.0), degrees: float = 15.0, flip: bool = False) -> TwoViews:
     """The two-view pipeline for small grey images such as the 8 x 8 digits.
 
     Per view: a random resized crop of ``scale`` of the area rotated by up to ``degrees``

@@ -2,9 +2,10 @@
 
 ``bert_mask(ids, vocab_size)`` on (B, L) int64 token ids -> (inputs, labels), batched on any device.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,9 +16,15 @@ from tsssl.data.text import CLS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS
 IGNORE = -100
 
 
-def bert_mask(ids: Tensor, vocab_size: int, mask_prob: float = 0.15, mask_id: int = MASK_ID,
-              protected: Sequence[int] = (PAD_ID, CLS_ID), first_word_id: int = len(SPECIAL_TOKENS),
-              generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+def bert_mask(
+    ids: Tensor,
+    vocab_size: int,
+    mask_prob: float = 0.15,
+    mask_id: int = MASK_ID,
+    protected: Sequence[int] = (PAD_ID, CLS_ID),
+    first_word_id: int = len(SPECIAL_TOKENS),
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """(inputs, labels) for masked-LM from ids (B, L) int64.
 
     Each token not in ``protected`` is chosen with probability ``mask_prob`` (a sentence with
@@ -49,7 +56,8 @@ def bert_mask(ids: Tensor, vocab_size: int, mask_prob: float = 0.15, mask_id: in
     to_mask = chosen & (u < 0.8)
     to_random = chosen & (u >= 0.8) & (u < 0.9)
     random_words = first_word_id + (rand(B, L) * (vocab_size - first_word_id)).long().clamp(
-        max=vocab_size - first_word_id - 1)
+        max=vocab_size - first_word_id - 1
+    )
     inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
     inputs = torch.where(to_random, random_words.to(ids.dtype), inputs)
     labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE))

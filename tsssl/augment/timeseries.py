@@ -18,11 +18,12 @@ channels and leaves the others exactly as they were, so noise can be kept off on
 (e.g. the p-adic digit channels). Time-geometry augmentations (crops, warps, permutations)
 always move all channels together: they must stay aligned in time.
 """
+
 from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ __all__ = [
     "window_slice",
 ]
 
-Channels = Optional[Sequence[int]]
+Channels = Sequence[int] | None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -59,8 +60,9 @@ def _work_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _draw(sampler: Callable[..., Tensor], shape: tuple[int, ...], x: Tensor,
-          generator: torch.Generator | None) -> Tensor:
+def _draw(
+    sampler: Callable[..., Tensor], shape: tuple[int, ...], x: Tensor, generator: torch.Generator | None
+) -> Tensor:
     """Random tensor from ``torch.rand`` / ``torch.randn`` on x's device, in the working dtype."""
     device = generator.device if generator is not None else x.device
     out = sampler(shape, generator=generator, device=device, dtype=_work_dtype(x))
@@ -142,8 +144,7 @@ def _smooth_curve(knot_values: Tensor, T: int) -> Tensor:
     return out.reshape(B, C, T)
 
 
-def _crop_positions(B: int, T: int, scale: Tensor, x: Tensor,
-                    generator: torch.Generator | None) -> Tensor:
+def _crop_positions(B: int, T: int, scale: Tensor, x: Tensor, generator: torch.Generator | None) -> Tensor:
     """Sampling positions (B, T) covering a random sub-window of length scale*(T-1)+1 steps.
 
     scale: (B,) in (0, 1]. The sub-window start is uniform over the admissible range; scale 1
@@ -156,8 +157,14 @@ def _crop_positions(B: int, T: int, scale: Tensor, x: Tensor,
 
 
 # --------------------------------------------------------------------------- noise
-def jitter(x: Tensor, sigma: float = 0.03, *, relative: bool = False, channels: Channels = None,
-           generator: torch.Generator | None = None) -> Tensor:
+def jitter(
+    x: Tensor,
+    sigma: float = 0.03,
+    *,
+    relative: bool = False,
+    channels: Channels = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Add Gaussian noise: x + sigma * N(0, 1).
 
     x: (B, T, C). With ``relative=True`` the noise std is sigma times each sample's per-channel
@@ -174,8 +181,9 @@ def jitter(x: Tensor, sigma: float = 0.03, *, relative: bool = False, channels: 
     return _restrict(x, y, cmask)
 
 
-def scaling(x: Tensor, sigma: float = 0.1, *, channels: Channels = None,
-            generator: torch.Generator | None = None) -> Tensor:
+def scaling(
+    x: Tensor, sigma: float = 0.1, *, channels: Channels = None, generator: torch.Generator | None = None
+) -> Tensor:
     """Multiply each sample's channel by one factor ~ N(1, sigma): x * f, f: (B, 1, C)."""
     _check_x(x, "scaling")
     _check_nonneg(sigma, "sigma", "scaling")
@@ -185,8 +193,14 @@ def scaling(x: Tensor, sigma: float = 0.1, *, channels: Channels = None,
     return _restrict(x, x.to(factor.dtype) * factor, cmask)
 
 
-def magnitude_warp(x: Tensor, sigma: float = 0.2, knots: int = 4, *, channels: Channels = None,
-                   generator: torch.Generator | None = None) -> Tensor:
+def magnitude_warp(
+    x: Tensor,
+    sigma: float = 0.2,
+    knots: int = 4,
+    *,
+    channels: Channels = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Multiply by a smooth random curve per sample and channel (Um et al., 2017).
 
     The curve interpolates ``knots + 2`` values ~ N(1, sigma), evenly spaced over the window
@@ -227,8 +241,9 @@ def crop(x: Tensor, min_ratio: float = 0.5, *, generator: torch.Generator | None
     return torch.where((j >= pad).unsqueeze(-1), kept, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
-def resized_crop(x: Tensor, min_scale: float = 0.5, max_scale: float = 1.0, *,
-                 generator: torch.Generator | None = None) -> Tensor:
+def resized_crop(
+    x: Tensor, min_scale: float = 0.5, max_scale: float = 1.0, *, generator: torch.Generator | None = None
+) -> Tensor:
     """Random crop of a fraction in [min_scale, max_scale] of the window, stretched back to T.
 
     The crop's length and start are continuous and the crop is resampled at T evenly spaced
@@ -237,8 +252,7 @@ def resized_crop(x: Tensor, min_scale: float = 0.5, max_scale: float = 1.0, *,
     _check_x(x, "resized_crop")
     if not 0.0 < min_scale <= max_scale <= 1.0:
         raise ValueError(
-            f"resized_crop: need 0 < min_scale <= max_scale <= 1, got min_scale={min_scale}, "
-            f"max_scale={max_scale}"
+            f"resized_crop: need 0 < min_scale <= max_scale <= 1, got min_scale={min_scale}, max_scale={max_scale}"
         )
     B, T, _ = x.shape
     scale = min_scale + (max_scale - min_scale) * _uniform((B,), x, generator)
@@ -258,8 +272,7 @@ def window_slice(x: Tensor, ratio: float = 0.9, *, generator: torch.Generator | 
     return _interp_time(x.to(pos.dtype), pos).to(x.dtype)
 
 
-def time_warp(x: Tensor, sigma: float = 0.2, knots: int = 4, *,
-              generator: torch.Generator | None = None) -> Tensor:
+def time_warp(x: Tensor, sigma: float = 0.2, knots: int = 4, *, generator: torch.Generator | None = None) -> Tensor:
     """Resample along a smooth random monotone time map (one per sample, shared by channels).
 
     A positive speed curve exp(sigma * z(t)), z a cubic interpolation of ``knots + 2`` standard
@@ -281,8 +294,7 @@ def time_warp(x: Tensor, sigma: float = 0.2, knots: int = 4, *,
     return _interp_time(x.to(pos.dtype), pos).to(x.dtype)
 
 
-def permute_segments(x: Tensor, n_segments: int = 4, *,
-                     generator: torch.Generator | None = None) -> Tensor:
+def permute_segments(x: Tensor, n_segments: int = 4, *, generator: torch.Generator | None = None) -> Tensor:
     """Cut the window into ``n_segments`` consecutive segments and shuffle them per sample.
 
     Segments are equal when n_segments divides T, otherwise their lengths differ by at most one
@@ -307,8 +319,14 @@ def permute_segments(x: Tensor, n_segments: int = 4, *,
 
 
 # --------------------------------------------------------------------------- masks
-def mask_timesteps(x: Tensor, p: float = 0.15, *, channels: Channels = None, return_mask: bool = False,
-                   generator: torch.Generator | None = None) -> Tensor | tuple[Tensor, Tensor]:
+def mask_timesteps(
+    x: Tensor,
+    p: float = 0.15,
+    *,
+    channels: Channels = None,
+    return_mask: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Zero each time step independently with probability p (all channels, or ``channels``).
 
     Returns the masked x, and with ``return_mask=True`` also mask: (B, T) bool, True = zeroed.
@@ -320,8 +338,14 @@ def mask_timesteps(x: Tensor, p: float = 0.15, *, channels: Channels = None, ret
     return _apply_mask(x, mask.unsqueeze(-1), channels, return_mask, mask, "mask_timesteps")
 
 
-def mask_span(x: Tensor, max_frac: float = 0.3, *, channels: Channels = None, return_mask: bool = False,
-              generator: torch.Generator | None = None) -> Tensor | tuple[Tensor, Tensor]:
+def mask_span(
+    x: Tensor,
+    max_frac: float = 0.3,
+    *,
+    channels: Channels = None,
+    return_mask: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Zero one contiguous span per sample.
 
     Span length uniform in {1, ..., max(1, floor(max_frac * T))}, start uniform over the
@@ -344,8 +368,14 @@ def mask_span(x: Tensor, max_frac: float = 0.3, *, channels: Channels = None, re
     return _apply_mask(x, mask.unsqueeze(-1), channels, return_mask, mask, "mask_span")
 
 
-def mask_channels(x: Tensor, p: float = 0.2, *, channels: Channels = None, return_mask: bool = False,
-                  generator: torch.Generator | None = None) -> Tensor | tuple[Tensor, Tensor]:
+def mask_channels(
+    x: Tensor,
+    p: float = 0.2,
+    *,
+    channels: Channels = None,
+    return_mask: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Zero whole channels of a sample, each with probability p (only among ``channels``).
 
     With ``return_mask=True`` also returns mask: (B, C) bool, True = zeroed.
@@ -361,8 +391,9 @@ def mask_channels(x: Tensor, p: float = 0.2, *, channels: Channels = None, retur
     return (out, mask) if return_mask else out
 
 
-def _apply_mask(x: Tensor, where: Tensor, channels: Channels, return_mask: bool, mask: Tensor,
-                fn: str) -> Tensor | tuple[Tensor, Tensor]:
+def _apply_mask(
+    x: Tensor, where: Tensor, channels: Channels, return_mask: bool, mask: Tensor, fn: str
+) -> Tensor | tuple[Tensor, Tensor]:
     """Zero x where ``where`` (broadcast to (B, T, C)) and the channel is selected."""
     cmask = _channel_mask(channels, x.shape[2], x, fn)
     if cmask is not None:

@@ -18,26 +18,41 @@ TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "dev
 def add_source_arguments(d: argparse._ArgumentGroup) -> None:
     """--sample | --tickers | --data, --start, --end, --cache-dir, --stock-window, --horizon."""
     src = d.add_mutually_exclusive_group()
-    src.add_argument("--sample", action="store_true", default=None,
-                     help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
-    src.add_argument("--tickers", nargs="+", metavar="TICKER", default=None,
-                     help="download these tickers with yfinance (cached)")
+    src.add_argument(
+        "--sample", action="store_true", default=None, help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)"
+    )
+    src.add_argument(
+        "--tickers", nargs="+", metavar="TICKER", default=None, help="download these tickers with yfinance (cached)"
+    )
     src.add_argument("--data", metavar="PATH", default=None, help="prices from a CSV / parquet file")
     d.add_argument("--start", metavar="YYYY-MM-DD", default=None, help="first date used")
     d.add_argument("--end", metavar="YYYY-MM-DD", default=None, help="last date used")
     d.add_argument("--cache-dir", metavar="DIR", default=None, help="yfinance cache directory")
-    d.add_argument("--stock-window", dest="window", type=int, metavar="DAYS", default=None,
-                   help="window length in trading days (default 20)")
-    d.add_argument("--horizon", type=int, metavar="DAYS", default=None,
-                   help="label: strict rise over this many days (default 5)")
+    d.add_argument(
+        "--stock-window",
+        dest="window",
+        type=int,
+        metavar="DAYS",
+        default=None,
+        help="window length in trading days (default 20)",
+    )
+    d.add_argument(
+        "--horizon", type=int, metavar="DAYS", default=None, help="label: strict rise over this many days (default 5)"
+    )
 
 
 def add_split_arguments(d: argparse._ArgumentGroup) -> None:
     """--test-start, --embargo."""
-    d.add_argument("--test-start", metavar="YYYY-MM-DD", default=None,
-                   help="first test date (default: the last 20%% of the dates)")
-    d.add_argument("--embargo", type=int, metavar="DAYS", default=None,
-                   help="extra days dropped before the test period, beyond the horizon purge")
+    d.add_argument(
+        "--test-start", metavar="YYYY-MM-DD", default=None, help="first test date (default: the last 20%% of the dates)"
+    )
+    d.add_argument(
+        "--embargo",
+        type=int,
+        metavar="DAYS",
+        default=None,
+        help="extra days dropped before the test period, beyond the horizon purge",
+    )
 
 
 def add_training_arguments(t: argparse._ArgumentGroup, encoder: bool = True) -> None:

@@ -9,6 +9,7 @@ examples:
   tsssl data --data prices.csv --stock-window 30 --horizon 5 --test-start 2019-01-02
   tsssl data --sample --features ohlcv+padic --embargo 10
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,33 +20,52 @@ HELP = "load prices, build windows and show the split: tickers, dates, windows, 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = parser.add_argument_group("prices (default: the bundled sample)")
     src = d.add_mutually_exclusive_group()
-    src.add_argument("--sample", action="store_true",
-                     help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
+    src.add_argument("--sample", action="store_true", help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
     src.add_argument("--tickers", nargs="+", metavar="TICKER", help="download these tickers with yfinance (cached)")
     src.add_argument("--data", metavar="PATH", help="prices from a CSV / parquet file")
     d.add_argument("--start", metavar="YYYY-MM-DD", help="first date used")
     d.add_argument("--end", metavar="YYYY-MM-DD", help="last date used")
-    d.add_argument("--cache-dir", metavar="DIR", help="yfinance cache directory (default $TSSSL_CACHE "
-                                                     "or the user cache folder)")
+    d.add_argument(
+        "--cache-dir", metavar="DIR", help="yfinance cache directory (default $TSSSL_CACHE or the user cache folder)"
+    )
     d.add_argument("--dropna", action="store_true", help="drop rows with NaN prices (with a warning)")
 
     w = parser.add_argument_group("windows and split")
-    w.add_argument("--stock-window", dest="window", type=int, default=20, metavar="DAYS",
-                   help="window length in trading days (default 20)")
-    w.add_argument("--horizon", type=int, default=5, metavar="DAYS",
-                   help="label: strict rise over this many days (default 5)")
-    w.add_argument("--features", choices=("ohlcv", "ohlcv+padic"), default="ohlcv",
-                   help="per-day features (default ohlcv)")
+    w.add_argument(
+        "--stock-window",
+        dest="window",
+        type=int,
+        default=20,
+        metavar="DAYS",
+        help="window length in trading days (default 20)",
+    )
+    w.add_argument(
+        "--horizon", type=int, default=5, metavar="DAYS", help="label: strict rise over this many days (default 5)"
+    )
+    w.add_argument(
+        "--features", choices=("ohlcv", "ohlcv+padic"), default="ohlcv", help="per-day features (default ohlcv)"
+    )
     w.add_argument("--p", type=int, default=3, help="prime of the P-adic digits (default 3)")
-    w.add_argument("--deadband", type=float, default=0.002,
-                   help="P-adic flat band of the daily log return (default 0.002)")
-    w.add_argument("--test-frac", type=float, default=0.2,
-                   help="share of the dates in the test period when --test-start is not given (default 0.2)")
+    w.add_argument(
+        "--deadband", type=float, default=0.002, help="P-adic flat band of the daily log return (default 0.002)"
+    )
+    w.add_argument(
+        "--test-frac",
+        type=float,
+        default=0.2,
+        help="share of the dates in the test period when --test-start is not given (default 0.2)",
+    )
     w.add_argument("--test-start", metavar="YYYY-MM-DD", help="first test date")
-    w.add_argument("--purge", type=int, metavar="DAYS", help="trading days purged before the test period "
-                                                             "(default: the horizon)")
-    w.add_argument("--embargo", type=int, default=0, metavar="DAYS",
-                   help="extra trading days dropped before the test period (default 0)")
+    w.add_argument(
+        "--purge", type=int, metavar="DAYS", help="trading days purged before the test period (default: the horizon)"
+    )
+    w.add_argument(
+        "--embargo",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="extra trading days dropped before the test period (default 0)",
+    )
 
 
 def load(args: argparse.Namespace):
@@ -55,8 +75,7 @@ def load(args: argparse.Namespace):
     from tsssl import data
 
     if args.tickers:
-        prices = data.load_prices(args.tickers, args.start, args.end, cache_dir=args.cache_dir,
-                                  dropna=args.dropna)
+        prices = data.load_prices(args.tickers, args.start, args.end, cache_dir=args.cache_dir, dropna=args.dropna)
     elif args.data:
         try:
             prices = data.read_prices(args.data, dropna=args.dropna)
@@ -73,8 +92,10 @@ def load(args: argparse.Namespace):
                 raise ValueError(f"{flag} must be a date like 2015-01-02, got {value!r}") from None
             keep &= getattr(prices["date"], cmp)(day)
     if not keep.any():
-        raise ValueError(f"no prices between --start {args.start or '-'} and --end {args.end or '-'}; the "
-                         f"data covers {prices['date'].min():%Y-%m-%d} to {prices['date'].max():%Y-%m-%d}")
+        raise ValueError(
+            f"no prices between --start {args.start or '-'} and --end {args.end or '-'}; the "
+            f"data covers {prices['date'].min():%Y-%m-%d} to {prices['date'].max():%Y-%m-%d}"
+        )
     return prices[keep.to_numpy()].reset_index(drop=True)
 
 
@@ -108,9 +129,11 @@ def run(args: argparse.Namespace) -> int:
     from tsssl import data
 
     prices = load(args)
-    ws = data.build_windows(prices, window=args.window, horizon=args.horizon, features=args.features,
-                            p=args.p, deadband=args.deadband)
-    split = data.chronological_split(ws, test_start=args.test_start, test_frac=args.test_frac,
-                                     purge=args.purge, embargo=args.embargo)
+    ws = data.build_windows(
+        prices, window=args.window, horizon=args.horizon, features=args.features, p=args.p, deadband=args.deadband
+    )
+    split = data.chronological_split(
+        ws, test_start=args.test_start, test_frac=args.test_frac, purge=args.purge, embargo=args.embargo
+    )
     print(summary(prices, split))
     return 0

@@ -24,6 +24,7 @@ examples:
   tsssl report --config experiments/configs/full.toml --out runs/full
   tsssl report --tickers AAPL MSFT --start 2010-01-01 --end 2020-12-31 --features ohlcv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,16 +52,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Every default is None: only the flags actually given override the config file and --quick.
     windows = registry.names("timeseries")
     g = parser.add_argument_group("grid")
-    g.add_argument("--methods", nargs="+", choices=windows, default=None, metavar="METHOD",
-                   help=f"rows of the table, any of {'|'.join(windows)} (default: lstm siamcl)")
-    g.add_argument("--rebalance", nargs="+", choices=REBALANCE, default=None, metavar="STRATEGY",
-                   help="rebalancing of the training windows, any of v1 v2 v3 none (default: v1 v2 v3)")
-    g.add_argument("--features", nargs="+", choices=FEATURES, default=None, metavar="FEATURES",
-                   help="feature sets, any of ohlcv ohlcv+padic (default: both)")
-    g.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                   help="seeds run per cell, e.g. 0 1 2 (the default)")
-    g.add_argument("--quick", action="store_true",
-                   help="a first look: seed 0 only, 5 epochs, 300 bootstrap replicates")
+    g.add_argument(
+        "--methods",
+        nargs="+",
+        choices=windows,
+        default=None,
+        metavar="METHOD",
+        help=f"rows of the table, any of {'|'.join(windows)} (default: lstm siamcl)",
+    )
+    g.add_argument(
+        "--rebalance",
+        nargs="+",
+        choices=REBALANCE,
+        default=None,
+        metavar="STRATEGY",
+        help="rebalancing of the training windows, any of v1 v2 v3 none (default: v1 v2 v3)",
+    )
+    g.add_argument(
+        "--features",
+        nargs="+",
+        choices=FEATURES,
+        default=None,
+        metavar="FEATURES",
+        help="feature sets, any of ohlcv ohlcv+padic (default: both)",
+    )
+    g.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="seeds run per cell, e.g. 0 1 2 (the default)",
+    )
+    g.add_argument("--quick", action="store_true", help="a first look: seed 0 only, 5 epochs, 300 bootstrap replicates")
 
     d = parser.add_argument_group("data (default: the bundled sample)")
     add_source_arguments(d)
@@ -68,18 +92,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     t = parser.add_argument_group("training and evaluation")
     add_training_arguments(t)
-    t.add_argument("--probe", choices=PROBES, default=None,
-                   help="probe on the frozen representations of the SSL methods (default logreg)")
-    t.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default=None,
-                   help="how the decision threshold is chosen on the validation slice (default f1)")
-    t.add_argument("--val-frac", type=float, default=None,
-                   help="share of the training period's end dates in the validation slice (default 0.2)")
-    t.add_argument("--n-boot", type=int, default=None,
-                   help="bootstrap replicates of the confidence intervals (default 1000; 0: none)")
+    t.add_argument(
+        "--probe",
+        choices=PROBES,
+        default=None,
+        help="probe on the frozen representations of the SSL methods (default logreg)",
+    )
+    t.add_argument(
+        "--threshold-rule",
+        choices=THRESHOLD_RULES,
+        default=None,
+        help="how the decision threshold is chosen on the validation slice (default f1)",
+    )
+    t.add_argument(
+        "--val-frac",
+        type=float,
+        default=None,
+        help="share of the training period's end dates in the validation slice (default 0.2)",
+    )
+    t.add_argument(
+        "--n-boot",
+        type=int,
+        default=None,
+        help="bootstrap replicates of the confidence intervals (default 1000; 0: none)",
+    )
 
     o = parser.add_argument_group("configuration and output")
-    o.add_argument("--config", metavar="FILE", default=None,
-                   help="TOML settings (a report's config.toml, experiments/configs/*.toml); flags override it")
+    o.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="TOML settings (a report's config.toml, experiments/configs/*.toml); flags override it",
+    )
     o.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/report-<time>)")
     o.add_argument("--overwrite", action="store_true", help="replace a report already in --out")
 
@@ -116,8 +160,10 @@ def summary(report: dict[str, Any], out: Path) -> str:
 
     def text_table(rows: list[list[str]]) -> list[str]:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                for r in rows]
+        return [
+            "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            for r in rows
+        ]
 
     precision = metric_table(report, lambda r: with_ci(r, "precision"))
     pr_auc = metric_table(report, lambda r: fmt_num(r.get("pr_auc")))

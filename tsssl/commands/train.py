@@ -16,11 +16,13 @@ examples:
   tsssl train --tickers AAPL MSFT --start 2010-01-01 --end 2020-12-31 --out runs/big
   tsssl train --config runs/big/config.toml --seed 1
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from tsssl import registry
 from tsssl.commands.arguments import (
@@ -41,19 +43,32 @@ _FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + ("modality", "method", "featu
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Every default is None: only the flags actually given override the config file.
-    windows, others = registry.names("timeseries"), [m for m in registry.names() if m not in registry.names("timeseries")]
+    windows, others = (
+        registry.names("timeseries"),
+        [m for m in registry.names() if m not in registry.names("timeseries")],
+    )
     g = parser.add_argument_group("model")
-    g.add_argument("--method", choices=registry.names(), default=None, metavar="METHOD",
-                   help=f"{'|'.join(windows)} (default siamcl); {'|'.join(others)} with --modality image / text")
+    g.add_argument(
+        "--method",
+        choices=registry.names(),
+        default=None,
+        metavar="METHOD",
+        help=f"{'|'.join(windows)} (default siamcl); {'|'.join(others)} with --modality image / text",
+    )
     g.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
-    g.add_argument("--modality", choices=MODALITIES, default=None,
-                   help="timeseries (default), or image / text for the classic SSL methods")
+    g.add_argument(
+        "--modality",
+        choices=MODALITIES,
+        default=None,
+        help="timeseries (default), or image / text for the classic SSL methods",
+    )
 
     d = parser.add_argument_group("data (default: the bundled sample)")
     add_source_arguments(d)
     d.add_argument("--features", choices=FEATURES, default=None, help="per-day features (default ohlcv)")
-    d.add_argument("--rebalance", choices=REBALANCE, default=None,
-                   help="rebalancing of the training windows only (default v2)")
+    d.add_argument(
+        "--rebalance", choices=REBALANCE, default=None, help="rebalancing of the training windows only (default v2)"
+    )
     add_split_arguments(d)
 
     t = parser.add_argument_group("training")
@@ -61,11 +76,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=None, help="default 0")
 
     o = parser.add_argument_group("configuration and output")
-    o.add_argument("--config", metavar="FILE", default=None,
-                   help="TOML file of settings (e.g. a run's config.toml); flags override it")
+    o.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="TOML file of settings (e.g. a run's config.toml); flags override it",
+    )
     o.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/<method>-<time>)")
-    o.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its checkpoint (its config.toml is the base)")
+    o.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (its config.toml is the base)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -103,7 +125,7 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"
 
 
-def _fmt(x: Optional[float]) -> str:
+def _fmt(x: float | None) -> str:
     """A loss for the summary: 4 significant digits (the full value is in metrics.json)."""
     return "n/a" if x is None else f"{x:.4g}"
 
@@ -113,30 +135,34 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
     p, s = m["probe"], m["split"]
     pr_auc = "n/a" if p.get("pr_auc") is None else f"{p['pr_auc']:.3f}"
     source = {"sample": "the bundled sample", "file": cfg.data, "tickers": " ".join(cfg.tickers)}[cfg.source]
-    return "\n".join([
-        f"tsssl train: {cfg.method} ({cfg.encoder} encoder) on {source}: {m['n_windows']:,} windows "
-        f"of {cfg.window} days, {cfg.features}, strict {cfg.horizon}-day rise",
-        f"  split: train {s['train_start']}..{s['train_end']} ({m['n_train']:,} windows; "
-        f"{m['n_train_rebalanced']:,} after rebalance {cfg.rebalance}), "
-        f"test {s['test_start']}..{s['test_end']} ({m['n_test']:,} windows)",
-        f"  trained {m['steps']} steps in {m['train_seconds']:.1f} s: "
-        f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss {_fmt(m['final_loss'])}",
-        f"  test ({p['scored_by']}): precision {_pct(p.get('precision'))}, recall "
-        f"{_pct(p.get('recall'))}, PR-AUC {pr_auc}, base rate {_pct(p.get('base_rate'))}",
-        f"  outputs in {cfg.out}/: checkpoint.pt, config.toml, metrics.json, log.csv "
-        f"({m['seconds']['total']:.1f} s in all)",
-    ])
+    return "\n".join(
+        [
+            f"tsssl train: {cfg.method} ({cfg.encoder} encoder) on {source}: {m['n_windows']:,} windows "
+            f"of {cfg.window} days, {cfg.features}, strict {cfg.horizon}-day rise",
+            f"  split: train {s['train_start']}..{s['train_end']} ({m['n_train']:,} windows; "
+            f"{m['n_train_rebalanced']:,} after rebalance {cfg.rebalance}), "
+            f"test {s['test_start']}..{s['test_end']} ({m['n_test']:,} windows)",
+            f"  trained {m['steps']} steps in {m['train_seconds']:.1f} s: "
+            f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss {_fmt(m['final_loss'])}",
+            f"  test ({p['scored_by']}): precision {_pct(p.get('precision'))}, recall "
+            f"{_pct(p.get('recall'))}, PR-AUC {pr_auc}, base rate {_pct(p.get('base_rate'))}",
+            f"  outputs in {cfg.out}/: checkpoint.pt, config.toml, metrics.json, log.csv "
+            f"({m['seconds']['total']:.1f} s in all)",
+        ]
+    )
 
 
 def experiment_summary(m: Mapping[str, Any], out: Path) -> str:
     """The console summary of an image / text run."""
     h = m["headline"]
     others = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in h.items() if k not in ("metric", "trained"))
-    return "\n".join([
-        f"tsssl train --modality {m['modality']} --method {m['method']} ({m['loss']})",
-        f"  data: {m['data']}",
-        f"  trained {m['steps']} steps on {m['device']} in {m['seconds']['train']:.1f} s: loss "
-        f"{_fmt(m['first_logged_loss'])} -> {_fmt(m['final_loss'])}",
-        f"  {h['metric']}: {h['trained']} ({others})",
-        f"  outputs in {out}/: checkpoint.pt, log.csv, metrics.json, config.toml",
-    ])
+    return "\n".join(
+        [
+            f"tsssl train --modality {m['modality']} --method {m['method']} ({m['loss']})",
+            f"  data: {m['data']}",
+            f"  trained {m['steps']} steps on {m['device']} in {m['seconds']['train']:.1f} s: loss "
+            f"{_fmt(m['first_logged_loss'])} -> {_fmt(m['final_loss'])}",
+            f"  {h['metric']}: {h['trained']} ({others})",
+            f"  outputs in {out}/: checkpoint.pt, log.csv, metrics.json, config.toml",
+        ]
+    )

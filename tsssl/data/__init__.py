@@ -6,12 +6,13 @@ checked by ``validate_prices``. Windows: ``strict_rise_label``, ``build_windows`
 ``WindowSet`` (P-adic features in ``tsssl.data.padic``). Splits: ``chronological_split`` ->
 ``Split``, ``walk_forward``. Class balance: ``rebalance``.
 """
+
 from tsssl.data.labels import strict_rise_label
 from tsssl.data.padic import (
     padic_digits,
     padic_distance,
-    padic_features,
     padic_feature_names,
+    padic_features,
     padic_to_int,
     padic_valuation,
     reference_patterns,
@@ -25,9 +26,23 @@ from tsssl.data.windows import build_windows
 from tsssl.data.windowset import WindowSet
 
 __all__ = [
-    "load_sample", "load_prices", "read_prices", "synthetic_market", "validate_prices",
-    "strict_rise_label", "build_windows", "WindowSet",
-    "chronological_split", "Split", "walk_forward", "rebalance",
-    "padic_digits", "padic_valuation", "padic_distance", "padic_features", "padic_feature_names",
-    "padic_to_int", "reference_patterns",
+    "load_sample",
+    "load_prices",
+    "read_prices",
+    "synthetic_market",
+    "validate_prices",
+    "strict_rise_label",
+    "build_windows",
+    "WindowSet",
+    "chronological_split",
+    "Split",
+    "walk_forward",
+    "rebalance",
+    "padic_digits",
+    "padic_valuation",
+    "padic_distance",
+    "padic_features",
+    "padic_feature_names",
+    "padic_to_int",
+    "reference_patterns",
 ]

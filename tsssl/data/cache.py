@@ -10,6 +10,7 @@ in the same folder and renamed (``os.replace``): a reader never sees half a file
 Default folder: ``$TSSSL_CACHE``, else ``$XDG_CACHE_HOME/tsssl``, else ``~/.cache/tsssl``
 (``%LOCALAPPDATA%\\tsssl\\cache`` on Windows).
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,9 @@ def read_cache(path: Path, auto_adjust: bool = True) -> tuple[pd.DataFrame, list
         info = json.loads((table.schema.metadata or {})[b"tsssl"])
         frame = table.to_pandas()
     except Exception as err:  # corrupt or foreign file: refetch rather than fail
-        warnings.warn(f"ignoring unreadable price cache {path} ({err}); it will be re-downloaded",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring unreadable price cache {path} ({err}); it will be re-downloaded", UserWarning, stacklevel=3
+        )
         return None
     if info.get("auto_adjust") != auto_adjust or info.get("version") != CACHE_VERSION:
         return None
@@ -93,16 +95,20 @@ def read_cache(path: Path, auto_adjust: bool = True) -> tuple[pd.DataFrame, list
     return frame[list(FIELDS)], covered
 
 
-def write_cache(path: Path, ticker: str, frame: pd.DataFrame, covered: list[Interval],
-                auto_adjust: bool = True) -> None:
+def write_cache(
+    path: Path, ticker: str, frame: pd.DataFrame, covered: list[Interval], auto_adjust: bool = True
+) -> None:
     """Write one ticker's rows and covered intervals atomically (temp file + rename)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"version": CACHE_VERSION, "ticker": ticker, "auto_adjust": auto_adjust,
-            "covered": [[str(a), str(b)] for a, b in merge_intervals(covered)]}
+    info = {
+        "version": CACHE_VERSION,
+        "ticker": ticker,
+        "auto_adjust": auto_adjust,
+        "covered": [[str(a), str(b)] for a, b in merge_intervals(covered)],
+    }
     table = pa.Table.from_pandas(frame[list(FIELDS)].reset_index(drop=True), preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           b"tsssl": json.dumps(info).encode()})
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"tsssl": json.dumps(info).encode()})
     atomic_write(path, lambda fh: pq.write_table(table, fh), mode="wb")

@@ -5,6 +5,7 @@ are counts 0..16 of a 4 x 4 block of a 32 x 32 bitmap; divided by 16) with label
 ``digits_split(test_frac, seed)`` a seeded split stratified by label. The data ship inside
 scikit-learn (``sklearn.datasets.load_digits``), no download.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ class ImageSplit:
     y_test: np.ndarray
 
     def describe(self) -> str:
-        return (f"{len(self.X_train)} training and {len(self.X_test)} test images of "
-                f"{'x'.join(map(str, self.X_train.shape[1:]))}, {len(np.unique(self.y_train))} classes, "
-                "stratified split")
+        return (
+            f"{len(self.X_train)} training and {len(self.X_test)} test images of "
+            f"{'x'.join(map(str, self.X_train.shape[1:]))}, {len(np.unique(self.y_train))} classes, "
+            "stratified split"
+        )
 
 
 def load_digits_images(size: int = 8) -> tuple[np.ndarray, np.ndarray]:

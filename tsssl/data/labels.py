@@ -1,4 +1,5 @@
 """The strict k-day rise label (docs/design.md, "Label")."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,13 +22,13 @@ def strict_rise_label(close: np.ndarray, horizon: int = 5) -> np.ndarray:
     y = np.full(close.shape, np.nan)
     if n <= horizon:
         return y
-    up = close[..., 1:] > close[..., :-1]          # (.., n-1): day d+1 closes above day d
+    up = close[..., 1:] > close[..., :-1]  # (.., n-1): day d+1 closes above day d
     unknown = np.isnan(close[..., 1:]) | np.isnan(close[..., :-1])
     # rises in a row ending at each step, via a cumulative count of rises per prefix
     csum = np.concatenate([np.zeros(close.shape[:-1] + (1,)), np.cumsum(up, axis=-1)], axis=-1)
     nan_sum = np.concatenate([np.zeros(close.shape[:-1] + (1,)), np.cumsum(unknown, axis=-1)], axis=-1)
-    m = n - horizon                                 # positions with a full future
-    rises = csum[..., horizon:horizon + m] - csum[..., :m]
-    gaps = nan_sum[..., horizon:horizon + m] - nan_sum[..., :m]
+    m = n - horizon  # positions with a full future
+    rises = csum[..., horizon : horizon + m] - csum[..., :m]
+    gaps = nan_sum[..., horizon : horizon + m] - nan_sum[..., :m]
     y[..., :m] = np.where(gaps > 0, np.nan, (rises == horizon).astype(float))
     return y

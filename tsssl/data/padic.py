@@ -32,6 +32,7 @@ length. They are fixed in advance, so nothing is fitted on any data (and none on
 the features of a window depend on that window alone, and the train / test split needs no
 care here. Other fixed patterns can be passed to :func:`padic_features` as ``references``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,12 @@ DEFAULT_DEADBAND = 0.002
 
 
 def _check_p(p: int) -> int:
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2 or any(
-            p % q == 0 for q in range(2, int(p ** 0.5) + 1)):
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, (int, np.integer))
+        or p < 2
+        or any(p % q == 0 for q in range(2, int(p**0.5) + 1))
+    ):
         raise ValueError(f"p must be a prime number (2, 3, 5, 7, ...), got {p!r}")
     return int(p)
 
@@ -113,8 +118,9 @@ def padic_feature_names(p: int = DEFAULT_P, reference_names: list[str] | None = 
     return [f"padic_digit_{d}" for d in range(p)] + [f"padic_dist_{n}" for n in reference_names]
 
 
-def padic_features(digit_windows: np.ndarray, p: int = DEFAULT_P, references: np.ndarray | None = None,
-                   out: np.ndarray | None = None) -> np.ndarray:
+def padic_features(
+    digit_windows: np.ndarray, p: int = DEFAULT_P, references: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """P-adic channels of windows of digits.
 
     digit_windows: (N, T) int digits (from :func:`padic_digits`), date order.

@@ -12,6 +12,7 @@ way yfinance's ``auto_adjust=True`` does it: open, high, low and close are multi
 ``Close`` is then assumed adjusted already, as ``load_prices`` downloads it), and a frame with
 ``Adj Close`` but no ``Close`` uses ``Adj Close`` as the close.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -21,17 +22,28 @@ import pandas as pd
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = ("date", "ticker", *PRICE_COLUMNS, "volume")
-ACCEPTED = ("a long-format frame with columns date, ticker, open, high, low, close, volume "
-            "(any case; an 'Adj Close' column is optional)")
+ACCEPTED = (
+    "a long-format frame with columns date, ticker, open, high, low, close, volume "
+    "(any case; an 'Adj Close' column is optional)"
+)
 
 
 def _key(name: object) -> str:
     return str(name).strip().lower().replace(" ", "").replace("_", "")
 
 
-_ALIASES = {"date": "date", "datetime": "date", "ticker": "ticker", "symbol": "ticker",
-            "open": "open", "high": "high", "low": "low", "close": "close", "volume": "volume",
-            "adjclose": "adj close"}
+_ALIASES = {
+    "date": "date",
+    "datetime": "date",
+    "ticker": "ticker",
+    "symbol": "ticker",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "adjclose": "adj close",
+}
 
 
 def standardize_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -43,11 +55,16 @@ def standardize_columns(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"prices must be a pandas DataFrame, got {type(df).__name__}; accepted: {ACCEPTED}")
     if isinstance(df.columns, pd.MultiIndex):
-        raise ValueError("prices have MultiIndex columns (a multi-ticker yfinance frame?); "
-                         f"use tsssl.data.load_prices or read_prices, or pass {ACCEPTED}")
+        raise ValueError(
+            "prices have MultiIndex columns (a multi-ticker yfinance frame?); "
+            f"use tsssl.data.load_prices or read_prices, or pass {ACCEPTED}"
+        )
     names = {_key(c) for c in df.columns}
-    if "date" not in names and "datetime" not in names and (
-            isinstance(df.index, pd.DatetimeIndex) or _key(df.index.name) in ("date", "datetime")):
+    if (
+        "date" not in names
+        and "datetime" not in names
+        and (isinstance(df.index, pd.DatetimeIndex) or _key(df.index.name) in ("date", "datetime"))
+    ):
         df = df.reset_index()
     rename: dict[object, str] = {}
     seen: dict[str, object] = {}
@@ -56,8 +73,10 @@ def standardize_columns(df: pd.DataFrame) -> pd.DataFrame:
         if canon is None:
             continue
         if canon in seen:
-            raise ValueError(f"prices have two columns for {canon!r}: {seen[canon]!r} and {col!r} "
-                             "(names are matched case-insensitively); keep one")
+            raise ValueError(
+                f"prices have two columns for {canon!r}: {seen[canon]!r} and {col!r} "
+                "(names are matched case-insensitively); keep one"
+            )
         seen[canon] = col
         rename[col] = canon
     out = df[list(rename)].rename(columns=rename)
@@ -116,15 +135,17 @@ def _coerce_types(out: pd.DataFrame) -> pd.DataFrame:
     try:
         dates = pd.to_datetime(out["date"])
     except (ValueError, TypeError) as err:
-        raise ValueError(f"prices: column date cannot be read as dates ({err}); "
-                         "accepted: YYYY-MM-DD strings or datetimes") from None
+        raise ValueError(
+            f"prices: column date cannot be read as dates ({err}); accepted: YYYY-MM-DD strings or datetimes"
+        ) from None
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)  # daily bars: keep the exchange's calendar date
     out["date"] = dates.astype("datetime64[ns]")
     if out["date"].isna().any():
         row = int(np.flatnonzero(out["date"].isna().to_numpy())[0])
-        raise ValueError(f"prices: ticker {out['ticker'].iloc[row]} has a missing date (row {row}); "
-                         "every row needs a date")
+        raise ValueError(
+            f"prices: ticker {out['ticker'].iloc[row]} has a missing date (row {row}); every row needs a date"
+        )
     for col in (*PRICE_COLUMNS, "volume"):
         try:
             out[col] = pd.to_numeric(out[col]).astype("float64")
@@ -150,10 +171,14 @@ def _handle_nan_rows(out: pd.DataFrame, dropna: bool) -> tuple[pd.DataFrame, np.
         raise ValueError(
             f"prices: NaN in column {col} of ticker {out['ticker'].iloc[row]} on "
             f"{_day(out['date'].iloc[row])} ({int(nan_rows.sum())} rows with NaN: {per_ticker}); "
-            "accepted: finite prices; pass dropna=True to drop NaN rows (with a warning)")
+            "accepted: finite prices; pass dropna=True to drop NaN rows (with a warning)"
+        )
     # stacklevel 3: the warning points at validate_prices' caller, as before this helper existed
-    warnings.warn(f"dropna=True: dropped {int(nan_rows.sum())} rows with NaN prices or volume "
-                  f"({per_ticker})", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"dropna=True: dropped {int(nan_rows.sum())} rows with NaN prices or volume ({per_ticker})",
+        UserWarning,
+        stacklevel=3,
+    )
     return out[~nan_rows].reset_index(drop=True), values[~nan_rows]
 
 
@@ -169,7 +194,8 @@ def _check_values(out: pd.DataFrame, values: np.ndarray) -> None:
         raise ValueError(
             f"prices: column {col} of ticker {out['ticker'].iloc[row]} is {values[row, j]!r} on "
             f"{_day(out['date'].iloc[row])} ({int(bad[:, j].sum())} such values in {col}); "
-            f"accepted: {what}")
+            f"accepted: {what}"
+        )
 
 
 def _sort_and_check_dates(out: pd.DataFrame) -> pd.DataFrame:
@@ -187,9 +213,12 @@ def _sort_and_check_dates(out: pd.DataFrame) -> pd.DataFrame:
         i = int(np.flatnonzero(wrong)[0])
         ticker = names[codes[i]]
         if d[i + 1] == d[i]:
-            raise ValueError(f"prices: ticker {ticker} has the date {_day(d[i])} twice; "
-                             "accepted: one row per ticker and date")
-        raise ValueError(f"prices: dates of ticker {ticker} are not sorted ({_day(d[i + 1])} comes "
-                         f"after {_day(d[i])}); accepted: increasing dates within each ticker "
-                         "(sort with df.sort_values(['ticker', 'date']))")
+            raise ValueError(
+                f"prices: ticker {ticker} has the date {_day(d[i])} twice; accepted: one row per ticker and date"
+            )
+        raise ValueError(
+            f"prices: dates of ticker {ticker} are not sorted ({_day(d[i + 1])} comes "
+            f"after {_day(d[i])}); accepted: increasing dates within each ticker "
+            "(sort with df.sort_values(['ticker', 'date']))"
+        )
     return out

@@ -15,6 +15,7 @@ to their original; the Trainer shuffles anyway).
 Apply it to the **training windows only**: the test windows keep their natural base rate (a
 WindowSet marked as a test part by ``chronological_split`` is refused).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -35,14 +36,18 @@ def rebalance(ws: WindowSet, strategy: str = "v1", seed: int = 0, k_neighbors: i
     class counts before and after.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)} "
-                         f"(v1 undersample, v2 oversample, v3 SMOTE), got {strategy!r}")
+        raise ValueError(
+            f"strategy must be one of {', '.join(STRATEGIES)} "
+            f"(v1 undersample, v2 oversample, v3 SMOTE), got {strategy!r}"
+        )
     if not isinstance(ws, WindowSet):
         raise ValueError(f"ws must be a WindowSet, got {type(ws).__name__}")
     split = ws.meta.get("split")
     if isinstance(split, dict) and split.get("part") == "test":
-        raise ValueError("rebalance got test windows (meta split part 'test'); rebalance the "
-                         "training windows only, the test set keeps its natural base rate")
+        raise ValueError(
+            "rebalance got test windows (meta split part 'test'); rebalance the "
+            "training windows only, the test set keeps its natural base rate"
+        )
     before = _counts(ws.y)
     if strategy == "none":
         return ws.with_meta(rebalance="none", rebalance_seed=seed, rebalance_counts={"before": before, "after": before})
@@ -52,8 +57,10 @@ def rebalance(ws: WindowSet, strategy: str = "v1", seed: int = 0, k_neighbors: i
     classes = [c for c in (0, 1) if before[str(c)]]
     if len(classes) < 2:
         only = f"only class {classes[0]}" if classes else "no windows"
-        raise ValueError(f"rebalance(strategy={strategy!r}) needs windows of both classes 0 and 1, got "
-                         f"{only} ({len(ws)} windows); use more data, another split, or strategy='none'")
+        raise ValueError(
+            f"rebalance(strategy={strategy!r}) needs windows of both classes 0 and 1, got "
+            f"{only} ({len(ws)} windows); use more data, another split, or strategy='none'"
+        )
 
     if strategy in ("v1", "v2"):
         from imblearn.over_sampling import RandomOverSampler
@@ -64,8 +71,9 @@ def rebalance(ws: WindowSet, strategy: str = "v1", seed: int = 0, k_neighbors: i
         out = ws.subset(np.sort(sampler.sample_indices_))
     else:
         out = _smote(ws, seed, k_neighbors)
-    return out.with_meta(rebalance=strategy, rebalance_seed=seed,
-                         rebalance_counts={"before": before, "after": _counts(out.y)})
+    return out.with_meta(
+        rebalance=strategy, rebalance_seed=seed, rebalance_counts={"before": before, "after": _counts(out.y)}
+    )
 
 
 def _counts(y: np.ndarray) -> dict[str, int]:
@@ -78,14 +86,20 @@ def _smote(ws: WindowSet, seed: int, k_neighbors: int) -> WindowSet:
     n, t, c = ws.X.shape
     minority = int(min((ws.y == 0).sum(), (ws.y == 1).sum()))
     if minority < 2:
-        raise ValueError(f"rebalance(strategy='v3'): SMOTE needs at least 2 windows of the minority "
-                         f"class to interpolate between, got {minority}; use strategy='v2' or more data")
+        raise ValueError(
+            f"rebalance(strategy='v3'): SMOTE needs at least 2 windows of the minority "
+            f"class to interpolate between, got {minority}; use strategy='v2' or more data"
+        )
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, (int, np.integer)) or k_neighbors < 1:
         raise ValueError(f"k_neighbors must be an integer >= 1, got {k_neighbors!r}")
     k = min(int(k_neighbors), minority - 1)
     if k < k_neighbors:
-        warnings.warn(f"rebalance(strategy='v3'): only {minority} minority windows, so SMOTE uses "
-                      f"k_neighbors={k} instead of {k_neighbors}", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"rebalance(strategy='v3'): only {minority} minority windows, so SMOTE uses "
+            f"k_neighbors={k} instead of {k_neighbors}",
+            UserWarning,
+            stacklevel=3,
+        )
     X_res, y_res = SMOTE(k_neighbors=k, random_state=seed).fit_resample(ws.X.reshape(n, t * c), ws.y)
     if not np.array_equal(y_res[:n], ws.y):  # imblearn keeps the originals first, in order
         raise RuntimeError("SMOTE returned the original windows out of order")
@@ -94,8 +108,9 @@ def _smote(ws: WindowSet, seed: int, k_neighbors: int) -> WindowSet:
     nat = np.full(n_new, np.datetime64("NaT"), dtype=ws.end_date.dtype)
     label_end = None
     if ws.label_end_date is not None:
-        label_end = np.concatenate([ws.label_end_date, np.full(n_new, np.datetime64("NaT"),
-                                                               dtype=ws.label_end_date.dtype)])
+        label_end = np.concatenate(
+            [ws.label_end_date, np.full(n_new, np.datetime64("NaT"), dtype=ws.label_end_date.dtype)]
+        )
     return WindowSet(
         X=np.ascontiguousarray(X_res, dtype=np.float32).reshape(-1, t, c),
         y=np.asarray(y_res, dtype=np.int64),

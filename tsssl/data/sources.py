@@ -1,14 +1,16 @@
 """Where prices come from: yfinance (with an on-disk cache), CSV / parquet files, the bundled
 sample. Every loader returns the long format of :mod:`tsssl.data.prices`, validated.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import logging
 import warnings
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ from tsssl.data.cache import (
 )
 from tsssl.data.prices import PRICE_COLUMNS, standardize_columns, validate_prices
 
-AUTO_ADJUST = True           # adjusted OHLC, no "Adj Close"; recorded in the cache
+AUTO_ADJUST = True  # adjusted OHLC, no "Adj Close"; recorded in the cache
 DEFAULT_START = "1990-01-01"  # start=None
 SAMPLE_FILES = {"^GSPC": "sp500.csv", "^IXIC": "nasdaq.csv"}
 
@@ -36,9 +38,21 @@ class PriceFileNotFoundError(ValueError, FileNotFoundError):
 # -- yfinance --------------------------------------------------------------------------------
 # yfinance reports a failed request as a logged error and an empty frame, the same result as a
 # delisted ticker; these phrases in its log tell a network failure apart
-_NETWORK_ERRORS = ("could not resolve host", "dnserror", "connectionerror", "connection error",
-                   "failed to establish", "timed out", "timeout", "curl: (", "ratelimit",
-                   "too many requests", "network is unreachable", "sslerror", "ssl:")
+_NETWORK_ERRORS = (
+    "could not resolve host",
+    "dnserror",
+    "connectionerror",
+    "connection error",
+    "failed to establish",
+    "timed out",
+    "timeout",
+    "curl: (",
+    "ratelimit",
+    "too many requests",
+    "network is unreachable",
+    "sslerror",
+    "ssl:",
+)
 
 
 class _Collect(logging.Handler):
@@ -69,8 +83,17 @@ def _download(tickers: list[str], start: str, end: str) -> pd.DataFrame:
             warnings.filterwarnings("ignore", category=FutureWarning, module="yfinance")
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="yfinance")
             warnings.filterwarnings("ignore", message=".*inplace.*", module="yfinance")
-            raw = yf.download(tickers, start=start, end=end, interval="1d", auto_adjust=AUTO_ADJUST,
-                              actions=False, progress=False, group_by="column", threads=True)
+            raw = yf.download(
+                tickers,
+                start=start,
+                end=end,
+                interval="1d",
+                auto_adjust=AUTO_ADJUST,
+                actions=False,
+                progress=False,
+                group_by="column",
+                threads=True,
+            )
     finally:
         logger.handlers, logger.propagate = saved
     network = [m for m in collect.messages if any(k in m.lower() for k in _NETWORK_ERRORS)]
@@ -124,16 +147,23 @@ def frames_by_ticker(raw: pd.DataFrame | None, tickers: list[str]) -> dict[str, 
             level = names.index("ticker")
         else:  # unnamed levels: the one that is not made of price fields
             fields = {"open", "high", "low", "close", "adjclose", "volume"}
-            level = next((i for i in range(raw.columns.nlevels)
-                          if not {str(v).lower().replace(" ", "") for v in raw.columns.get_level_values(i)} <= fields),
-                         raw.columns.nlevels - 1)
+            level = next(
+                (
+                    i
+                    for i in range(raw.columns.nlevels)
+                    if not {str(v).lower().replace(" ", "") for v in raw.columns.get_level_values(i)} <= fields
+                ),
+                raw.columns.nlevels - 1,
+            )
         present = {str(v).upper(): v for v in raw.columns.get_level_values(level)}
         parts = {t: raw.xs(present[t], axis=1, level=level) for t in tickers if t in present}
     elif len(tickers) == 1:
         parts = {tickers[0]: raw}
     else:
-        raise ValueError(f"cannot tell the tickers apart in a download with flat columns "
-                         f"{list(raw.columns)} for {', '.join(tickers)}")
+        raise ValueError(
+            f"cannot tell the tickers apart in a download with flat columns "
+            f"{list(raw.columns)} for {', '.join(tickers)}"
+        )
     for ticker, part in parts.items():
         frame = part.copy()
         if not isinstance(frame.index, pd.RangeIndex):
@@ -153,8 +183,13 @@ def frames_by_ticker(raw: pd.DataFrame | None, tickers: list[str]) -> dict[str, 
     return out
 
 
-def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None,
-                cache_dir: str | Path | None = None, dropna: bool = False) -> pd.DataFrame:
+def load_prices(
+    tickers: str | Iterable[str],
+    start: Any = None,
+    end: Any = None,
+    cache_dir: str | Path | None = None,
+    dropna: bool = False,
+) -> pd.DataFrame:
     """Daily adjusted OHLCV of ``tickers`` from ``start`` to ``end`` (both inclusive) via yfinance.
 
     tickers: names (upper-cased, as Yahoo does) or one string "AAPL MSFT". start: default
@@ -195,13 +230,12 @@ def load_prices(tickers: str | Iterable[str], start: Any = None, end: Any = None
     return prices
 
 
-_Cached = dict[str, tuple[pd.DataFrame, list[Interval]]]         # ticker -> (rows, covered ranges)
+_Cached = dict[str, tuple[pd.DataFrame, list[Interval]]]  # ticker -> (rows, covered ranges)
 _Updates = dict[str, tuple[list[pd.DataFrame], list[Interval]]]  # ticker -> (new rows, their ranges)
-_Failure = tuple[list[str], Interval, BaseException]             # (tickers, range, what it raised)
+_Failure = tuple[list[str], Interval, BaseException]  # (tickers, range, what it raised)
 
 
-def _cached_ranges(names: list[str], request: Interval,
-                   folder: Path) -> tuple[_Cached, dict[Interval, list[str]]]:
+def _cached_ranges(names: list[str], request: Interval, folder: Path) -> tuple[_Cached, dict[Interval, list[str]]]:
     """The cache of each ticker that has one, and each range of ``request`` to download with
     the tickers missing it (ranges without a weekday left out)."""
     cached: _Cached = {}
@@ -217,8 +251,7 @@ def _cached_ranges(names: list[str], request: Interval,
     return cached, wanted
 
 
-def _fetch_missing(wanted: dict[Interval, list[str]],
-                   ceiling: np.datetime64) -> tuple[_Updates, list[_Failure]]:
+def _fetch_missing(wanted: dict[Interval, list[str]], ceiling: np.datetime64) -> tuple[_Updates, list[_Failure]]:
     """One download per missing range: per ticker, the new rows and the ranges they cover (up
     to ``ceiling``, today exclusive, so that today's unfinished bar is fetched again), and the
     failures.
@@ -256,8 +289,7 @@ def _merge_into_cache(folder: Path, cached: _Cached, updates: _Updates) -> None:
         cached[ticker] = (rows, covered)
 
 
-def _rows_in_request(names: list[str], cached: _Cached,
-                     request: Interval) -> tuple[list[pd.DataFrame], list[str]]:
+def _rows_in_request(names: list[str], cached: _Cached, request: Interval) -> tuple[list[pd.DataFrame], list[str]]:
     """The cached rows of each ticker inside ``request`` (with a ticker column), and the tickers
     that have none."""
     lo, hi = np.datetime64(request[0], "ns"), np.datetime64(request[1], "ns")
@@ -273,8 +305,9 @@ def _rows_in_request(names: list[str], cached: _Cached,
     return parts, empty
 
 
-def _fall_back_offline(failures: list[_Failure], parts: list[pd.DataFrame], empty: list[str],
-                       folder: Path) -> list[str]:
+def _fall_back_offline(
+    failures: list[_Failure], parts: list[pd.DataFrame], empty: list[str], folder: Path
+) -> list[str]:
     """The sorted tickers of failed downloads; warns that the cache stands in for them, or
     raises when no ticker has rows at all."""
     failed = sorted({t for group, _, _ in failures for t in group})
@@ -283,8 +316,9 @@ def _fall_back_offline(failures: list[_Failure], parts: list[pd.DataFrame], empt
         reason = f"{type(err).__name__}: {err}"
         without = [t for t in failed if t in empty]
         if not parts:
-            raise ValueError(f"download of {', '.join(failed)} failed ({reason}) and no cache "
-                             f"exists for them in {folder}")
+            raise ValueError(
+                f"download of {', '.join(failed)} failed ({reason}) and no cache exists for them in {folder}"
+            )
         with_cache = [t for t in failed if t not in empty]
         msg = f"download of {', '.join(failed)} failed ({reason}); "
         if with_cache:
@@ -295,17 +329,24 @@ def _fall_back_offline(failures: list[_Failure], parts: list[pd.DataFrame], empt
     return failed
 
 
-def _check_no_data(empty: list[str], failed: list[str], parts: list[pd.DataFrame],
-                   request: Interval, last: np.datetime64) -> None:
+def _check_no_data(
+    empty: list[str], failed: list[str], parts: list[pd.DataFrame], request: Interval, last: np.datetime64
+) -> None:
     """Tickers that downloaded fine but have no rows in ``request`` (delisted or misspelt): a
     warning naming them, or a ValueError when no ticker has rows."""
     no_data = [t for t in empty if t not in failed]
     if no_data and not parts:
-        raise ValueError(f"yfinance returned no prices for {', '.join(no_data)} between {request[0]} "
-                         f"and {last} (delisted or misspelt tickers?)")
+        raise ValueError(
+            f"yfinance returned no prices for {', '.join(no_data)} between {request[0]} "
+            f"and {last} (delisted or misspelt tickers?)"
+        )
     if no_data:
-        warnings.warn(f"no prices for {', '.join(no_data)} between {request[0]} and {last} "
-                      "(delisted or misspelt?); loaded the other tickers", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"no prices for {', '.join(no_data)} between {request[0]} and {last} "
+            "(delisted or misspelt?); loaded the other tickers",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -328,8 +369,7 @@ def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = Fals
     name = path.name.lower()
     kind = "csv" if name.endswith(_CSV) else "parquet" if name.endswith(_PARQUET) else None
     if kind is None:
-        raise ValueError(f"read_prices: cannot read {path} (unknown file type); accepted: "
-                         f"{', '.join(_CSV + _PARQUET)}")
+        raise ValueError(f"read_prices: cannot read {path} (unknown file type); accepted: {', '.join(_CSV + _PARQUET)}")
     if not path.is_file():
         raise PriceFileNotFoundError(f"read_prices: no such file {path}")
     stem = path.name[: -len(next(s for s in _CSV + _PARQUET if name.endswith(s)))]
@@ -348,8 +388,9 @@ def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = Fals
         keep = found if ticker is None else [ticker]
         frames = frames_by_ticker(raw, [t.upper() for t in keep])
         if not frames:
-            raise ValueError(f"read_prices: {path} has no prices for {', '.join(keep)}; "
-                             f"tickers in the file: {', '.join(found)}")
+            raise ValueError(
+                f"read_prices: {path} has no prices for {', '.join(keep)}; tickers in the file: {', '.join(found)}"
+            )
         long = pd.concat([f.assign(ticker=t) for t, f in frames.items()], ignore_index=True)
     else:
         cols = {str(c).strip().lower() for c in raw.columns}
@@ -359,8 +400,10 @@ def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = Fals
                 available = sorted(long["ticker"].astype(str).unique())
                 long = long[long["ticker"].astype(str) == ticker]
                 if len(long) == 0:
-                    raise ValueError(f"read_prices: ticker {ticker!r} is not in {path}; "
-                                     f"tickers in the file: {', '.join(available[:20])}")
+                    raise ValueError(
+                        f"read_prices: ticker {ticker!r} is not in {path}; "
+                        f"tickers in the file: {', '.join(available[:20])}"
+                    )
         else:
             long = standardize_columns(raw)
             long["ticker"] = ticker if ticker is not None else stem
@@ -390,7 +433,8 @@ def sample_dir() -> Path:
             return folder
     raise PriceFileNotFoundError(
         f"the bundled sample ({', '.join(SAMPLE_FILES.values())}) is missing from {here / '_sample'} "
-        f"and {here.parent / 'data'}; reinstall tsssl")
+        f"and {here.parent / 'data'}; reinstall tsssl"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -14,17 +14,19 @@ horizon, a window whose label_end_date >= test_start is dropped in any case.
 Nothing is fitted here; the split only selects rows. Split windows before rebalancing:
 SMOTE rows have no dates and are refused.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tsssl.data.windowset import WindowSet
 
-_TICKER_STRIDE = 1 << 21   # key = ticker code * stride + day + offset (days fit in +-2^20)
+_TICKER_STRIDE = 1 << 21  # key = ticker code * stride + day + offset (days fit in +-2^20)
 _DAY_OFFSET = 1 << 20
 
 
@@ -48,16 +50,28 @@ class Split:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary: dates, purge, and per part windows / positives / base rate."""
+
         def part(ws: WindowSet) -> dict[str, Any]:
             dates = ws.end_date[~ws.synthetic] if len(ws) else ws.end_date
-            return {"windows": len(ws), "positives": ws.n_positive,
-                    "base_rate": None if len(ws) == 0 else round(ws.base_rate, 6),
-                    "start": _day(dates.min()) if len(dates) else None,
-                    "end": _day(dates.max()) if len(dates) else None,
-                    "tickers": int(len(pd.unique(ws.ticker)))}
-        return {"test_start": _day(self.test_start), "test_end": _day(self.test_end),
-                "train_end": _day(self.train_end), "purge": self.purge, "embargo": self.embargo,
-                "n_purged": self.n_purged, "train": part(self.train), "test": part(self.test)}
+            return {
+                "windows": len(ws),
+                "positives": ws.n_positive,
+                "base_rate": None if len(ws) == 0 else round(ws.base_rate, 6),
+                "start": _day(dates.min()) if len(dates) else None,
+                "end": _day(dates.max()) if len(dates) else None,
+                "tickers": int(len(pd.unique(ws.ticker))),
+            }
+
+        return {
+            "test_start": _day(self.test_start),
+            "test_end": _day(self.test_end),
+            "train_end": _day(self.train_end),
+            "purge": self.purge,
+            "embargo": self.embargo,
+            "n_purged": self.n_purged,
+            "train": part(self.train),
+            "test": part(self.test),
+        }
 
 
 def _day(value: Any) -> str | None:
@@ -83,15 +97,16 @@ def _check_windows(ws: WindowSet) -> None:
     if len(ws) == 0:
         raise ValueError("ws has no windows to split")
     if np.any(ws.synthetic):
-        raise ValueError("ws holds synthetic (SMOTE) windows, which have no dates: split before "
-                         "rebalancing (rebalance the training part only)")
+        raise ValueError(
+            "ws holds synthetic (SMOTE) windows, which have no dates: split before "
+            "rebalancing (rebalance the training part only)"
+        )
 
 
 def _resolve(ws: WindowSet, purge: int | None, embargo: int) -> tuple[int, int]:
     if purge is None:
         if "horizon" not in ws.meta:
-            raise ValueError("purge: ws.meta has no 'horizon' to purge by; pass purge=<days>, "
-                             "the label horizon")
+            raise ValueError("purge: ws.meta has no 'horizon' to purge by; pass purge=<days>, the label horizon")
         purge = ws.meta["horizon"]
     for name, value in (("purge", purge), ("embargo", embargo)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
@@ -133,18 +148,28 @@ def _split(ws: WindowSet, test_start: Any, test_stop: Any, purge: int, embargo: 
     if not in_test.any():
         raise ValueError(f"test_start {_day(start)} leaves no test windows; {span}")
     if not keep.any():
-        raise ValueError(f"test_start {_day(start)} leaves no training windows after purging "
-                         f"{purge} + embargo {embargo} trading days; {span}")
+        raise ValueError(
+            f"test_start {_day(start)} leaves no training windows after purging "
+            f"{purge} + embargo {embargo} trading days; {span}"
+        )
     info = {"test_start": _day(start), "purge": purge, "embargo": embargo}
     train = ws.subset(keep).with_meta(split={**info, "part": "train"})
     test = ws.subset(in_test).with_meta(split={**info, "part": "test"})
-    return Split(train=train, test=test, test_start=pd.Timestamp(start),
-                 train_end=pd.Timestamp(train.end_date.max()), test_end=pd.Timestamp(test.end_date.max()),
-                 purge=purge, embargo=embargo, n_purged=int(before.sum() - keep.sum()))
+    return Split(
+        train=train,
+        test=test,
+        test_start=pd.Timestamp(start),
+        train_end=pd.Timestamp(train.end_date.max()),
+        test_end=pd.Timestamp(test.end_date.max()),
+        purge=purge,
+        embargo=embargo,
+        n_purged=int(before.sum() - keep.sum()),
+    )
 
 
-def chronological_split(ws: WindowSet, test_start: Any = None, test_frac: float = 0.2,
-                        purge: int | None = None, embargo: int = 0) -> Split:
+def chronological_split(
+    ws: WindowSet, test_start: Any = None, test_frac: float = 0.2, purge: int | None = None, embargo: int = 0
+) -> Split:
     """Train on windows ending before ``test_start``, test on those ending on or after it.
 
     test_start: a date ("YYYY-MM-DD" or datetime); None: the first of the last ``test_frac``
@@ -170,8 +195,9 @@ def chronological_split(ws: WindowSet, test_start: Any = None, test_frac: float 
     return _split(ws, test_start, None, purge, embargo)
 
 
-def walk_forward(ws: WindowSet, n_folds: int = 5, test_frac: float | None = None,
-                 purge: int | None = None, embargo: int = 0) -> Iterator[Split]:
+def walk_forward(
+    ws: WindowSet, n_folds: int = 5, test_frac: float | None = None, purge: int | None = None, embargo: int = 0
+) -> Iterator[Split]:
     """Expanding-window folds: fold i tests on the i-th of ``n_folds`` consecutive blocks of end
     dates at the end of the data and trains on everything before that block (purged).
 
@@ -185,8 +211,10 @@ def walk_forward(ws: WindowSet, n_folds: int = 5, test_frac: float | None = None
     if test_frac is None:
         test_frac = 1.0 / (n_folds + 1)
     if not 0.0 < test_frac * n_folds < 1.0:
-        raise ValueError(f"test_frac * n_folds must be in (0, 1) so that training dates remain, "
-                         f"got test_frac={test_frac}, n_folds={n_folds}")
+        raise ValueError(
+            f"test_frac * n_folds must be in (0, 1) so that training dates remain, "
+            f"got test_frac={test_frac}, n_folds={n_folds}"
+        )
     dates = _sorted_unique(ws.end_date)
     block = int(len(dates) * test_frac)
     if block < 1:

@@ -29,18 +29,20 @@ followed by five days of strictly positive log returns (+0.3 to +1.0 sigma). The
 last day is the motif's third down day therefore has label 1 (five strictly rising closes),
 and that label is predictable from the window alone.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-SLOT = 10      # days per planting slot
+SLOT = 10  # days per planting slot
 MOTIF_DOWN = 3
 MOTIF_UP = 5
 
 
-def synthetic_market(n_tickers: int, n_days: int, seed: int = 0, start: str = "2000-01-03",
-                     planted_pattern: float = 0.0) -> pd.DataFrame:
+def synthetic_market(
+    n_tickers: int, n_days: int, seed: int = 0, start: str = "2000-01-03", planted_pattern: float = 0.0
+) -> pd.DataFrame:
     """Long-format OHLCV (date, ticker, open, high, low, close, volume) of ``n_tickers``
     synthetic tickers ``SYN000``.. over ``n_days`` business days from ``start``; sorted by
     ticker then date; the same ``seed`` gives the same frame. See the module docstring."""
@@ -56,21 +58,21 @@ def synthetic_market(n_tickers: int, n_days: int, seed: int = 0, start: str = "2
     sigma_long = rng.uniform(0.01, 0.025, k)
     alpha = rng.uniform(0.05, 0.10, k)
     beta = rng.uniform(0.95, 0.985, k) - alpha
-    omega = sigma_long ** 2 * (1.0 - alpha - beta)
+    omega = sigma_long**2 * (1.0 - alpha - beta)
     rho = rng.uniform(0.3, 0.6, k)
     p0 = np.exp(rng.uniform(np.log(10), np.log(500), k))
     v0 = 10 ** rng.uniform(5, 7, k)
 
     market = rng.standard_normal((n, 1))
     idio = rng.standard_t(5, (n, k)) / np.sqrt(5 / 3)
-    z = np.clip(rho * market + np.sqrt(1 - rho ** 2) * idio, -8.0, 8.0)  # no 20-sigma days
+    z = np.clip(rho * market + np.sqrt(1 - rho**2) * idio, -8.0, 8.0)  # no 20-sigma days
     switch_u = rng.random((n, k))
 
-    leave = np.array([0.01, 0.04])     # P(leave bull), P(leave bear)
+    leave = np.array([0.01, 0.04])  # P(leave bull), P(leave bear)
     drift = np.array([0.0008, -0.0015])
     vol_mult = np.array([1.0, 1.3])
     state = (rng.random(k) < 0.2).astype(np.int64)  # stationary share of bear spells
-    sigma2 = sigma_long ** 2
+    sigma2 = sigma_long**2
     r = np.empty((n, k))
     sigma = np.empty((n, k))
     eps_prev2 = sigma2.copy()
@@ -107,13 +109,14 @@ def synthetic_market(n_tickers: int, n_days: int, seed: int = 0, start: str = "2
     return pd.DataFrame(frame)
 
 
-def _plant(r: np.ndarray, boost: np.ndarray, sigma_long: np.ndarray, q: float,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _plant(
+    r: np.ndarray, boost: np.ndarray, sigma_long: np.ndarray, q: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Overwrite r / volume boost with the motif in randomly chosen 10-day slots (see module)."""
     n, k = r.shape
     motif = MOTIF_DOWN + MOTIF_UP
-    phase = rng.integers(1, SLOT + 1, k)                      # day 0 has no return
-    starts = phase[None, :] + SLOT * np.arange(n // SLOT + 1)[:, None]   # (slots, k)
+    phase = rng.integers(1, SLOT + 1, k)  # day 0 has no return
+    starts = phase[None, :] + SLOT * np.arange(n // SLOT + 1)[:, None]  # (slots, k)
     chosen = (starts + motif <= n) & (rng.random(starts.shape) < min(1.0, q * SLOT))
     day0, col = starts[chosen], np.nonzero(chosen)[1]
     r = r.copy()

@@ -13,12 +13,13 @@ as a corpus, batched token tensors, and word2vec's training pairs.
   ``noise_distribution`` (unigram^0.75) - all vectorised over the stream.
 - ``describe_returns``: a text description of price windows (for CLIP between windows and text).
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ class Vocabulary:
     frequencies that word2vec's sub-sampling and noise distribution use.
     """
 
-    def __init__(self, words: Sequence[str], counts: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, words: Sequence[str], counts: Sequence[int] | None = None) -> None:
         words = list(words)
         clash = sorted(set(words) & set(SPECIAL_TOKENS))
         if clash:
@@ -57,12 +58,11 @@ class Vocabulary:
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         c = np.zeros(len(self.itos), dtype=np.int64)
         if counts is not None:
-            c[len(SPECIAL_TOKENS):] = np.asarray(counts, dtype=np.int64)
+            c[len(SPECIAL_TOKENS) :] = np.asarray(counts, dtype=np.int64)
         self.counts = c
 
     @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], min_count: int = 5,
-              max_size: Optional[int] = None) -> "Vocabulary":
+    def build(cls, token_lists: Iterable[Sequence[str]], min_count: int = 5, max_size: int | None = None) -> Vocabulary:
         """Words seen at least ``min_count`` times, most frequent first (ties alphabetical),
         at most ``max_size`` of them (specials not counted)."""
         if min_count < 1:
@@ -108,7 +108,7 @@ class Tokenizer:
         self.vocab = vocab
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], min_count: int = 2, max_size: Optional[int] = None) -> "Tokenizer":
+    def from_texts(cls, texts: Iterable[str], min_count: int = 2, max_size: int | None = None) -> Tokenizer:
         return cls(Vocabulary.build((tokenize(t) for t in texts), min_count=min_count, max_size=max_size))
 
     def __len__(self) -> int:
@@ -123,8 +123,9 @@ class Tokenizer:
         return pad_sequences([self.ids(t) for t in texts], max_len=max_len, prefix=CLS_ID if add_cls else None)
 
 
-def pad_sequences(seqs: Sequence[Sequence[int]], max_len: int, pad_id: int = PAD_ID,
-                  prefix: Optional[int] = None) -> Tensor:
+def pad_sequences(
+    seqs: Sequence[Sequence[int]], max_len: int, pad_id: int = PAD_ID, prefix: int | None = None
+) -> Tensor:
     """(N, max_len) int64: each sequence (after an optional ``prefix`` id) cut or padded."""
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
@@ -146,14 +147,14 @@ class TextCorpus:
     """Sentences with an integer label each (their topic) and the label names."""
 
     sentences: list[str]
-    topic: np.ndarray          # (N,) int64 index into topic_names
+    topic: np.ndarray  # (N,) int64 index into topic_names
     topic_names: list[str]
     source: str
 
     def __len__(self) -> int:
         return len(self.sentences)
 
-    def subset(self, idx: np.ndarray) -> "TextCorpus":
+    def subset(self, idx: np.ndarray) -> TextCorpus:
         idx = np.asarray(idx)
         return TextCorpus([self.sentences[i] for i in idx], self.topic[idx], self.topic_names, self.source)
 
@@ -186,8 +187,9 @@ def load_pydoc_corpus(min_words: int = 3) -> TextCorpus:
     return TextCorpus(sentences, np.asarray(labels, dtype=np.int64), names, "pydoc_data.topics")
 
 
-def topic_split(corpus: TextCorpus, test_frac: float = 0.25, min_per_topic: int = 30,
-                seed: int = 0) -> tuple[TextCorpus, TextCorpus]:
+def topic_split(
+    corpus: TextCorpus, test_frac: float = 0.25, min_per_topic: int = 30, seed: int = 0
+) -> tuple[TextCorpus, TextCorpus]:
     """(train, test): the sentences of topics with at least ``min_per_topic`` sentences, split
     stratified by topic (seeded) - the labelled data of the sentence-embedding probes."""
     from tsssl.data.image import stratified_split_indices
@@ -203,10 +205,26 @@ def topic_split(corpus: TextCorpus, test_frac: float = 0.25, min_per_topic: int 
 #: Word pairs of the Python docs' vocabulary that a useful embedding should place close together
 #: (fixed before any training run; two pairs whose words miss min_count 5 were replaced).
 RELATED_WORD_PAIRS = (
-    ("list", "tuple"), ("true", "false"), ("int", "float"), ("keys", "values"), ("read", "write"),
-    ("and", "or"), ("first", "last"), ("positional", "keyword"), ("try", "except"), ("if", "else"),
-    ("for", "while"), ("integer", "float"), ("string", "bytes"), ("left", "right"), ("local", "global"),
-    ("start", "end"), ("class", "instance"), ("import", "module"), ("exception", "raised"), ("get", "set"),
+    ("list", "tuple"),
+    ("true", "false"),
+    ("int", "float"),
+    ("keys", "values"),
+    ("read", "write"),
+    ("and", "or"),
+    ("first", "last"),
+    ("positional", "keyword"),
+    ("try", "except"),
+    ("if", "else"),
+    ("for", "while"),
+    ("integer", "float"),
+    ("string", "bytes"),
+    ("left", "right"),
+    ("local", "global"),
+    ("start", "end"),
+    ("class", "instance"),
+    ("import", "module"),
+    ("exception", "raised"),
+    ("get", "set"),
 )
 
 
@@ -245,8 +263,9 @@ def subsample(ids: np.ndarray, keep_prob: np.ndarray, seed: int = 0) -> np.ndarr
     return rng.random(len(ids)) < keep_prob[ids]
 
 
-def skipgram_pairs(ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed: int = 0,
-                   dynamic: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def skipgram_pairs(
+    ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed: int = 0, dynamic: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """(center, context) int64 arrays: every pair of tokens of one sentence at distance
     1..b, where b = ``window`` or (``dynamic``, word2vec's default) b ~ U{1..window} drawn per
     center token, so near words are sampled more often. A loop over the 2 * window offsets,
@@ -261,15 +280,16 @@ def skipgram_pairs(ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed:
         i = np.arange(n - d)
         j = i + d
         same = sentence[i] == sentence[j]
-        fwd = same & (d <= b[i])            # context to the right of center i
-        bwd = same & (d <= b[j])            # center j, context to its left
+        fwd = same & (d <= b[i])  # context to the right of center i
+        bwd = same & (d <= b[j])  # center j, context to its left
         centers += [ids[i[fwd]], ids[j[bwd]]]
         contexts += [ids[j[fwd]], ids[i[bwd]]]
     return np.concatenate(centers), np.concatenate(contexts)
 
 
-def cbow_examples(ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed: int = 0,
-                  dynamic: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def cbow_examples(
+    ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed: int = 0, dynamic: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """(context, center): context (N, 2 * window) int64 ids of the words around each token
     within its sentence and within b (as in ``skipgram_pairs``), [PAD] elsewhere; tokens with
     no context at all are dropped."""
@@ -278,8 +298,8 @@ def cbow_examples(ids: np.ndarray, sentence: np.ndarray, window: int = 5, seed: 
     ids, sentence = np.asarray(ids), np.asarray(sentence)
     n = len(ids)
     b = np.random.default_rng(seed).integers(1, window + 1, size=n) if dynamic else np.full(n, window)
-    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])      # (2W,)
-    pos = np.arange(n)[:, None] + offsets[None, :]                                  # (N, 2W)
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # (2W,)
+    pos = np.arange(n)[:, None] + offsets[None, :]  # (N, 2W)
     inside = (pos >= 0) & (pos < n)
     pos_c = np.clip(pos, 0, max(n - 1, 0))
     ok = inside & (sentence[pos_c] == sentence[:, None]) & (np.abs(offsets)[None, :] <= b[:, None])
@@ -298,8 +318,15 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> Tensor:
     return torch.as_tensor(p / p.sum(), dtype=torch.float32)
 
 
-def word2vec_data(tokenizer: Tokenizer, sentences: Sequence[str], mode: str = "skipgram", window: int = 5,
-                  t: float = 1e-3, seed: int = 0, draws: int = 1) -> tuple[Tensor, Tensor]:
+def word2vec_data(
+    tokenizer: Tokenizer,
+    sentences: Sequence[str],
+    mode: str = "skipgram",
+    window: int = 5,
+    t: float = 1e-3,
+    seed: int = 0,
+    draws: int = 1,
+) -> tuple[Tensor, Tensor]:
     """Training tensors for ``tsssl.methods.word2vec.Word2Vec``: ``draws`` independent draws of
     sub-sampling + dynamic windows over the corpus, concatenated (word2vec re-draws both every
     epoch; ``draws`` epochs' worth fixed up front).
@@ -326,8 +353,12 @@ TREND_PHRASES = ("strong fall", "fall", "flat", "rise", "strong rise")
 DAY_WORDS = ("down", "flat", "up")
 
 
-def describe_returns(returns: np.ndarray, last_days: int = 5, dead_band: float = 0.25,
-                     trend_cuts: Sequence[float] = (-1.5, -0.5, 0.5, 1.5)) -> tuple[list[str], np.ndarray]:
+def describe_returns(
+    returns: np.ndarray,
+    last_days: int = 5,
+    dead_band: float = 0.25,
+    trend_cuts: Sequence[float] = (-1.5, -0.5, 0.5, 1.5),
+) -> tuple[list[str], np.ndarray]:
     """A short description of each window of daily returns, and its trend class.
 
     returns: (N, T) daily log returns. Scale-free: each window's returns are divided by its own

@@ -22,6 +22,7 @@ float32 array is filled by gathers of whole blocks of windows (no loop over wind
 8,192 windows keep the writes in the CPU cache), so peak memory stays close to the output
 array itself.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,7 +64,7 @@ def _constant_pattern_distances(digits: np.ndarray, ends: np.ndarray, window: in
     change = np.ones(n_rows, dtype=bool)
     change[1:] = digits[1:] != digits[:-1]
     run = index - np.maximum.accumulate(np.where(change, index, 0)) + 1
-    run[digits < 0] = 0                       # no return: agrees with nothing
+    run[digits < 0] = 0  # no return: agrees with nothing
     v = np.minimum(run[ends], window)
     dist = np.where(v >= window, 0.0, np.power(float(p), -v.astype(float)))
     last = digits[ends]
@@ -80,8 +81,15 @@ def _check_int(name: str, value: object, minimum: int, what: str) -> int:
     return int(value)
 
 
-def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, features: str = "ohlcv",
-                  p: int = DEFAULT_P, deadband: float = DEFAULT_DEADBAND, dropna: bool = False) -> WindowSet:
+def build_windows(
+    prices: pd.DataFrame,
+    window: int = 20,
+    horizon: int = 5,
+    features: str = "ohlcv",
+    p: int = DEFAULT_P,
+    deadband: float = DEFAULT_DEADBAND,
+    dropna: bool = False,
+) -> WindowSet:
     """Labelled windows of every ticker in ``prices`` (long format; validated first).
 
     Returns a WindowSet with X (N, window, C) float32, y (N,) int64 (strict ``horizon``-day
@@ -95,19 +103,23 @@ def build_windows(prices: pd.DataFrame, window: int = 20, horizon: int = 5, feat
     codes, names, first, counts = _ticker_index(df, window, horizon)
     names_out = list(OHLCV_FEATURES) + (padic_feature_names(p) if padic else [])
     per_day, digits = _per_day_channels(df, first, len(names_out), p if padic else None, deadband)
-    pos = np.arange(len(codes)) - first[codes]          # day index within the ticker
+    pos = np.arange(len(codes)) - first[codes]  # day index within the ticker
     ends = np.flatnonzero((pos >= window) & (pos + horizon <= counts[codes] - 1))
     closeness = _constant_pattern_distances(digits, ends, window, p) if padic else None
     X = _gather_windows(per_day, df["volume"].to_numpy(), ends, window, closeness)
     del per_day  # the (rows, C) copy is as large as X: free it before the labels
-    meta = {"window": window, "horizon": horizon, "features": features,
-            "p": int(p) if padic else None, "deadband": float(deadband) if padic else None,
-            "n_tickers": int(len(names))}
+    meta = {
+        "window": window,
+        "horizon": horizon,
+        "features": features,
+        "p": int(p) if padic else None,
+        "deadband": float(deadband) if padic else None,
+        "n_tickers": int(len(names)),
+    }
     return _assemble(df, X, ends, codes, names, names_out, horizon, meta)
 
 
-def _check_args(window: object, horizon: object, features: object, p: int,
-                deadband: float) -> tuple[int, int, bool]:
+def _check_args(window: object, horizon: object, features: object, p: int, deadband: float) -> tuple[int, int, bool]:
     """(window, horizon, padic) after checking the arguments, before any work on the prices."""
     window = _check_int("window", window, 2, "days per window")
     horizon = _check_int("horizon", horizon, 1, "days of strict rise in the label")
@@ -119,13 +131,14 @@ def _check_args(window: object, horizon: object, features: object, p: int,
     return window, horizon, padic
 
 
-def _ticker_index(df: pd.DataFrame, window: int,
-                  horizon: int) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+def _ticker_index(df: pd.DataFrame, window: int, horizon: int) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
     """Per-row ticker codes (rows,) int64, the sorted ticker names, and per ticker its first
     row and row count (tickers,); raises when a ticker has too few days for one window."""
     if len(df) == 0:
-        raise ValueError("prices have no rows; accepted: at least one ticker with "
-                         f"window + horizon + 1 = {window + horizon + 1} trading days")
+        raise ValueError(
+            "prices have no rows; accepted: at least one ticker with "
+            f"window + horizon + 1 = {window + horizon + 1} trading days"
+        )
     codes, names = pd.factorize(df["ticker"], sort=True)  # sorted by ticker already
     codes = codes.astype(np.int64)
     counts = np.bincount(codes, minlength=len(names))
@@ -138,12 +151,14 @@ def _ticker_index(df: pd.DataFrame, window: int,
         raise ValueError(
             f"series too short for window={window}, horizon={horizon}: {listed}{more}; each ticker "
             f"needs at least window + horizon + 1 = {need} trading days (one more for the first "
-            "day's return); drop those tickers or use a shorter window")
+            "day's return); drop those tickers or use a shorter window"
+        )
     return codes, names, first, counts
 
 
-def _per_day_channels(df: pd.DataFrame, first: np.ndarray, n_channels: int, p: int | None,
-                      deadband: float) -> tuple[np.ndarray, np.ndarray | None]:
+def _per_day_channels(
+    df: pd.DataFrame, first: np.ndarray, n_channels: int, p: int | None, deadband: float
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(rows, n_channels) float32 of the per-day channels, and the p-adic digits (rows,) of the
     log returns (None when ``p`` is None).
 
@@ -169,8 +184,9 @@ def _per_day_channels(df: pd.DataFrame, first: np.ndarray, n_channels: int, p: i
     return per_day, digits
 
 
-def _gather_windows(per_day: np.ndarray, volume: np.ndarray, ends: np.ndarray, window: int,
-                    closeness: np.ndarray | None) -> np.ndarray:
+def _gather_windows(
+    per_day: np.ndarray, volume: np.ndarray, ends: np.ndarray, window: int, closeness: np.ndarray | None
+) -> np.ndarray:
     """X (N, window, C) float32 of the windows ending at rows ``ends`` (N,).
 
     ``closeness`` (N, p), when given, fills the last p channels of every day of a window.
@@ -179,21 +195,35 @@ def _gather_windows(per_day: np.ndarray, volume: np.ndarray, ends: np.ndarray, w
     X = np.empty((n, window, per_day.shape[1]), dtype=np.float32)
     offsets = np.arange(window)
     for lo in range(0, n, CHUNK):  # blocks keep each gather and write inside the CPU cache
-        rows = ends[lo:lo + CHUNK, None] - (window - 1) + offsets      # (block, window)
-        out = X[lo:lo + CHUNK]
+        rows = ends[lo : lo + CHUNK, None] - (window - 1) + offsets  # (block, window)
+        out = X[lo : lo + CHUNK]
         np.take(per_day, rows, axis=0, out=out)
         out[:, :, 4] = _window_zscore(volume[rows])
         if closeness is not None:
-            out[:, :, per_day.shape[1] - closeness.shape[1]:] = closeness[lo:lo + CHUNK, None, :]
+            out[:, :, per_day.shape[1] - closeness.shape[1] :] = closeness[lo : lo + CHUNK, None, :]
     return X
 
 
-def _assemble(df: pd.DataFrame, X: np.ndarray, ends: np.ndarray, codes: np.ndarray, names: pd.Index,
-              feature_names: list[str], horizon: int, meta: dict) -> WindowSet:
+def _assemble(
+    df: pd.DataFrame,
+    X: np.ndarray,
+    ends: np.ndarray,
+    codes: np.ndarray,
+    names: pd.Index,
+    feature_names: list[str],
+    horizon: int,
+    meta: dict,
+) -> WindowSet:
     """The WindowSet of ``X`` with labels, dates and tickers of the windows ending at ``ends``."""
     labels = strict_rise_label(df["close"].to_numpy(), horizon)[ends]  # ends are valid: futures in-ticker
     dates = df["date"].to_numpy()
     ticker_names = np.asarray(names, dtype=object)
-    return WindowSet(X=X, y=labels.astype(np.int64), end_date=dates[ends],
-                     ticker=ticker_names[codes[ends]], feature_names=feature_names,
-                     meta=meta, label_end_date=dates[ends + horizon])
+    return WindowSet(
+        X=X,
+        y=labels.astype(np.int64),
+        end_date=dates[ends],
+        ticker=ticker_names[codes[ends]],
+        feature_names=feature_names,
+        meta=meta,
+        label_end_date=dates[ends + horizon],
+    )

@@ -1,4 +1,5 @@
 """The WindowSet: labelled windows of scale-free features, one row per (ticker, end date)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -46,10 +47,7 @@ class WindowSet:
         if self.X.ndim != 3:
             raise ValueError(f"WindowSet.X must be (N, window, C), got shape {self.X.shape}")
         if self.X.shape[2] != len(self.feature_names):
-            raise ValueError(
-                f"WindowSet.X has {self.X.shape[2]} channels but {len(self.feature_names)} "
-                "feature_names"
-            )
+            raise ValueError(f"WindowSet.X has {self.X.shape[2]} channels but {len(self.feature_names)} feature_names")
 
     def __len__(self) -> int:
         return len(self.X)
@@ -63,7 +61,7 @@ class WindowSet:
         """Share of positive (strict-rise) windows; NaN for an empty set."""
         return float(self.y.mean()) if len(self.y) else float("nan")
 
-    def subset(self, index: np.ndarray) -> "WindowSet":
+    def subset(self, index: np.ndarray) -> WindowSet:
         """Rows `index` (integer positions or a boolean mask), metadata kept."""
         index = np.asarray(index)
         return replace(
@@ -77,6 +75,6 @@ class WindowSet:
             label_end_date=None if self.label_end_date is None else self.label_end_date[index],
         )
 
-    def with_meta(self, **meta: Any) -> "WindowSet":
+    def with_meta(self, **meta: Any) -> WindowSet:
         """A shallow copy with `meta` updated (arrays shared, not copied)."""
         return replace(self, meta={**self.meta, **meta})

@@ -3,6 +3,7 @@
 Time series: ``LSTMEncoder``, ``CNNEncoder``, ``TransformerEncoder``, built by name with
 ``build_encoder``; heads: ``ProjectionHead``, ``PredictionHead``, ``ClassifierHead``.
 """
+
 from __future__ import annotations
 
 from .base import SequenceEncoder

@@ -1,7 +1,8 @@
 """What every sequence encoder shares: the input check and the pooling of per-step features."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -33,8 +34,7 @@ class SequenceEncoder(nn.Module):
         if not isinstance(x, Tensor) or x.dim() != 3:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(
-                f"{name}: input must have shape (B, T, C) = (batch, time, {self.in_channels} channels), "
-                f"got {shape}"
+                f"{name}: input must have shape (B, T, C) = (batch, time, {self.in_channels} channels), got {shape}"
             )
         if x.shape[2] != self.in_channels:
             raise ValueError(
@@ -43,6 +43,16 @@ class SequenceEncoder(nn.Module):
             )
         if x.shape[1] < 1:
             raise ValueError(f"{name}: input has no time steps, shape {tuple(x.shape)}")
+
+
+def check_attention_sizes(owner: str, d_model: int, heads: int, dropout: float, **sizes: int) -> None:
+    """A Transformer's sizes: every one positive, ``d_model`` divisible by ``heads``, dropout in [0, 1)."""
+    for name, value in {"d_model": d_model, "heads": heads, **sizes}.items():
+        check_positive(value, name, owner)
+    if d_model % heads:
+        raise ValueError(f"{owner}: d_model={d_model} must be divisible by heads={heads}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout}")
 
 
 def pool_steps(h: Tensor, pooling: str) -> Tensor:

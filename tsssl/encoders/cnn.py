@@ -1,4 +1,5 @@
 """Dilated residual 1-D convolution encoder (a small TCN)."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -51,12 +52,25 @@ class CNNEncoder(SequenceEncoder):
     depend on x[:, :t+1] only (what CPC needs).
     """
 
-    def __init__(self, in_channels: int, channels: int = 64, layers: int = 3, kernel_size: int = 3,
-                 dilation_base: int = 2, pooling: str = "mean", causal: bool = True,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int = 64,
+        layers: int = 3,
+        kernel_size: int = 3,
+        dilation_base: int = 2,
+        pooling: str = "mean",
+        causal: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("channels", channels), ("layers", layers),
-                            ("kernel_size", kernel_size), ("dilation_base", dilation_base)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("channels", channels),
+            ("layers", layers),
+            ("kernel_size", kernel_size),
+            ("dilation_base", dilation_base),
+        ):
             check_positive(value, name, "CNNEncoder")
         self.pooling = check_choice(pooling, POOLINGS, "pooling", "CNNEncoder")
         if not 0.0 <= dropout < 1.0:
@@ -66,9 +80,9 @@ class CNNEncoder(SequenceEncoder):
         self.causal = bool(causal)
         self.receptive_field = 1 + 2 * (kernel_size - 1) * sum(dilation_base**i for i in range(layers))
         self.input = nn.Conv1d(in_channels, channels, 1)
-        self.blocks = nn.Sequential(*[
-            _ResidualBlock(channels, kernel_size, dilation_base**i, self.causal, dropout) for i in range(layers)
-        ])
+        self.blocks = nn.Sequential(
+            *[_ResidualBlock(channels, kernel_size, dilation_base**i, self.causal, dropout) for i in range(layers)]
+        )
         self.norm = _ChannelNorm(channels)
 
     def forward(self, x: Tensor, return_sequence: bool = False) -> Tensor:

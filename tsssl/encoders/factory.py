@@ -1,4 +1,5 @@
-"""Build a window encoder by name (for configs and the CLI)."""
+"""Build a window encoder by name (for configs and the CLI); the names are ``tsssl.registry.ENCODERS``."""
+
 from __future__ import annotations
 
 import inspect
@@ -6,15 +7,10 @@ from typing import Any
 
 from torch import nn
 
-from .cnn import CNNEncoder
-from .lstm import LSTMEncoder
-from .transformer import TransformerEncoder
+from tsssl import registry
 
-ENCODERS: dict[str, type[nn.Module]] = {
-    "lstm": LSTMEncoder,
-    "cnn": CNNEncoder,
-    "transformer": TransformerEncoder,
-}
+#: name -> class of the window encoders
+ENCODERS: dict[str, type[nn.Module]] = {n: registry.encoder_class(n) for n in registry.ENCODERS}
 
 
 def build_encoder(name: str, in_channels: int, **kwargs: Any) -> nn.Module:

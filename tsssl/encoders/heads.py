@@ -1,7 +1,6 @@
 """MLP heads on top of an encoder's (B, D) representation."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from torch import Tensor, nn
 
@@ -21,11 +20,11 @@ class ProjectionHead(nn.Module):
     ReLU. layers=1 is a single linear map.
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int = 128, out_dim: int = 64, layers: int = 2,
-                 batchnorm: bool = True) -> None:
+    def __init__(
+        self, in_dim: int, hidden_dim: int = 128, out_dim: int = 64, layers: int = 2, batchnorm: bool = True
+    ) -> None:
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim),
-                            ("layers", layers)):
+        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim), ("layers", layers)):
             check_positive(value, name, "ProjectionHead")
         self.in_dim, self.out_dim = in_dim, out_dim
         mods: list[nn.Module] = []
@@ -50,7 +49,7 @@ class PredictionHead(nn.Module):
     out_dim defaults to in_dim (the predictor maps a projection onto the other view's projection).
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int = 128, out_dim: Optional[int] = None) -> None:
+    def __init__(self, in_dim: int, hidden_dim: int = 128, out_dim: int | None = None) -> None:
         super().__init__()
         out_dim = in_dim if out_dim is None else out_dim
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
@@ -72,8 +71,7 @@ class ClassifierHead(nn.Module):
     """Logits (B, n_classes) from (B, in_dim): dropout + linear, or a one-hidden-layer MLP
     (Linear -> ReLU -> dropout -> Linear) when ``hidden_dim`` is given."""
 
-    def __init__(self, in_dim: int, n_classes: int = 2, hidden_dim: Optional[int] = None,
-                 dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, n_classes: int = 2, hidden_dim: int | None = None, dropout: float = 0.0) -> None:
         super().__init__()
         check_positive(in_dim, "in_dim", "ClassifierHead")
         check_positive(n_classes, "n_classes", "ClassifierHead")
@@ -85,8 +83,12 @@ class ClassifierHead(nn.Module):
         if hidden_dim is None:
             self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, n_classes))
         else:
-            self.net = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True),
-                                     nn.Dropout(dropout), nn.Linear(hidden_dim, n_classes))
+            self.net = nn.Sequential(
+                nn.Linear(in_dim, hidden_dim),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(hidden_dim, n_classes),
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         _check_features(x, self.in_dim, "ClassifierHead")

@@ -7,9 +7,10 @@
   CPC on images (``tsssl.methods.CPC`` takes it as its per-step encoder).
 - ``as_encoder(module, out_dim)``: any module whose output flattens to (B, out_dim).
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +24,10 @@ def _check_images(x: Tensor, in_channels: int, owner: str) -> None:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{owner}: input must have shape (B, C, H, W) with C = {in_channels}, got {shape}")
     if x.shape[1] != in_channels:
-        raise ValueError(f"{owner}: input has {x.shape[1]} channels (dim 1) but the encoder was built with "
-                         f"in_channels={in_channels}; input shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{owner}: input has {x.shape[1]} channels (dim 1) but the encoder was built with "
+            f"in_channels={in_channels}; input shape {tuple(x.shape)}"
+        )
 
 
 class ConvEncoder(nn.Module):
@@ -36,8 +39,9 @@ class ConvEncoder(nn.Module):
     features; then a linear map to ``out_dim`` if given and different.
     """
 
-    def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 64),
-                 out_dim: Optional[int] = None, pool: int = 1) -> None:
+    def __init__(
+        self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 64), out_dim: int | None = None, pool: int = 1
+    ) -> None:
         super().__init__()
         check_positive(in_channels, "in_channels", "ConvEncoder")
         channels = list(channels)
@@ -84,18 +88,32 @@ class ImageRowEncoder(nn.Module):
 
     causal = True
 
-    def __init__(self, in_channels: int = 1, width: int = 8, height: int = 8, row_height: int = 1,
-                 hidden: int = 64, out_dim: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        width: int = 8,
+        height: int = 8,
+        row_height: int = 1,
+        hidden: int = 64,
+        out_dim: int = 32,
+    ) -> None:
         super().__init__()
-        for name, v in (("in_channels", in_channels), ("width", width), ("height", height),
-                        ("row_height", row_height), ("hidden", hidden), ("out_dim", out_dim)):
+        for name, v in (
+            ("in_channels", in_channels),
+            ("width", width),
+            ("height", height),
+            ("row_height", row_height),
+            ("hidden", hidden),
+            ("out_dim", out_dim),
+        ):
             check_positive(v, name, "ImageRowEncoder")
         if height % row_height:
             raise ValueError(f"ImageRowEncoder: height {height} is not a multiple of row_height {row_height}")
         self.in_channels, self.width, self.height, self.row_height = in_channels, width, height, row_height
         self.steps, self.out_dim = height // row_height, out_dim
-        self.mlp = nn.Sequential(nn.Linear(in_channels * row_height * width, hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, out_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_channels * row_height * width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim)
+        )
         self.position = nn.Parameter(torch.zeros(self.steps, hidden))
 
     def forward(self, x: Tensor, return_sequence: bool = False) -> Tensor:
@@ -105,7 +123,7 @@ class ImageRowEncoder(nn.Module):
             raise ValueError(f"ImageRowEncoder: built for {self.height} x {self.width} images, got {H} x {W}")
         strips = x.reshape(B, C, self.steps, self.row_height, W).permute(0, 2, 1, 3, 4).reshape(B, self.steps, -1)
         first, act, last = self.mlp
-        z = last(act(first(strips) + self.position))                                  # (B, T, out_dim)
+        z = last(act(first(strips) + self.position))  # (B, T, out_dim)
         return z if return_sequence else z.mean(dim=1)
 
 
@@ -121,12 +139,13 @@ class ModuleEncoder(nn.Module):
         z = self.module(x)
         z = z.reshape(z.shape[0], -1)
         if z.shape[1] != self.out_dim:
-            raise ValueError(f"as_encoder: the module returned {z.shape[1]} features per sample, "
-                             f"not out_dim={self.out_dim}")
+            raise ValueError(
+                f"as_encoder: the module returned {z.shape[1]} features per sample, not out_dim={self.out_dim}"
+            )
         return z
 
 
-def as_encoder(module: nn.Module, out_dim: Optional[int] = None, example: Optional[Tensor] = None) -> nn.Module:
+def as_encoder(module: nn.Module, out_dim: int | None = None, example: Tensor | None = None) -> nn.Module:
     """``module`` ready for the methods: an ``nn.Module`` with an integer ``out_dim``.
 
     A module that already has an integer ``out_dim`` is returned as it is. Otherwise it is

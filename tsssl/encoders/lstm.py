@@ -1,4 +1,5 @@
 """LSTM window encoder (the talk's baseline architecture, also the SiamCL backbone)."""
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,15 @@ class LSTMEncoder(SequenceEncoder):
     ``nn.LSTM``, so CUDA runs the fused cuDNN kernel.
     """
 
-    def __init__(self, in_channels: int, hidden: int = 64, layers: int = 1, bidirectional: bool = False,
-                 pooling: str = "last", dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int = 64,
+        layers: int = 1,
+        bidirectional: bool = False,
+        pooling: str = "last",
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         check_positive(in_channels, "in_channels", "LSTMEncoder")
         check_positive(hidden, "hidden", "LSTMEncoder")
@@ -32,8 +40,14 @@ class LSTMEncoder(SequenceEncoder):
         self.bidirectional = bool(bidirectional)
         self.out_dim = hidden * (2 if bidirectional else 1)
         # nn.LSTM applies dropout between layers only (it warns when layers == 1)
-        self.lstm = nn.LSTM(in_channels, hidden, num_layers=layers, batch_first=True,
-                            bidirectional=self.bidirectional, dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            in_channels,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=self.bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
 
     def forward(self, x: Tensor, return_sequence: bool = False) -> Tensor:
         self.check_input(x)

@@ -7,12 +7,13 @@
 - ``BagOfEmbeddings``: the mean of the word vectors of the real tokens (word2vec's sentence
   vector; a light text tower for CLIP).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from .base import check_choice, check_positive
+from .base import check_attention_sizes, check_choice, check_positive
 
 POOLINGS = ("mean", "cls")
 
@@ -42,17 +43,29 @@ class TextTransformerEncoder(nn.Module):
     two dropout masks, so keep it > 0 there).
     """
 
-    def __init__(self, vocab_size: int, d_model: int = 64, heads: int = 4, layers: int = 2,
-                 dim_feedforward: int = 128, max_len: int = 64, dropout: float = 0.1, pad_id: int = 0,
-                 pooling: str = "mean") -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        heads: int = 4,
+        layers: int = 2,
+        dim_feedforward: int = 128,
+        max_len: int = 64,
+        dropout: float = 0.1,
+        pad_id: int = 0,
+        pooling: str = "mean",
+    ) -> None:
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("d_model", d_model), ("heads", heads), ("layers", layers),
-                        ("dim_feedforward", dim_feedforward), ("max_len", max_len)):
-            check_positive(v, name, "TextTransformerEncoder")
-        if d_model % heads:
-            raise ValueError(f"TextTransformerEncoder: d_model {d_model} is not divisible by heads {heads}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"TextTransformerEncoder: dropout must be in [0, 1), got {dropout}")
+        check_attention_sizes(
+            "TextTransformerEncoder",
+            d_model,
+            heads,
+            dropout,
+            vocab_size=vocab_size,
+            layers=layers,
+            dim_feedforward=dim_feedforward,
+            max_len=max_len,
+        )
         self.pooling = check_choice(pooling, POOLINGS, "pooling", "TextTransformerEncoder")
         self.vocab_size, self.max_len, self.pad_id = vocab_size, max_len, pad_id
         self.out_dim = d_model
@@ -63,8 +76,9 @@ class TextTransformerEncoder(nn.Module):
         with torch.no_grad():
             self.token_embedding.weight[pad_id].zero_()
         self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
 

@@ -1,4 +1,5 @@
 """Small Transformer window encoder with sinusoidal positional encoding."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .base import SequenceEncoder, check_choice, check_positive, pool_steps
+from .base import SequenceEncoder, check_attention_sizes, check_choice, pool_steps
 
 POOLINGS = ("mean", "last", "cls")
 
@@ -31,17 +32,29 @@ class TransformerEncoder(SequenceEncoder):
     later steps: per-step features at t depend on x[:, :t+1] only.
     """
 
-    def __init__(self, in_channels: int, d_model: int = 64, heads: int = 4, layers: int = 2,
-                 dim_feedforward: int = 128, dropout: float = 0.1, pooling: str = "mean",
-                 causal: bool = False, max_len: int = 512) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        d_model: int = 64,
+        heads: int = 4,
+        layers: int = 2,
+        dim_feedforward: int = 128,
+        dropout: float = 0.1,
+        pooling: str = "mean",
+        causal: bool = False,
+        max_len: int = 512,
+    ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("d_model", d_model), ("heads", heads),
-                            ("layers", layers), ("dim_feedforward", dim_feedforward), ("max_len", max_len)):
-            check_positive(value, name, "TransformerEncoder")
-        if d_model % heads:
-            raise ValueError(f"TransformerEncoder: d_model={d_model} must be divisible by heads={heads}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"TransformerEncoder: dropout must be in [0, 1), got {dropout}")
+        check_attention_sizes(
+            "TransformerEncoder",
+            d_model,
+            heads,
+            dropout,
+            in_channels=in_channels,
+            layers=layers,
+            dim_feedforward=dim_feedforward,
+            max_len=max_len,
+        )
         self.pooling = check_choice(pooling, POOLINGS, "pooling", "TransformerEncoder")
         self.in_channels = in_channels
         self.out_dim = d_model
@@ -51,10 +64,10 @@ class TransformerEncoder(SequenceEncoder):
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.02) if pooling == "cls" else None
         self.drop = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model),
-                                             enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
     def forward(self, x: Tensor, return_sequence: bool = False) -> Tensor:
         self.check_input(x)

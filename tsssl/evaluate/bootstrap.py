@@ -13,10 +13,12 @@ replicate b. A statistic maps ``W: (b, N)`` to (b,) values (see the ``weighted_*
 ``tsssl.evaluate.metrics``), so all replicates of a chunk are evaluated with array operations;
 chunks only bound the memory (about 2 million weights per chunk).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional, Union
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,9 +76,14 @@ def group_counts(idx: np.ndarray, n_groups: int) -> np.ndarray:
     return np.bincount(flat, minlength=b * n_groups).reshape(b, n_groups)
 
 
-def replicate_weights(n: int, dates: Optional[Any] = None, n_boot: int = 1000,
-                      block_days: int = DEFAULT_BLOCK_DAYS, seed: int = 0,
-                      chunk_size: Optional[int] = None) -> Iterator[np.ndarray]:
+def replicate_weights(
+    n: int,
+    dates: Any | None = None,
+    n_boot: int = 1000,
+    block_days: int = DEFAULT_BLOCK_DAYS,
+    seed: int = 0,
+    chunk_size: int | None = None,
+) -> Iterator[np.ndarray]:
     """Yield the replicates as float64 weight chunks (b, n), b <= chunk_size, n_boot rows in all.
 
     With dates: moving blocks of dates, every window weighted by its date's count (so windows of
@@ -114,10 +121,15 @@ def percentile_interval(replicates: np.ndarray, ci: float = 0.95) -> tuple[float
     return float(low), float(high)
 
 
-def bootstrap(statistic: Union[Statistic, Mapping[str, Statistic]], n: int,
-              dates: Optional[Any] = None, n_boot: int = 1000,
-              block_days: int = DEFAULT_BLOCK_DAYS, ci: float = 0.95, seed: int = 0,
-              ) -> Union[BootstrapResult, dict[str, BootstrapResult]]:
+def bootstrap(
+    statistic: Statistic | Mapping[str, Statistic],
+    n: int,
+    dates: Any | None = None,
+    n_boot: int = 1000,
+    block_days: int = DEFAULT_BLOCK_DAYS,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> BootstrapResult | dict[str, BootstrapResult]:
     """Bootstrap one statistic, or several on the same replicates (a dict name -> statistic).
 
     statistic: ``W (b, n) -> (b,)`` values of the metric on the data weighted by W (NaN where

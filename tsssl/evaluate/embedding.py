@@ -12,16 +12,18 @@
 - ``zero_shot_accuracy`` / ``retrieval_accuracy``: CLIP-style evaluation from normalised
   embeddings of two modalities.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-ArrayLike = Union[np.ndarray, Tensor]
+ArrayLike = np.ndarray | Tensor
 
 
 def _np(a: ArrayLike, name: str, ndim: int) -> np.ndarray:
@@ -60,7 +62,7 @@ def calibrate_batchnorm(encoder: nn.Module, X: ArrayLike, batch_size: int = 1024
     encoder.train()
     try:
         for i in range(0, len(x), batch_size):
-            encoder(x[i:i + batch_size].to(device))
+            encoder(x[i : i + batch_size].to(device))
     finally:
         for m, mom in zip(norms, momenta):
             m.momentum = mom
@@ -80,8 +82,15 @@ def _check_split(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_te
     return Ztr, ytr, Zte, yte
 
 
-def linear_probe_accuracy(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_test: ArrayLike,
-                          C: float = 1.0, max_iter: int = 2000, seed: int = 0) -> float:
+def linear_probe_accuracy(
+    Z_train: ArrayLike,
+    y_train: ArrayLike,
+    Z_test: ArrayLike,
+    y_test: ArrayLike,
+    C: float = 1.0,
+    max_iter: int = 2000,
+    seed: int = 0,
+) -> float:
     """Accuracy on test of a multinomial logistic regression (features standardised on train,
     L2 penalty 1/C) fitted on the train embeddings."""
     from sklearn.exceptions import ConvergenceWarning
@@ -112,8 +121,8 @@ def knn_predict(Z_train: ArrayLike, y_train: ArrayLike, Z_query: ArrayLike, k: i
     if not 1 <= k <= len(Ztr):
         raise ValueError(f"k must be in 1..{len(Ztr)} (the number of train embeddings), got {k}")
     classes, y_idx = np.unique(ytr, return_inverse=True)
-    sim = _unit(Zq) @ _unit(Ztr).T                                                    # (Q, N)
-    top = np.argsort(-sim, axis=1, kind="stable")[:, :k]                              # nearest first
+    sim = _unit(Zq) @ _unit(Ztr).T  # (Q, N)
+    top = np.argsort(-sim, axis=1, kind="stable")[:, :k]  # nearest first
     votes = np.zeros((len(Zq), len(classes)))
     # nearest neighbours weigh a hair more, which only breaks ties (k * 1e-6 < 1)
     w = 1.0 + 1e-6 * (k - np.arange(k))
@@ -127,8 +136,15 @@ def knn_accuracy(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_te
     return float(np.mean(knn_predict(Ztr, ytr, Zte, k) == yte))
 
 
-def few_label_probe_accuracy(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_test: ArrayLike,
-                             per_class: int = 5, draws: int = 5, seed: int = 0) -> float:
+def few_label_probe_accuracy(
+    Z_train: ArrayLike,
+    y_train: ArrayLike,
+    Z_test: ArrayLike,
+    y_test: ArrayLike,
+    per_class: int = 5,
+    draws: int = 5,
+    seed: int = 0,
+) -> float:
     """Mean test accuracy of linear probes each fitted on only ``per_class`` labelled train
     embeddings per class (``draws`` seeded draws of the labelled subset): the label-efficient
     regime, where a representation that groups classes matters most."""
@@ -145,21 +161,31 @@ def few_label_probe_accuracy(Z_train: ArrayLike, y_train: ArrayLike, Z_test: Arr
     return float(np.mean(accs))
 
 
-def probe_accuracies(Z_train: ArrayLike, y_train: ArrayLike, Z_test: ArrayLike, y_test: ArrayLike,
-                     k: int = 5, seed: int = 0,
-                     few_label: Optional[int] = 5) -> dict[str, float]:
+def probe_accuracies(
+    Z_train: ArrayLike,
+    y_train: ArrayLike,
+    Z_test: ArrayLike,
+    y_test: ArrayLike,
+    k: int = 5,
+    seed: int = 0,
+    few_label: int | None = 5,
+) -> dict[str, float]:
     """{"linear_probe", "knn", and (unless ``few_label`` is None) "linear_probe_{n}_per_class"}:
     accuracies of the same embeddings (see the functions of those names)."""
-    out = {"linear_probe": linear_probe_accuracy(Z_train, y_train, Z_test, y_test, seed=seed),
-           "knn": knn_accuracy(Z_train, y_train, Z_test, y_test, k=k)}
+    out = {
+        "linear_probe": linear_probe_accuracy(Z_train, y_train, Z_test, y_test, seed=seed),
+        "knn": knn_accuracy(Z_train, y_train, Z_test, y_test, k=k),
+    }
     if few_label:
         out[f"linear_probe_{few_label}_per_class"] = few_label_probe_accuracy(
-            Z_train, y_train, Z_test, y_test, per_class=few_label, seed=seed)
+            Z_train, y_train, Z_test, y_test, per_class=few_label, seed=seed
+        )
     return out
 
 
-def nearest_neighbours(vectors: ArrayLike, queries: ArrayLike, k: int = 5,
-                       exclude: Optional[Sequence[int]] = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    vectors: ArrayLike, queries: ArrayLike, k: int = 5, exclude: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(indices (Q, k), cosines (Q, k)) of the k rows of ``vectors`` most similar to each query
     vector, most similar first; ``exclude[q]`` (e.g. the query's own row) is never returned."""
     V, Q = _np(vectors, "vectors", 2), _np(queries, "queries", 2)
@@ -172,8 +198,9 @@ def nearest_neighbours(vectors: ArrayLike, queries: ArrayLike, k: int = 5,
     return idx, np.take_along_axis(sim, idx, axis=1)
 
 
-def nearest_words(vectors: ArrayLike, vocab: Any, words: Sequence[str], k: int = 5,
-                  skip: int = 4) -> dict[str, list[tuple[str, float]]]:
+def nearest_words(
+    vectors: ArrayLike, vocab: Any, words: Sequence[str], k: int = 5, skip: int = 4
+) -> dict[str, list[tuple[str, float]]]:
     """For each word of ``words`` in ``vocab`` (a ``tsssl.data.text.Vocabulary``): its k nearest
     words by cosine, with the similarity; the first ``skip`` ids (special tokens) are never
     neighbours. Words not in the vocabulary are left out."""
@@ -183,8 +210,10 @@ def nearest_words(vectors: ArrayLike, vocab: Any, words: Sequence[str], k: int =
         return {}
     q = np.asarray([vocab.id(w) for w in present])
     idx, sim = nearest_neighbours(V, V[q - skip], k=k, exclude=q - skip)
-    return {w: [(vocab.itos[i + skip], round(float(s), 4)) for i, s in zip(row_i, row_s)]
-            for w, row_i, row_s in zip(present, idx, sim)}
+    return {
+        w: [(vocab.itos[i + skip], round(float(s), 4)) for i, s in zip(row_i, row_s)]
+        for w, row_i, row_s in zip(present, idx, sim)
+    }
 
 
 def pair_cosines(vectors: ArrayLike, pairs: ArrayLike) -> np.ndarray:
@@ -196,8 +225,14 @@ def pair_cosines(vectors: ArrayLike, pairs: ArrayLike) -> np.ndarray:
     return np.einsum("pd,pd->p", V[P[:, 0]], V[P[:, 1]])
 
 
-def related_vs_random(vectors: ArrayLike, related: ArrayLike, control: str = "shuffled", n_random: int = 5000,
-                      candidates: Optional[ArrayLike] = None, seed: int = 0) -> dict[str, float]:
+def related_vs_random(
+    vectors: ArrayLike,
+    related: ArrayLike,
+    control: str = "shuffled",
+    n_random: int = 5000,
+    candidates: ArrayLike | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
     """How much closer related pairs are than control pairs.
 
     related: (P, 2) index pairs. control "shuffled" (default): the same words re-paired, every
@@ -235,8 +270,14 @@ def related_vs_random(vectors: ArrayLike, related: ArrayLike, control: str = "sh
 
     ranks = rankdata(np.concatenate([rel, rnd]))
     auc = (ranks[: len(rel)].sum() - len(rel) * (len(rel) + 1) / 2) / (len(rel) * len(rnd))
-    return {"mean_related": float(rel.mean()), "mean_control": float(rnd.mean()), "auc": float(auc),
-            "n_related": int(len(rel)), "n_control": int(len(rnd)), "control": control}
+    return {
+        "mean_related": float(rel.mean()),
+        "mean_control": float(rnd.mean()),
+        "auc": float(auc),
+        "n_related": int(len(rel)),
+        "n_control": int(len(rnd)),
+        "control": control,
+    }
 
 
 def zero_shot_predict(query_emb: ArrayLike, class_emb: ArrayLike) -> np.ndarray:

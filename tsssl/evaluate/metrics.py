@@ -18,11 +18,13 @@ it, recall, PR-AUC and the confusion matrix; and, clearly labelled, the *balance
 (the precision the same classifier would show on a test set rebalanced to 1:1), which is the
 reading under which figures like the talk's ~70% are plausible.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -33,10 +35,11 @@ BALANCED_PRECISION_NOTE = (
     "not the precision one would see on the natural test set"
 )
 
-TopK = Union[int, float]
+TopK = int | float
 
 
 # --------------------------------------------------------------------------- input checks
+
 
 def _as_labels(y: Any, name: str = "y_true") -> np.ndarray:
     arr = np.asarray(y)
@@ -55,8 +58,7 @@ def _as_score(score: Any, n: int, name: str = "score") -> np.ndarray:
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) like y_true, got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf values; "
-                         "scores must be finite")
+        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf values; scores must be finite")
     return arr
 
 
@@ -69,6 +71,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- point metrics
+
 
 def confusion_counts(y_true: Any, y_pred: Any) -> dict[str, int]:
     """tp, fp, fn, tn of the positive class."""
@@ -144,13 +147,14 @@ def _resolve_k(k: TopK, n: int) -> int:
             raise ValueError(f"k must be >= 1 windows, got {k}")
         return min(int(k), n)
     if not 0.0 < float(k) <= 1.0:
-        raise ValueError(f"k as a fraction of the test set must be in (0, 1], got {k}; "
-                         "pass an int for a count of windows")
+        raise ValueError(
+            f"k as a fraction of the test set must be in (0, 1], got {k}; pass an int for a count of windows"
+        )
     return min(n, max(1, math.ceil(float(k) * n)))
 
 
 def top_k_label(k: TopK) -> str:
-    """"10" for a count, "1pct" for the fraction 0.01 (a key-safe name)."""
+    """ "10" for a count, "1pct" for the fraction 0.01 (a key-safe name)."""
     if isinstance(k, Integral):
         return str(int(k))
     return f"{float(k) * 100:g}pct"
@@ -172,8 +176,7 @@ def precision_at_k(y_true: Any, score: Any, k: TopK) -> float:
     return float(y[order].mean())
 
 
-def balanced_precision(y_true: Any, y_pred: Any, method: str = "rates", seed: int = 0,
-                       n_repeats: int = 100) -> float:
+def balanced_precision(y_true: Any, y_pred: Any, method: str = "rates", seed: int = 0, n_repeats: int = 100) -> float:
     """Precision the classifier would have on a test set rebalanced to 1:1 (clearly NOT the
     precision on the natural test set; see ``BALANCED_PRECISION_NOTE``).
 
@@ -209,6 +212,7 @@ def balanced_precision(y_true: Any, y_pred: Any, method: str = "rates", seed: in
 
 
 # --------------------------------------------------------------------------- weighted (bootstrap) statistics
+
 
 def _weighted_counts(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, ...]:
     """(tp, fp, pos, n) per row of W: (B, N) -> four (B,) arrays."""
@@ -262,7 +266,7 @@ def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) 
         return np.full(b, np.nan)
     Wo = np.take(W, order, axis=1)
     # weight drawn up to each kept threshold: segment sums, then a short cumsum
-    drawn = np.cumsum(np.add.reduceat(Wo[:, :ends[-1] + 1], np.r_[0, ends[:-1] + 1], axis=1), axis=1)
+    drawn = np.cumsum(np.add.reduceat(Wo[:, : ends[-1] + 1], np.r_[0, ends[:-1] + 1], axis=1), axis=1)
     pos_cum = np.cumsum(Wo[:, np.flatnonzero(yo)], axis=1)
     tp = pos_cum[:, n_pos_upto - 1]
     total_pos = pos_cum[:, -1:]
@@ -275,10 +279,65 @@ def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) 
 
 # --------------------------------------------------------------------------- the report
 
-def classification_report(y_true: Any, score: Any, threshold: float, dates: Optional[Any] = None,
-                          top_k: Sequence[TopK] = (10, 0.01), n_boot: int = 1000,
-                          block_days: Optional[int] = None, ci: float = 0.95, seed: int = 0,
-                          threshold_description: Optional[str] = None) -> dict[str, Any]:
+
+def _report_intervals(
+    y: np.ndarray,
+    s: np.ndarray,
+    pred: np.ndarray,
+    dates: Any | None,
+    n_boot: int,
+    block_days: int | None,
+    ci: float,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """``<metric>_ci_low`` / ``_ci_high`` of classification_report and how they were made."""
+    stats = {
+        "precision": lambda W: weighted_precision(y, pred, W),
+        "recall": lambda W: weighted_recall(y, pred, W),
+        "pr_auc": lambda W: weighted_average_precision(y, s, W),
+        "lift": lambda W: weighted_lift(y, pred, W),
+        "balanced_precision": lambda W: balanced_precision_weighted(y, pred, W),
+    }
+    block = DEFAULT_BLOCK_DAYS if block_days is None else int(block_days)
+    info: dict[str, Any] = {
+        "n_boot": int(n_boot),
+        "ci": float(ci),
+        "seed": int(seed),
+        "method": "none"
+        if n_boot == 0
+        else ("moving-block bootstrap over dates (circular)" if dates is not None else "iid bootstrap over windows"),
+        "n_undefined": {},
+    }
+    if dates is not None:
+        d = np.asarray(dates)
+        if d.shape != (y.size,):
+            raise ValueError(f"dates must have shape ({y.size},) like y_true, got {d.shape}")
+        info["n_dates"] = int(np.unique(d).size)
+        info["block_days"] = effective_block_len(block, info["n_dates"])
+    out: dict[str, float] = {}
+    if n_boot > 0:
+        res = bootstrap(stats, y.size, dates=dates, n_boot=n_boot, block_days=block, ci=ci, seed=seed)
+        for name, r in res.items():
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = r.low, r.high
+            info["n_undefined"][name] = r.n_undefined
+    else:
+        for name in stats:
+            out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = math.nan
+    return out, info
+
+
+def classification_report(
+    y_true: Any,
+    score: Any,
+    threshold: float,
+    dates: Any | None = None,
+    top_k: Sequence[TopK] = (10, 0.01),
+    n_boot: int = 1000,
+    block_days: int | None = None,
+    ci: float = 0.95,
+    seed: int = 0,
+    threshold_description: str | None = None,
+) -> dict[str, Any]:
     """Every metric of the positive class on a test set, with bootstrap confidence intervals.
 
     y_true: (N,) 0/1; score: (N,) confidence of a rise; a window is predicted positive iff
@@ -304,8 +363,7 @@ def classification_report(y_true: Any, score: Any, threshold: float, dates: Opti
     if math.isnan(threshold):
         raise ValueError("threshold must be a number, got NaN")
     pred = (s >= threshold).astype(np.int64)
-    out: dict[str, Any] = {"threshold": threshold,
-                           "threshold_description": threshold_description or "given"}
+    out: dict[str, Any] = {"threshold": threshold, "threshold_description": threshold_description or "given"}
     m = binary_metrics(y, pred)
     out.update(m)
     out["n_test"], out["n_test_pos"] = m["n"], m["n_pos"]
@@ -319,32 +377,7 @@ def classification_report(y_true: Any, score: Any, threshold: float, dates: Opti
         out[f"lift_at_{label}"] = lift(pk, m["base_rate"])
         out[f"n_at_{label}"] = _resolve_k(k, y.size)
 
-    stats = {
-        "precision": lambda W: weighted_precision(y, pred, W),
-        "recall": lambda W: weighted_recall(y, pred, W),
-        "pr_auc": lambda W: weighted_average_precision(y, s, W),
-        "lift": lambda W: weighted_lift(y, pred, W),
-        "balanced_precision": lambda W: balanced_precision_weighted(y, pred, W),
-    }
-    block = DEFAULT_BLOCK_DAYS if block_days is None else int(block_days)
-    info: dict[str, Any] = {"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
-                            "method": "none" if n_boot == 0 else (
-                                "moving-block bootstrap over dates (circular)" if dates is not None
-                                else "iid bootstrap over windows"),
-                            "n_undefined": {}}
-    if dates is not None:
-        d = np.asarray(dates)
-        if d.shape != (y.size,):
-            raise ValueError(f"dates must have shape ({y.size},) like y_true, got {d.shape}")
-        info["n_dates"] = int(np.unique(d).size)
-        info["block_days"] = effective_block_len(block, info["n_dates"])
-    if n_boot > 0:
-        res = bootstrap(stats, y.size, dates=dates, n_boot=n_boot, block_days=block, ci=ci, seed=seed)
-        for name, r in res.items():
-            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = r.low, r.high
-            info["n_undefined"][name] = r.n_undefined
-    else:
-        for name in stats:
-            out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = math.nan
+    intervals, info = _report_intervals(y, s, pred, dates, n_boot, block_days, ci, seed)
+    out.update(intervals)
     out["bootstrap"] = info
     return out

@@ -4,12 +4,14 @@ Every function returns the PNG as a base64 string (``<img src="data:image/png;ba
 Figures are made with ``matplotlib.figure.Figure`` and the Agg canvas directly, so no pyplot
 state and no display backend are touched (safe in notebooks and on headless machines).
 """
+
 from __future__ import annotations
 
 import base64
 import io
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,8 +74,11 @@ def pr_curves_figure(y: np.ndarray, curves: Mapping[str, Mapping[str, np.ndarray
     return fig_to_base64(fig)
 
 
-def precision_ci_figure(records: Sequence[Mapping[str, Any]], method_labels: Mapping[str, str] | None = None,
-                        feature_labels: Mapping[str, str] | None = None) -> str:
+def precision_ci_figure(
+    records: Sequence[Mapping[str, Any]],
+    method_labels: Mapping[str, str] | None = None,
+    feature_labels: Mapping[str, str] | None = None,
+) -> str:
     """Precision per cell with its CI as error bars, one marker series per method, the cells
     (features x rebalance) along x; the base rate dashed; the rebalanced-test precision as
     hollow markers."""
@@ -96,10 +101,17 @@ def precision_ci_figure(records: Sequence[Mapping[str, Any]], method_labels: Map
         hi = np.array([val(recs.get(c, {}).get("precision_ci_high")) for c in cols])
         bp = np.array([val(recs.get(c, {}).get("balanced_precision")) for c in cols])
         err = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)])
-        line = ax.errorbar(x, p, yerr=np.nan_to_num(err), fmt="o", capsize=3,
-                           label=f"{method_labels.get(m, m)} precision")
-        ax.scatter(x, bp, marker="o", facecolors="none", edgecolors=line[0].get_color(),
-                   label=f"{method_labels.get(m, m)} on a 1:1 test set")
+        line = ax.errorbar(
+            x, p, yerr=np.nan_to_num(err), fmt="o", capsize=3, label=f"{method_labels.get(m, m)} precision"
+        )
+        ax.scatter(
+            x,
+            bp,
+            marker="o",
+            facecolors="none",
+            edgecolors=line[0].get_color(),
+            label=f"{method_labels.get(m, m)} on a 1:1 test set",
+        )
     base = [val(r.get("base_rate")) for r in records]
     ax.axhline(float(np.nanmean(base)), ls="--", c="k", lw=1, label="base rate")
     ax.set_xticks(np.arange(len(cols)))
@@ -109,8 +121,9 @@ def precision_ci_figure(records: Sequence[Mapping[str, Any]], method_labels: Map
     return fig_to_base64(fig)
 
 
-def projection_figure(y: np.ndarray, projections: Mapping[str, np.ndarray], max_points: int = 3000,
-                      seed: int = 0) -> str:
+def projection_figure(
+    y: np.ndarray, projections: Mapping[str, np.ndarray], max_points: int = 3000, seed: int = 0
+) -> str:
     """One panel per representation (``projections``: title -> (N, 2) coordinates), windows
     coloured by label (rises drawn on top); at most ``max_points`` non-rises drawn (random subset)."""
     if not projections:

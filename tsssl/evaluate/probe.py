@@ -1,13 +1,14 @@
 """Frozen-encoder probes: representations of windows, and a small classifier fitted on them.
 
-    Z_train = embed(method.encoder, train.X)          # (N, D) float32, encoder untouched
-    probe = fit_probe(Z_train, train.y, kind="logreg")
-    score = probe_scores(probe, embed(method.encoder, test.X))   # (N,) P(strict rise)
+Z_train = embed(method.encoder, train.X)          # (N, D) float32, encoder untouched
+probe = fit_probe(Z_train, train.y, kind="logreg")
+score = probe_scores(probe, embed(method.encoder, test.X))   # (N,) P(strict rise)
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,6 @@ from sklearn.utils.class_weight import compute_sample_weight
 from torch import Tensor, nn
 
 from tsssl.data.windowset import WindowSet
-
 from tsssl.registry import PROBES
 
 
@@ -33,8 +33,12 @@ def _module_device(module: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_size: int = 4096,
-          device: Union[None, str, torch.device] = None) -> np.ndarray:
+def embed(
+    encoder: nn.Module,
+    X: np.ndarray | Tensor | WindowSet,
+    batch_size: int = 4096,
+    device: None | str | torch.device = None,
+) -> np.ndarray:
     """Frozen representations: X (N, ...) -> (N, D) float32 numpy, for windows (N, T, C),
     images (N, 1, H, W) or token ids (N, L) alike.
 
@@ -64,8 +68,10 @@ def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_siz
     was_training = encoder.training
     encoder.to(dev).eval()
     try:
-        parts = [encoder(x[i:i + batch_size].to(dev, non_blocking=True)).float().cpu()
-                 for i in range(0, len(x), batch_size)]
+        parts = [
+            encoder(x[i : i + batch_size].to(dev, non_blocking=True)).float().cpu()
+            for i in range(0, len(x), batch_size)
+        ]
     finally:
         encoder.to(home).train(was_training)
     if not parts:
@@ -76,9 +82,15 @@ def embed(encoder: nn.Module, X: Union[np.ndarray, Tensor, WindowSet], batch_siz
     return z.numpy().astype(np.float32, copy=False)
 
 
-def fit_probe(Z: np.ndarray, y: np.ndarray, kind: str = "logreg",
-              class_weight: Optional[str] = "balanced", seed: int = 0, max_iter: Optional[int] = None,
-              **kwargs: Any) -> Pipeline:
+def fit_probe(
+    Z: np.ndarray,
+    y: np.ndarray,
+    kind: str = "logreg",
+    class_weight: str | None = "balanced",
+    seed: int = 0,
+    max_iter: int | None = None,
+    **kwargs: Any,
+) -> Pipeline:
     """A classifier of the label on frozen representations: StandardScaler + a small model.
 
     kind: "logreg" (LogisticRegression, lbfgs) or "mlp" (MLPClassifier: one hidden layer of 64,
@@ -104,14 +116,12 @@ def fit_probe(Z: np.ndarray, y: np.ndarray, kind: str = "logreg",
     if classes.size < 2:
         raise ValueError(f"y holds a single class ({classes.tolist()}); a probe needs both 0 and 1")
     if kind == "logreg":
-        clf = LogisticRegression(max_iter=max_iter or 2000, class_weight=class_weight,
-                                 random_state=seed, **kwargs)
+        clf = LogisticRegression(max_iter=max_iter or 2000, class_weight=class_weight, random_state=seed, **kwargs)
         fit_params = {}
     else:
         opts = {"hidden_layer_sizes": (64,), "early_stopping": False, "alpha": 1e-3, **kwargs}
         clf = MLPClassifier(max_iter=max_iter or 200, random_state=seed, **opts)
-        fit_params = ({} if class_weight is None else
-                      {"clf__sample_weight": compute_sample_weight("balanced", y)})
+        fit_params = {} if class_weight is None else {"clf__sample_weight": compute_sample_weight("balanced", y)}
     pipe = Pipeline([("scale", StandardScaler()), ("clf", clf)])
     with warnings.catch_warnings():
         # a fixed number of epochs is the plan, not a failure to converge
@@ -124,5 +134,4 @@ def probe_scores(probe: Any, Z: np.ndarray) -> np.ndarray:
     classes = list(probe.classes_)
     if 1 not in classes:
         raise ValueError(f"the probe was fitted without the positive class 1 (classes {classes})")
-    return np.asarray(probe.predict_proba(np.asarray(Z, dtype=np.float32))[:, classes.index(1)],
-                      dtype=np.float64)
+    return np.asarray(probe.predict_proba(np.asarray(Z, dtype=np.float32))[:, classes.index(1)], dtype=np.float64)

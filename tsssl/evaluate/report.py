@@ -24,6 +24,7 @@ about 3-4% on daily index data) and, clearly labelled, ``balanced_precision``: t
 same calls would show on a test set rebalanced to 1:1, TPR / (TPR + FPR), under which figures
 like the talk's ~70% are plausible.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -33,14 +34,16 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
-from tsssl.atomic import atomic_write, json_ready, write_json
 from tsssl import registry
+from tsssl.atomic import atomic_write, json_ready, write_json
 from tsssl.registry import FEATURE_LABELS
+
 #: metrics whose seed-mean gets a bootstrap interval in every record
 CI_METRICS = ("precision", "recall", "pr_auc", "lift", "balanced_precision")
 #: precision among the top fraction of test windows by score
@@ -48,7 +51,8 @@ TOP_K = (0.01, 0.05)
 AGGREGATION_NOTE = (
     "point value: mean over seeds of the per-seed metric (seeds where it is defined); 95% CI: "
     "moving-block bootstrap over test dates (blocks of window + horizon days), the same dates "
-    "drawn for every seed in a replicate, statistic = mean over seeds; percentile interval")
+    "drawn for every seed in a replicate, statistic = mean over seeds; percentile interval"
+)
 THRESHOLD_RULE_NOTES = {
     "f1": "the threshold of highest F1",
     "precision_at_recall": "the highest-precision threshold keeping recall >= 0.1",
@@ -114,8 +118,16 @@ def _point_metrics(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, top_k: 
     return out
 
 
-def _intervals(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, dates: Optional[np.ndarray], n_boot: int,
-               ci: float, seed: int, block_days: Optional[int]) -> tuple[dict[str, float], dict[str, Any]]:
+def _intervals(
+    y: np.ndarray,
+    scores: np.ndarray,
+    preds: np.ndarray,
+    dates: np.ndarray | None,
+    n_boot: int,
+    ci: float,
+    seed: int,
+    block_days: int | None,
+) -> tuple[dict[str, float], dict[str, Any]]:
     """``<metric>_ci_low`` / ``_ci_high`` of the seed-mean of CI_METRICS (one bootstrap shared by
     the seeds) and a description of the bootstrap."""
     from tsssl.evaluate.bootstrap import DEFAULT_BLOCK_DAYS, bootstrap, date_groups, effective_block_len
@@ -142,17 +154,31 @@ def _intervals(y: np.ndarray, scores: np.ndarray, preds: np.ndarray, dates: Opti
 
         return stat
 
-    res = bootstrap({name: stat_of(name) for name in CI_METRICS}, y.size, dates=dates, n_boot=n_boot,
-                    block_days=block, ci=ci, seed=seed)
+    res = bootstrap(
+        {name: stat_of(name) for name in CI_METRICS},
+        y.size,
+        dates=dates,
+        n_boot=n_boot,
+        block_days=block,
+        ci=ci,
+        seed=seed,
+    )
     for name, r in res.items():
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = r.low, r.high
     return out, info
 
 
-def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[float],
-                    dates: Optional[np.ndarray] = None, n_boot: int = 1000, ci: float = 0.95,
-                    seed: int = 0, block_days: Optional[int] = None,
-                    top_k: Sequence[float] = TOP_K) -> dict[str, Any]:
+def aggregate_seeds(
+    y: np.ndarray,
+    scores: np.ndarray,
+    thresholds: Sequence[float],
+    dates: np.ndarray | None = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    block_days: int | None = None,
+    top_k: Sequence[float] = TOP_K,
+) -> dict[str, Any]:
     """Seed-averaged metrics of one cell with bootstrap intervals (see the module docstring).
 
     y: (N,) 0/1 test labels; scores: (S, N) one row of scores per seed; thresholds: (S,) (a
@@ -181,15 +207,39 @@ def aggregate_seeds(y: np.ndarray, scores: np.ndarray, thresholds: Sequence[floa
     return out
 
 
-_PER_SEED_KEYS = ("precision", "precision_ci_low", "precision_ci_high", "recall", "recall_ci_low",
-                  "recall_ci_high", "f1", "pr_auc", "pr_auc_ci_low", "pr_auc_ci_high", "lift",
-                  "balanced_precision", "balanced_precision_ci_low", "balanced_precision_ci_high",
-                  "confusion_matrix", "n_pred_pos", "precision_undefined")
+_PER_SEED_KEYS = (
+    "precision",
+    "precision_ci_low",
+    "precision_ci_high",
+    "recall",
+    "recall_ci_low",
+    "recall_ci_high",
+    "f1",
+    "pr_auc",
+    "pr_auc_ci_low",
+    "pr_auc_ci_high",
+    "lift",
+    "balanced_precision",
+    "balanced_precision_ci_low",
+    "balanced_precision_ci_high",
+    "confusion_matrix",
+    "n_pred_pos",
+    "precision_undefined",
+)
 
 
-def cell_record(method: str, features: str, rebalance: str, cells: Sequence[Any], y: np.ndarray,
-                dates: Optional[np.ndarray], n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0,
-                top_k: Sequence[float] = TOP_K) -> dict[str, Any]:
+def cell_record(
+    method: str,
+    features: str,
+    rebalance: str,
+    cells: Sequence[Any],
+    y: np.ndarray,
+    dates: np.ndarray | None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    boot_seed: int = 0,
+    top_k: Sequence[float] = TOP_K,
+) -> dict[str, Any]:
     """One JSON-ready record of a cell: its axes, the seed aggregate (:func:`aggregate_seeds`),
     thresholds, training facts and ``per_seed`` (each seed's own metrics and interval)."""
     from tsssl.evaluate.metrics import classification_report
@@ -201,18 +251,40 @@ def cell_record(method: str, features: str, rebalance: str, cells: Sequence[Any]
     agg = aggregate_seeds(y, scores, thresholds, dates=dates, n_boot=n_boot, ci=ci, seed=boot_seed, top_k=top_k)
     per_seed = []
     for c in cells:
-        rep = classification_report(y, c.test_score, c.threshold, dates=dates, top_k=top_k, n_boot=n_boot,
-                                    ci=ci, seed=boot_seed, threshold_description=c.threshold_description)
-        entry = {"seed": c.seed, "threshold": c.threshold, "threshold_description": c.threshold_description,
-                 **{k: rep[k] for k in _PER_SEED_KEYS}, "train_seconds": c.train_seconds, "steps": c.steps,
-                 "final_loss": c.final_loss, "n_fit_rebalanced": c.n_fit_rebalanced}
+        rep = classification_report(
+            y,
+            c.test_score,
+            c.threshold,
+            dates=dates,
+            top_k=top_k,
+            n_boot=n_boot,
+            ci=ci,
+            seed=boot_seed,
+            threshold_description=c.threshold_description,
+        )
+        entry = {
+            "seed": c.seed,
+            "threshold": c.threshold,
+            "threshold_description": c.threshold_description,
+            **{k: rep[k] for k in _PER_SEED_KEYS},
+            "train_seconds": c.train_seconds,
+            "steps": c.steps,
+            "final_loss": c.final_loss,
+            "n_fit_rebalanced": c.n_fit_rebalanced,
+        }
         per_seed.append(entry)
-    record = {"method": method, "features": features, "rebalance": rebalance,
-              "label": f"{registry.label(method)} / {FEATURE_LABELS.get(features, features)} "
-                       f"{rebalance.upper()}",
-              "seeds": [c.seed for c in cells], **agg,
-              "threshold_mean": float(np.mean(thresholds)), "thresholds": thresholds,
-              "scored_by": cells[0].scored_by, "per_seed": per_seed}
+    record = {
+        "method": method,
+        "features": features,
+        "rebalance": rebalance,
+        "label": f"{registry.label(method)} / {FEATURE_LABELS.get(features, features)} {rebalance.upper()}",
+        "seeds": [c.seed for c in cells],
+        **agg,
+        "threshold_mean": float(np.mean(thresholds)),
+        "thresholds": thresholds,
+        "scored_by": cells[0].scored_by,
+        "per_seed": per_seed,
+    }
     return json_ready(record)
 
 
@@ -223,12 +295,38 @@ def _versions() -> dict[str, str]:
 
     from tsssl import __version__
 
-    return {"tsssl": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    return {
+        "tsssl": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
 
 
-def build_report(grid: Any, n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0,
-                 extra_meta: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def _training_meta(cfg: Any) -> dict[str, Any]:
+    """How the report's cells were trained (a RunConfig's training keys, and a note)."""
+    return {
+        "encoder": cfg.encoder,
+        "encoder_kwargs": cfg.encoder_kwargs,
+        "method_kwargs": cfg.method_kwargs,
+        "epochs": cfg.epochs,
+        "max_steps": cfg.max_steps,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "precision": cfg.precision,
+        "probe": cfg.probe,
+        "note": "lstm trains on the rebalanced fit windows and scores with its classifier "
+        "head; a self-supervised method trains its encoder once per (features, seed) "
+        "on every fit window (labels unused) and fits a class-balanced probe on the "
+        "rebalanced fit windows' representations per rebalance strategy",
+    }
+
+
+def build_report(
+    grid: Any, n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0, extra_meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``{"meta": ..., "records": [...]}``: one record per (method, features, rebalance) in grid
     order, and the meta block (data, split, threshold rule, seeds, training settings, versions,
     device, wall time, how seeds and intervals were aggregated)."""
@@ -237,41 +335,51 @@ def build_report(grid: Any, n_boot: int = 1000, ci: float = 0.95, boot_seed: int
     t0 = time.perf_counter()
     test = grid.test
     y, dates = test.y, test.end_date
-    records = [cell_record(m, f, r, grid.cells_of(m, f, r), y, dates, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
-               for m in grid.methods for f in grid.features for r in grid.rebalances]
+    records = [
+        cell_record(m, f, r, grid.cells_of(m, f, r), y, dates, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
+        for m in grid.methods
+        for f in grid.features
+        for r in grid.rebalances
+    ]
     cfg = grid.cfg
     split = grid.split
     devices = sorted({c.device for c in grid.cells})
     meta = {
         "title": "tsssl precision report: strict rise over the horizon, chronological test set",
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
-        "grid": {"methods": grid.methods, "features": grid.features, "rebalance": grid.rebalances,
-                 "seeds": grid.seeds},
-        "data": {"source": cfg.source, **grid.data, "window": cfg.window, "horizon": cfg.horizon,
-                 "start": cfg.start, "end": cfg.end, "file": cfg.data},
+        "grid": {"methods": grid.methods, "features": grid.features, "rebalance": grid.rebalances, "seeds": grid.seeds},
+        "data": {
+            "source": cfg.source,
+            **grid.data,
+            "window": cfg.window,
+            "horizon": cfg.horizon,
+            "start": cfg.start,
+            "end": cfg.end,
+            "file": cfg.data,
+        },
         "split": split,
-        "threshold": {"rule": grid.threshold_rule, "rule_note": THRESHOLD_RULE_NOTES[grid.threshold_rule],
-                      "chosen_on": f"validation slice: the last {grid.val_frac:.0%} of the training period's "
-                                   f"end dates ({split['val_start']} to {split['val_end']}, "
-                                   f"{split['n_val']} windows), purged like the test split; models are "
-                                   f"fitted on the {split['n_fit']} windows before it; never on test"},
-        "training": {"encoder": cfg.encoder, "encoder_kwargs": cfg.encoder_kwargs,
-                     "method_kwargs": cfg.method_kwargs, "epochs": cfg.epochs, "max_steps": cfg.max_steps,
-                     "batch_size": cfg.batch_size, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-                     "precision": cfg.precision, "probe": cfg.probe,
-                     "note": "lstm trains on the rebalanced fit windows and scores with its classifier "
-                             "head; a self-supervised method trains its encoder once per (features, seed) "
-                             "on every fit window (labels unused) and fits a class-balanced probe on the "
-                             "rebalanced fit windows' representations per rebalance strategy"},
+        "threshold": {
+            "rule": grid.threshold_rule,
+            "rule_note": THRESHOLD_RULE_NOTES[grid.threshold_rule],
+            "chosen_on": f"validation slice: the last {grid.val_frac:.0%} of the training period's "
+            f"end dates ({split['val_start']} to {split['val_end']}, "
+            f"{split['n_val']} windows), purged like the test split; models are "
+            f"fitted on the {split['n_fit']} windows before it; never on test",
+        },
+        "training": _training_meta(cfg),
         "aggregation": AGGREGATION_NOTE,
-        "bootstrap": {"n_boot": n_boot, "ci": ci, "seed": boot_seed,
-                      "block_days": records[0]["bootstrap"].get("block_days") if records else None},
+        "bootstrap": {
+            "n_boot": n_boot,
+            "ci": ci,
+            "seed": boot_seed,
+            "block_days": records[0]["bootstrap"].get("block_days") if records else None,
+        },
         "balanced_precision_note": "precision on a test set rebalanced to 1:1 positives:negatives, "
-                                   "TPR / (TPR + FPR): a different reading, not the precision on the "
-                                   "natural test set",
+        "TPR / (TPR + FPR): a different reading, not the precision on the "
+        "natural test set",
         "features_note": "P-adic = ohlcv plus our documented reading of the talk's P-adic enhancement "
-                         "(per-day base-3 digit of the return, one-hot, and the p-adic distance of the "
-                         "window to the constant reference patterns); see tsssl.data.padic",
+        "(per-day base-3 digit of the return, one-hot, and the p-adic distance of the "
+        "window to the constant reference patterns); see tsssl.data.padic",
         "versions": _versions(),
         "device": ", ".join(devices) if devices else cfg.device,
         "wall_seconds": {"grid": grid.wall_seconds},
@@ -295,9 +403,11 @@ def prediction_arrays(grid: Any) -> dict[str, np.ndarray]:
     ``<key>__test_score``, ``__val_score``, ``__threshold`` (see :func:`prediction_key`)."""
     sd = next(iter(grid.splits.values()))
     arrays: dict[str, np.ndarray] = {
-        "y_test": sd.test.y, "test_end_date": sd.test.end_date.astype("datetime64[D]"),
+        "y_test": sd.test.y,
+        "test_end_date": sd.test.end_date.astype("datetime64[D]"),
         "test_ticker": np.asarray(sd.test.ticker).astype(str),
-        "y_val": sd.val.y, "val_end_date": sd.val.end_date.astype("datetime64[D]"),
+        "y_val": sd.val.y,
+        "val_end_date": sd.val.end_date.astype("datetime64[D]"),
         "val_ticker": np.asarray(sd.val.ticker).astype(str),
     }
     for c in grid.cells:
@@ -362,43 +472,78 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
 
     lab = top_k_label(k1)
     return [
-        (f"Precision of the strict-rise class on the test set ({ci}% CI)",
-         "Share of the windows called a rise that were a strict rise, on the untouched chronological "
-         "test set at its natural base rate. Mean over seeds, with the block-bootstrap interval.",
-         metric_table(report, lambda r: with_ci(r, "precision"))),
-        (f"Recall ({ci}% CI)", "Share of the test set's strict rises that were called.",
-         metric_table(report, lambda r: with_ci(r, "recall"))),
-        (f"PR-AUC (average precision, {ci}% CI)",
-         "Threshold-free; a classifier with no skill scores the base rate.",
-         metric_table(report, lambda r: with_ci(r, "pr_auc", lambda v: fmt_num(v)))),
-        ("Base rate and lift",
-         "Base rate: share of strict rises among the test windows (the precision of calling every "
-         "window a rise). Lift: precision / base rate.",
-         metric_table(report, lambda r: f"{_pct(r['base_rate'])} · lift {fmt_num(r['lift'], 2)}")),
-        (f"Precision among the top {k1:.0%} of test windows by score",
-         "No threshold involved: the most confident windows of each model.",
-         metric_table(report, lambda r: f"{_pct(r.get(f'precision_at_{lab}'))} "
-                                        f"(lift {fmt_num(r.get(f'lift_at_{lab}'), 2)})")),
-        ("Calls and confusion (mean over seeds)",
-         "Predicted rises / test windows, F1, and the decision threshold (mean over seeds) chosen on "
-         "the validation slice.",
-         metric_table(report, lambda r: f"{r['n_pred_pos_mean']:.0f}/{r['n_test']} · F1 {fmt_num(r['f1'], 3)} "
-                                        f"· t={fmt_num(r['threshold_mean'], 3)}")),
-        (f"A DIFFERENT READING: precision on a rebalanced 1:1 test set ({ci}% CI)",
-         "TPR / (TPR + FPR): the precision the same calls would show if the test set held as many "
-         "rises as non-rises. NOT the precision one would see in use (the first table is). Shown "
-         "because figures near 70%, like the talk's, would need a lift of about 70% / base rate on "
-         "the natural test set, whereas on a 1:1 test set a modest edge over 50% is enough.",
-         metric_table(report, lambda r: with_ci(r, "balanced_precision"))),
-        ("Seed spread of precision",
-         "min – max over seeds (the interval above reflects test-set sampling only).",
-         metric_table(report, lambda r: f"{_pct(r['precision_seed_min'])} – {_pct(r['precision_seed_max'])} "
-                                        f"({r['n_seeds_defined']}/{r['n_seeds']} seeds defined)")),
+        (
+            f"Precision of the strict-rise class on the test set ({ci}% CI)",
+            "Share of the windows called a rise that were a strict rise, on the untouched chronological "
+            "test set at its natural base rate. Mean over seeds, with the block-bootstrap interval.",
+            metric_table(report, lambda r: with_ci(r, "precision")),
+        ),
+        (
+            f"Recall ({ci}% CI)",
+            "Share of the test set's strict rises that were called.",
+            metric_table(report, lambda r: with_ci(r, "recall")),
+        ),
+        (
+            f"PR-AUC (average precision, {ci}% CI)",
+            "Threshold-free; a classifier with no skill scores the base rate.",
+            metric_table(report, lambda r: with_ci(r, "pr_auc", lambda v: fmt_num(v))),
+        ),
+        (
+            "Base rate and lift",
+            "Base rate: share of strict rises among the test windows (the precision of calling every "
+            "window a rise). Lift: precision / base rate.",
+            metric_table(report, lambda r: f"{_pct(r['base_rate'])} · lift {fmt_num(r['lift'], 2)}"),
+        ),
+        (
+            f"Precision among the top {k1:.0%} of test windows by score",
+            "No threshold involved: the most confident windows of each model.",
+            metric_table(
+                report, lambda r: f"{_pct(r.get(f'precision_at_{lab}'))} (lift {fmt_num(r.get(f'lift_at_{lab}'), 2)})"
+            ),
+        ),
+        (
+            "Calls and confusion (mean over seeds)",
+            "Predicted rises / test windows, F1, and the decision threshold (mean over seeds) chosen on "
+            "the validation slice.",
+            metric_table(
+                report,
+                lambda r: (
+                    f"{r['n_pred_pos_mean']:.0f}/{r['n_test']} · F1 {fmt_num(r['f1'], 3)} "
+                    f"· t={fmt_num(r['threshold_mean'], 3)}"
+                ),
+            ),
+        ),
+        (
+            f"A DIFFERENT READING: precision on a rebalanced 1:1 test set ({ci}% CI)",
+            "TPR / (TPR + FPR): the precision the same calls would show if the test set held as many "
+            "rises as non-rises. NOT the precision one would see in use (the first table is). Shown "
+            "because figures near 70%, like the talk's, would need a lift of about 70% / base rate on "
+            "the natural test set, whereas on a 1:1 test set a modest edge over 50% is enough.",
+            metric_table(report, lambda r: with_ci(r, "balanced_precision")),
+        ),
+        (
+            "Seed spread of precision",
+            "min – max over seeds (the interval above reflects test-set sampling only).",
+            metric_table(
+                report,
+                lambda r: (
+                    f"{_pct(r['precision_seed_min'])} – {_pct(r['precision_seed_max'])} "
+                    f"({r['n_seeds_defined']}/{r['n_seeds']} seeds defined)"
+                ),
+            ),
+        ),
     ]
 
 
 def _setup_lines(meta: dict[str, Any]) -> list[str]:
-    d, s, t, tr, b, v = meta["data"], meta["split"], meta["threshold"], meta["training"], meta["bootstrap"], meta["versions"]
+    d, s, t, tr, b, v = (
+        meta["data"],
+        meta["split"],
+        meta["threshold"],
+        meta["training"],
+        meta["bootstrap"],
+        meta["versions"],
+    )
     tickers = d["tickers"]
     shown = ", ".join(tickers[:20]) + (f", … ({len(tickers)} in all)" if len(tickers) > 20 else "")
     limit = f"{tr['epochs']} epochs" + (f", at most {tr['max_steps']} steps" if tr.get("max_steps") else "")
@@ -433,10 +578,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     meta = report["meta"]
     out = [f"# {meta['title']}", ""]
     s = meta["split"]
-    out += [f"Test set: {s['test_start']} to {s['test_end']}, {s['n_test']:,} windows of which "
-            f"{s['n_test_pos']} strict rises (base rate {_pct(s['n_test_pos'] / max(s['n_test'], 1))}). "
-            "Read precision against that base rate: calling every window a rise has precision equal "
-            "to the base rate.", ""]
+    out += [
+        f"Test set: {s['test_start']} to {s['test_end']}, {s['n_test']:,} windows of which "
+        f"{s['n_test_pos']} strict rises (base rate {_pct(s['n_test_pos'] / max(s['n_test'], 1))}). "
+        "Read precision against that base rate: calling every window a rise has precision equal "
+        "to the base rate.",
+        "",
+    ]
     for title, note, rows in _sections(report):
         out += [f"## {title}", "", note, "", _md_table(rows), ""]
     out += ["## Setup", "", *_setup_lines(meta), ""]
@@ -453,13 +601,16 @@ def render_html(report: dict[str, Any], figures: dict[str, str]) -> str:
     """report.html: self-contained (inline CSS, figures as base64 PNG ``<img>``), the tables of
     report.md and the figures (``figures``: title -> base64 PNG)."""
     meta = report["meta"]
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
-             f"<title>{_html_escape(meta['title'])}</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-             "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;text-align:center}td:first-child{text-align:left;font-weight:bold}"
-             "th{background:#f0f0f0}.warn{background:#fff4e0}img{max-width:100%}</style></head><body>",
-             f"<h1>{_html_escape(meta['title'])}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        "<html><head><meta charset='utf-8'>",
+        f"<title>{_html_escape(meta['title'])}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
+        "padding:3px 8px;text-align:center}td:first-child{text-align:left;font-weight:bold}"
+        "th{background:#f0f0f0}.warn{background:#fff4e0}img{max-width:100%}</style></head><body>",
+        f"<h1>{_html_escape(meta['title'])}</h1>",
+    ]
     for title, note, rows in _sections(report):
         cls = " class='warn'" if title.startswith("A DIFFERENT") else ""
         parts.append(f"<h2>{_html_escape(title)}</h2><p>{_html_escape(note)}</p><table{cls}>")
@@ -468,8 +619,9 @@ def render_html(report: dict[str, Any], figures: dict[str, str]) -> str:
             parts.append("<tr>" + "".join(f"<td>{_html_escape(c)}</td>" for c in row) + "</tr>")
         parts.append("</table>")
     for title, b64 in figures.items():
-        parts.append(f"<h2>{_html_escape(title)}</h2>"
-                     f"<img alt='{_html_escape(title)}' src='data:image/png;base64,{b64}'>")
+        parts.append(
+            f"<h2>{_html_escape(title)}</h2><img alt='{_html_escape(title)}' src='data:image/png;base64,{b64}'>"
+        )
     parts.append("<h2>Setup</h2><ul>")
     parts += [f"<li>{_html_escape(line[2:])}</li>" for line in _setup_lines(meta)]
     parts.append("</ul></body></html>")
@@ -492,25 +644,27 @@ def report_figures(report: dict[str, Any], grid: Any) -> dict[str, str]:
         labelled = registry.uses_labels(c.method)  # one model per rebalance; SSL: one encoder per (features, seed)
         if labelled or c.rebalance == grid.rebalances[0]:
             title = f"{name} · {FEATURE_LABELS.get(c.features, c.features)}" + (
-                f" {c.rebalance.upper()}" if labelled else "")
+                f" {c.rebalance.upper()}" if labelled else ""
+            )
             if c.projection is not None:
                 projections[title] = c.projection
             if c.history:
                 losses[title] = c.history
     return {
-        f"Precision-recall curves on the test set (seed {first}), base rate dashed":
-            plots.pr_curves_figure(y, pr),
-        "Precision per cell with its 95% CI (base rate dashed; hollow: rebalanced-test reading)":
-            plots.precision_ci_figure(report["records"], {r["method"]: registry.label(r["method"]) for r in report["records"]},
-                                      FEATURE_LABELS),
-        f"Test representations, first two principal components, coloured by label (seed {first})":
-            plots.projection_figure(y, projections),
+        f"Precision-recall curves on the test set (seed {first}), base rate dashed": plots.pr_curves_figure(y, pr),
+        "Precision per cell with its 95% CI (base rate dashed; hollow: rebalanced-test reading)": plots.precision_ci_figure(
+            report["records"], {r["method"]: registry.label(r["method"]) for r in report["records"]}, FEATURE_LABELS
+        ),
+        f"Test representations, first two principal components, coloured by label (seed {first})": plots.projection_figure(
+            y, projections
+        ),
         f"Training loss (seed {first})": plots.loss_curves_figure(losses),
     }
 
 
-def write_report(report: dict[str, Any], grid: Optional[Any], out_dir: str | os.PathLike,
-                 html: bool = True) -> dict[str, Path]:
+def write_report(
+    report: dict[str, Any], grid: Any | None, out_dir: str | os.PathLike, html: bool = True
+) -> dict[str, Path]:
     """Write report.md, report.json, report.html (with ``grid``: figures) and predictions.npz
     (with ``grid``) into ``out_dir``, each atomically. Returns name -> path."""
     out = Path(out_dir)
@@ -518,12 +672,13 @@ def write_report(report: dict[str, Any], grid: Optional[Any], out_dir: str | os.
     paths: dict[str, Path] = {}
     if grid is not None:
         arrays = prediction_arrays(grid)
-        paths["predictions"] = atomic_write(out / "predictions.npz",
-                                             lambda fh: np.savez_compressed(fh, **arrays), mode="wb")
-        report["meta"]["predictions_keys"] = {"per_run": "<method>__<features, + as _>__<rebalance>__s<seed>__"
-                                                         "test_score | val_score | threshold",
-                                              "rows": ["y_test", "test_end_date", "test_ticker", "y_val",
-                                                       "val_end_date", "val_ticker"]}
+        paths["predictions"] = atomic_write(
+            out / "predictions.npz", lambda fh: np.savez_compressed(fh, **arrays), mode="wb"
+        )
+        report["meta"]["predictions_keys"] = {
+            "per_run": "<method>__<features, + as _>__<rebalance>__s<seed>__test_score | val_score | threshold",
+            "rows": ["y_test", "test_end_date", "test_ticker", "y_val", "val_end_date", "val_ticker"],
+        }
     paths["json"] = write_json(out / "report.json", report)
     paths["md"] = atomic_write(out / "report.md", lambda fh: fh.write(render_markdown(report)))
     if html:

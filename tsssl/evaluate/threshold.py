@@ -10,10 +10,11 @@ Carve the validation slice out of the training windows *before* rebalancing them
 threshold is tuned at the natural base rate the test set will have. A window is predicted
 positive iff ``score >= threshold``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,15 @@ def threshold_curve(y: Any, score: Any) -> dict[str, np.ndarray]:
     }
 
 
-def choose_threshold(y_val: Any, score_val: Any, rule: str = "f1", *, min_recall: float = 0.1,
-                     frac: Optional[float] = None, value: float = 0.5) -> tuple[float, str]:
+def choose_threshold(
+    y_val: Any,
+    score_val: Any,
+    rule: str = "f1",
+    *,
+    min_recall: float = 0.1,
+    frac: float | None = None,
+    value: float = 0.5,
+) -> tuple[float, str]:
     """Pick the decision threshold on validation labels and scores; returns (threshold, how).
 
     rule:
@@ -66,8 +74,10 @@ def choose_threshold(y_val: Any, score_val: Any, rule: str = "f1", *, min_recall
         raise ValueError("choose_threshold needs validation windows, got y_val empty")
     n_pos = int(y.sum())
     if rule in ("f1", "precision_at_recall") and n_pos == 0:
-        raise ValueError(f"rule={rule!r} needs positive windows in the validation slice, y_val has "
-                         "none; use rule='top_frac' or 'fixed', or a longer validation slice")
+        raise ValueError(
+            f"rule={rule!r} needs positive windows in the validation slice, y_val has "
+            "none; use rule='top_frac' or 'fixed', or a longer validation slice"
+        )
     curve = threshold_curve(y, s)
     if rule == "f1":
         i = int(np.nanargmax(curve["f1"]))  # first maximum: the highest threshold
@@ -84,12 +94,15 @@ def choose_threshold(y_val: Any, score_val: Any, rule: str = "f1", *, min_recall
     elif rule == "top_frac":
         f = n_pos / y.size if frac is None else float(frac)
         if not 0.0 < f <= 1.0:
-            raise ValueError(f"frac must be in (0, 1], got {f}" + (
-                " (the validation base rate: y_val has no positive; pass frac)" if frac is None else ""))
+            raise ValueError(
+                f"frac must be in (0, 1], got {f}"
+                + (" (the validation base rate: y_val has no positive; pass frac)" if frac is None else "")
+            )
         k = min(y.size, max(1, math.ceil(f * y.size)))
         t = float(np.sort(s)[::-1][k - 1])
         what = f"threshold flagging the top {f:.4g} of windows" + (
-            " (the validation base rate)" if frac is None else "")
+            " (the validation base rate)" if frac is None else ""
+        )
     else:
         t = float(value)
         if math.isnan(t):
@@ -99,13 +112,14 @@ def choose_threshold(y_val: Any, score_val: Any, rule: str = "f1", *, min_recall
     tp = int((pred & (y == 1)).sum())
     prec = tp / pred.sum() if pred.sum() else math.nan
     rec = tp / n_pos if n_pos else math.nan
-    how = (f"{what} = {t:.6g}, chosen on a validation slice of the training period "
-           f"({y.size} windows, {n_pos} positive); validation precision {prec:.3f}, recall {rec:.3f}")
+    how = (
+        f"{what} = {t:.6g}, chosen on a validation slice of the training period "
+        f"({y.size} windows, {n_pos} positive); validation precision {prec:.3f}, recall {rec:.3f}"
+    )
     return t, how
 
 
-def validation_slice(train_ws: WindowSet, frac: float = 0.2, purge: Optional[int] = None,
-                     embargo: int = 0) -> Any:
+def validation_slice(train_ws: WindowSet, frac: float = 0.2, purge: int | None = None, embargo: int = 0) -> Any:
     """The chronological tail of the training windows as a validation slice, purged.
 
     Returns the ``Split`` of ``tsssl.data.chronological_split(train_ws, test_frac=frac,
@@ -119,8 +133,10 @@ def validation_slice(train_ws: WindowSet, frac: float = 0.2, purge: Optional[int
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must be in (0, 1), e.g. 0.2, got {frac}")
     if train_ws.synthetic is not None and bool(np.any(train_ws.synthetic)):
-        raise ValueError("train_ws holds synthetic (SMOTE) windows: carve the validation slice "
-                         "before rebalancing, so that it has real dates and the natural base rate")
+        raise ValueError(
+            "train_ws holds synthetic (SMOTE) windows: carve the validation slice "
+            "before rebalancing, so that it has real dates and the natural base rate"
+        )
     from tsssl.data import chronological_split
 
     return chronological_split(train_ws, test_frac=frac, purge=purge, embargo=embargo)

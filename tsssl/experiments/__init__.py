@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from tsssl import registry
 from tsssl.atomic import finite_or_none, write_json
@@ -27,7 +28,7 @@ from tsssl.experiments.base import Experiment
 
 #: (modality, method) -> the module whose ``build(method, seed, method_kwargs, encoder_kwargs)``
 #: makes the experiment; (modality, None): every other method of that modality
-TASKS: dict[tuple[str, Optional[str]], str] = {
+TASKS: dict[tuple[str, str | None], str] = {
     ("image", None): "tsssl.experiments.image",
     ("text", None): "tsssl.experiments.text",
     ("text", "clip"): "tsssl.experiments.window_clip",
@@ -36,8 +37,13 @@ TASKS: dict[tuple[str, Optional[str]], str] = {
 __all__ = ["TASKS", "Experiment", "build_experiment", "run_experiment"]
 
 
-def build_experiment(modality: str, method: str, seed: int = 0, method_kwargs: Optional[Mapping] = None,
-                     encoder_kwargs: Optional[Mapping] = None) -> Experiment:
+def build_experiment(
+    modality: str,
+    method: str,
+    seed: int = 0,
+    method_kwargs: Mapping | None = None,
+    encoder_kwargs: Mapping | None = None,
+) -> Experiment:
     """The model, data and evaluation of ``modality`` / ``method`` (torch seeded with ``seed``)."""
     import torch
 
@@ -79,8 +85,11 @@ def run_experiment(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
         "samples_per_s": finite_or_none(result.samples_per_s),
         "device": result.device,
         **evaluation,
-        "seconds": {"train": round(t_train, 2), "evaluate": round(t_eval, 2),
-                    "total": round(time.perf_counter() - t_start, 2)},
+        "seconds": {
+            "train": round(t_train, 2),
+            "evaluate": round(t_eval, 2),
+            "total": round(time.perf_counter() - t_start, 2),
+        },
         "settings": {k: getattr(cfg, k) for k in TRAINER_KEYS + ("method_kwargs", "encoder_kwargs")},
     }
     write_json(out / "metrics.json", metrics)

@@ -12,7 +12,8 @@ training digits first; CLIP: zero-shot accuracy.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,9 @@ def image_probe_metrics(encoder: nn.Module, initial_encoder: nn.Module, split: A
     return {
         "trained": embedded(encoder),
         "random_encoder": embedded(initial_encoder),
-        "raw_pixels": probes(split.X_train.reshape(len(split.X_train), -1), split.X_test.reshape(len(split.X_test), -1)),
+        "raw_pixels": probes(
+            split.X_train.reshape(len(split.X_train), -1), split.X_test.reshape(len(split.X_test), -1)
+        ),
     }
 
 
@@ -82,7 +85,15 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
 
 def _cpc_model(method: str, size: int, seed: int, mk: dict, ek: dict) -> nn.Module:
     """CPC over the digit's pixel rows: predict the rows below from a context of rows above."""
-    enc_kw = {"in_channels": 1, "width": size, "height": size, "row_height": size // 8, "hidden": 64, "out_dim": 32, **ek}
+    enc_kw = {
+        "in_channels": 1,
+        "width": size,
+        "height": size,
+        "row_height": size // 8,
+        "hidden": 64,
+        "out_dim": 32,
+        **ek,
+    }
     kw = {"context_dim": 64, "n_predictions": 2, "n_context": 3, "min_context": 2, **mk}
     try:
         return registry.method_class("cpc")(ImageRowEncoder(**enc_kw), **kw)
@@ -135,8 +146,12 @@ def _rotation_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[st
 
 
 def _puzzle_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
-    return {"puzzle_accuracy": {"trained": round(trained.puzzle_accuracy(X_test, seed), 4),
-                                "chance": round(1 / trained.n_permutations, 4)}}
+    return {
+        "puzzle_accuracy": {
+            "trained": round(trained.puzzle_accuracy(X_test, seed), 4),
+            "chance": round(1 / trained.n_permutations, 4),
+        }
+    }
 
 
 #: the pretext task's own accuracy on the held-out digits, next to the probes
@@ -149,9 +164,12 @@ def _evaluate(method: str, split: Any, seed: int, trained: Any, initial: Any) ->
         X_test = torch.from_numpy(split.X_test).to(next(trained.parameters()).device)
         out.update(_TASK_ACCURACY[method](trained, X_test, seed))
     p = out["probes"]
-    out["headline"] = {"metric": "linear-probe accuracy on held-out digits", "trained": p["trained"]["linear_probe"],
-                       "random_encoder": p["random_encoder"]["linear_probe"],
-                       "raw_pixels": p["raw_pixels"]["linear_probe"]}
+    out["headline"] = {
+        "metric": "linear-probe accuracy on held-out digits",
+        "trained": p["trained"]["linear_probe"],
+        "random_encoder": p["random_encoder"]["linear_probe"],
+        "raw_pixels": p["raw_pixels"]["linear_probe"],
+    }
     return out
 
 
@@ -168,12 +186,22 @@ def _clip_experiment(split: Any, seed: int, mk: dict, ek: dict, describe: str) -
     class_ids = tok(all_captions, max_len=L).reshape(len(DIGIT_NAMES), len(DIGIT_TEMPLATES), L)
     template = np.random.default_rng(seed).integers(len(DIGIT_TEMPLATES), size=len(split.y_train))
     text_ids = tok(digit_captions(template, split.y_train), max_len=L)
-    text_kw = {"d_model": 32, "heads": 2, "layers": 1, "dim_feedforward": 64, "max_len": L, "dropout": 0.1,
-               **ek.pop("text", {})}
+    text_kw = {
+        "d_model": 32,
+        "heads": 2,
+        "layers": 1,
+        "dim_feedforward": 64,
+        "max_len": L,
+        "dropout": 0.1,
+        **ek.pop("text", {}),
+    }
     try:
         m = registry.method_class("clip")(
             ConvEncoder(**{"in_channels": 1, "channels": (32, 64, 64), **ek}),
-            TextTransformerEncoder(len(tok), **text_kw), view=default_image_views().t1, **{"embed_dim": 32, **mk})
+            TextTransformerEncoder(len(tok), **text_kw),
+            view=default_image_views().t1,
+            **{"embed_dim": 32, **mk},
+        )
     except TypeError as err:
         raise kw_error("clip", err) from None
 
@@ -193,11 +221,21 @@ def _clip_experiment(split: Any, seed: int, mk: dict, ek: dict, describe: str) -
             return round(zero_shot_accuracy(a, c, split.y_test), 4)
 
         zs = {"trained": zero_shot(trained), "random_init": zero_shot(initial.to(dev)), "chance": 0.1}
-        return {"zero_shot_accuracy": zs,
-                "class_texts": {n: [t.format(n) for t in DIGIT_TEMPLATES] for n in DIGIT_NAMES},
-                "probes": image_probe_metrics(trained.encoder, initial.encoder, split, seed),
-                "headline": {"metric": "zero-shot accuracy on held-out digits (10 classes)",
-                             "trained": zs["trained"], "random_encoder": zs["random_init"], "chance": 0.1}}
+        return {
+            "zero_shot_accuracy": zs,
+            "class_texts": {n: [t.format(n) for t in DIGIT_TEMPLATES] for n in DIGIT_NAMES},
+            "probes": image_probe_metrics(trained.encoder, initial.encoder, split, seed),
+            "headline": {
+                "metric": "zero-shot accuracy on held-out digits (10 classes)",
+                "trained": zs["trained"],
+                "random_encoder": zs["random_init"],
+                "chance": 0.1,
+            },
+        }
 
-    return Experiment(method=m, data=(torch.from_numpy(split.X_train), text_ids), evaluate=evaluate,
-                      describe=describe + f"; captions from {len(DIGIT_TEMPLATES)} templates")
+    return Experiment(
+        method=m,
+        data=(torch.from_numpy(split.X_train), text_ids),
+        evaluate=evaluate,
+        describe=describe + f"; captions from {len(DIGIT_TEMPLATES)} templates",
+    )

@@ -37,23 +37,43 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     """The pydoc-topics experiment of ``method`` (torch already seeded by the caller)."""
     corpus = load_pydoc_corpus()
     train, test = topic_split(corpus, test_frac=0.25, min_per_topic=30, seed=seed)
-    describe = (f"pydoc_data.topics: {len(corpus):,} sentences; topic probes on {len(train):,} train / "
-                f"{len(test):,} test sentences of {len(np.unique(train.topic))} topics")
+    describe = (
+        f"pydoc_data.topics: {len(corpus):,} sentences; topic probes on {len(train):,} train / "
+        f"{len(test):,} test sentences of {len(np.unique(train.topic))} topics"
+    )
     if method == "word2vec":  # word vectors, not a sentence encoder
         return _word2vec_experiment(train, test, seed, mk, ek, describe)
     return _sentence_experiment(method, train, test, seed, mk, ek, describe)
 
 
-def topic_probes(encoder: nn.Module, initial: nn.Module, ids_train: Any, ids_test: Any, y_train: np.ndarray,
-                 y_test: np.ndarray, seed: int) -> dict[str, Any]:
+def topic_probes(
+    encoder: nn.Module,
+    initial: nn.Module,
+    ids_train: Any,
+    ids_test: Any,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    seed: int,
+) -> dict[str, Any]:
     """Topic probes (linear, k-NN) of sentence embeddings: trained, random init, majority class."""
 
     def probes(enc: nn.Module) -> dict[str, float]:
-        return rounded(probe_accuracies(embed(enc, ids_train, batch_size=1024), y_train,
-                                        embed(enc, ids_test, batch_size=1024), y_test, seed=seed, few_label=None))
+        return rounded(
+            probe_accuracies(
+                embed(enc, ids_train, batch_size=1024),
+                y_train,
+                embed(enc, ids_test, batch_size=1024),
+                y_test,
+                seed=seed,
+                few_label=None,
+            )
+        )
 
-    return {"trained": probes(encoder), "random_encoder": probes(initial),
-            "majority_class": round(float(np.mean(y_test == np.bincount(y_train).argmax())), 4)}
+    return {
+        "trained": probes(encoder),
+        "random_encoder": probes(initial),
+        "majority_class": round(float(np.mean(y_test == np.bincount(y_train).argmax())), 4),
+    }
 
 
 def most_frequent_word_accuracy(ids_train: torch.Tensor, ids_test: torch.Tensor, method: Any, seed: int) -> float:
@@ -73,8 +93,9 @@ def _sentence_model(method: str, encoder: nn.Module, vocab_size: int, mk: dict) 
     return cls(encoder, vocab_size, **mk) if method == "mlm" else cls(encoder, **mk)
 
 
-def _sentence_experiment(method: str, train: Any, test: Any, seed: int, mk: dict, ek: dict,
-                         describe: str) -> Experiment:
+def _sentence_experiment(
+    method: str, train: Any, test: Any, seed: int, mk: dict, ek: dict, describe: str
+) -> Experiment:
     """mlm / simcse: a small Transformer over the first 32 tokens of each sentence."""
     tok = Tokenizer.from_texts(train.sentences, min_count=2)  # vocabulary from training sentences only
     L = _SENTENCE_TOKENS
@@ -89,28 +110,43 @@ def _sentence_experiment(method: str, train: Any, test: Any, seed: int, mk: dict
     n_topics = len(np.unique(train.topic))
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"topic_probes": topic_probes(trained.encoder, initial.encoder, ids_train, ids_test,
-                                                            train.topic, test.topic, seed)}
+        out: dict[str, Any] = {
+            "topic_probes": topic_probes(
+                trained.encoder, initial.encoder, ids_train, ids_test, train.topic, test.topic, seed
+            )
+        }
         if method == "mlm":
             out.update(_masked_token_metrics(trained, initial, ids_train, ids_test, seed))
         else:
             t = out["topic_probes"]
-            out["headline"] = {"metric": f"k-NN topic accuracy of sentence embeddings ({n_topics} topics)",
-                               "trained": t["trained"]["knn"], "random_encoder": t["random_encoder"]["knn"]}
+            out["headline"] = {
+                "metric": f"k-NN topic accuracy of sentence embeddings ({n_topics} topics)",
+                "trained": t["trained"]["knn"],
+                "random_encoder": t["random_encoder"]["knn"],
+            }
         return out
 
     return Experiment(method=m, data=ids_train, evaluate=evaluate, describe=describe)
 
 
-def _masked_token_metrics(trained: Any, initial: Any, ids_train: torch.Tensor, ids_test: torch.Tensor,
-                          seed: int) -> dict[str, Any]:
+def _masked_token_metrics(
+    trained: Any, initial: Any, ids_train: torch.Tensor, ids_test: torch.Tensor, seed: int
+) -> dict[str, Any]:
     dev = next(trained.parameters()).device
-    acc = {"trained": round(trained.masked_accuracy(ids_test.to(dev), seed), 4),
-           "random_init": round(initial.to(dev).masked_accuracy(ids_test.to(dev), seed), 4),
-           "most_frequent_word": round(most_frequent_word_accuracy(ids_train, ids_test, trained, seed), 4)}
-    return {"masked_token_accuracy": acc,
-            "headline": {"metric": "masked-token accuracy on held-out sentences", "trained": acc["trained"],
-                         "random_encoder": acc["random_init"], "most_frequent_word": acc["most_frequent_word"]}}
+    acc = {
+        "trained": round(trained.masked_accuracy(ids_test.to(dev), seed), 4),
+        "random_init": round(initial.to(dev).masked_accuracy(ids_test.to(dev), seed), 4),
+        "most_frequent_word": round(most_frequent_word_accuracy(ids_train, ids_test, trained, seed), 4),
+    }
+    return {
+        "masked_token_accuracy": acc,
+        "headline": {
+            "metric": "masked-token accuracy on held-out sentences",
+            "trained": acc["trained"],
+            "random_encoder": acc["random_init"],
+            "most_frequent_word": acc["most_frequent_word"],
+        },
+    }
 
 
 def _word2vec_experiment(train: Any, test: Any, seed: int, mk: dict, ek: dict, describe: str) -> Experiment:
@@ -131,22 +167,32 @@ def _word2vec_experiment(train: Any, test: Any, seed: int, mk: dict, ek: dict, d
     pairs = np.array([(vocab.id(x), vocab.id(y)) for x, y in RELATED_WORD_PAIRS if x in vocab and y in vocab])
     ids_train = tok(train.sentences, max_len=_SENTENCE_TOKENS)
     ids_test = tok(test.sentences, max_len=_SENTENCE_TOKENS)
-    describe += (f"; {mode} on the training sentences: vocabulary {len(tok):,} words (min count {min_count}), "
-                 f"{len(b):,} examples after sub-sampling")
+    describe += (
+        f"; {mode} on the training sentences: vocabulary {len(tok):,} words (min count {min_count}), "
+        f"{len(b):,} examples after sub-sampling"
+    )
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
         V, V0 = trained.encoder.vectors.cpu().numpy(), initial.encoder.vectors.cpu().numpy()
         words = np.arange(vocab.n_special, len(vocab))
-        rel = {"trained": related_vs_random(V, pairs), "random_init": related_vs_random(V0, pairs),
-               "trained_vs_random_word_pairs": related_vs_random(V, pairs, "random", candidates=words, seed=seed),
-               "pairs": [f"{x}-{y}" for x, y in RELATED_WORD_PAIRS if x in vocab and y in vocab]}
+        rel = {
+            "trained": related_vs_random(V, pairs),
+            "random_init": related_vs_random(V0, pairs),
+            "trained_vs_random_word_pairs": related_vs_random(V, pairs, "random", candidates=words, seed=seed),
+            "pairs": [f"{x}-{y}" for x, y in RELATED_WORD_PAIRS if x in vocab and y in vocab],
+        }
         probes = topic_probes(trained.encoder, initial.encoder, ids_train, ids_test, train.topic, test.topic, seed)
         probes.pop("majority_class")
-        return {"related_vs_random": rel,
-                "nearest_words": nearest_words(V, vocab, _NEAREST_QUERIES, k=5),
-                "topic_probes": {**probes, "note": "sentence = mean word vector"},
-                "headline": {"metric": f"AUC of {len(pairs)} related word pairs vs the same words re-paired",
-                             "trained": round(rel["trained"]["auc"], 4),
-                             "random_encoder": round(rel["random_init"]["auc"], 4), "chance": 0.5}}
+        return {
+            "related_vs_random": rel,
+            "nearest_words": nearest_words(V, vocab, _NEAREST_QUERIES, k=5),
+            "topic_probes": {**probes, "note": "sentence = mean word vector"},
+            "headline": {
+                "metric": f"AUC of {len(pairs)} related word pairs vs the same words re-paired",
+                "trained": round(rel["trained"]["auc"], 4),
+                "random_encoder": round(rel["random_init"]["auc"], 4),
+                "chance": 0.5,
+            },
+        }
 
     return Experiment(method=m, data=(a, b), evaluate=evaluate, describe=describe)

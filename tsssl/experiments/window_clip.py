@@ -34,16 +34,28 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     L = 12
     ids_train, ids_test = tok(texts_train, max_len=L), tok(texts_test, max_len=L)
     prompts = tok([f"overall {p}" for p in TREND_PHRASES], max_len=L)
-    text_kw = {"d_model": 32, "heads": 2, "layers": 1, "dim_feedforward": 64, "max_len": L, "dropout": 0.1,
-               **ek.pop("text", {})}
+    text_kw = {
+        "d_model": 32,
+        "heads": 2,
+        "layers": 1,
+        "dim_feedforward": 64,
+        "max_len": L,
+        "dropout": 0.1,
+        **ek.pop("text", {}),
+    }
     try:
-        window_encoder = StandardizedEncoder(CNNEncoder(ws.X.shape[2], **{"channels": 32, "layers": 3, **ek}),
-                                             *channel_stats(train.X))
-        m = registry.method_class("clip")(window_encoder, TextTransformerEncoder(len(tok), **text_kw), **{"embed_dim": 32, **mk})
+        window_encoder = StandardizedEncoder(
+            CNNEncoder(ws.X.shape[2], **{"channels": 32, "layers": 3, **ek}), *channel_stats(train.X)
+        )
+        m = registry.method_class("clip")(
+            window_encoder, TextTransformerEncoder(len(tok), **text_kw), **{"embed_dim": 32, **mk}
+        )
     except TypeError as err:
         raise kw_error("clip", err) from None
-    describe = (f"bundled sample prices: {len(train):,} training / {len(test):,} test windows of 20 days "
-                f"(chronological split) with a generated description each, e.g. {texts_train[0]!r}")
+    describe = (
+        f"bundled sample prices: {len(train):,} training / {len(test):,} test windows of 20 days "
+        f"(chronological split) with a generated description each, e.g. {texts_train[0]!r}"
+    )
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
         dev = next(trained.parameters()).device
@@ -54,7 +66,7 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
             model.eval()
             try:
                 with torch.no_grad():
-                    a = torch.cat([model.encode_a(X[i:i + 1024]) for i in range(0, len(X), 1024)]).cpu()
+                    a = torch.cat([model.encode_a(X[i : i + 1024]) for i in range(0, len(X), 1024)]).cpu()
                     c = model.class_embeddings(prompts.to(dev)).cpu()
                     n = min(512, len(X))
                     b = model.encode_text(ids_test[:n].to(dev)).cpu()
@@ -67,10 +79,20 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
 
         (zs, ret_t), (zs0, ret0) = scores(trained), scores(initial.to(dev))
         majority = round(float(np.max(np.bincount(trend_test, minlength=len(TREND_PHRASES))) / len(trend_test)), 4)
-        return {"zero_shot_trend_accuracy": {"trained": zs, "random_init": zs0, "majority_class": majority,
-                                             "classes": [f"overall {p}" for p in TREND_PHRASES]},
-                "text_retrieval_top1_of_512": {"trained": ret_t, "random_init": ret0},
-                "headline": {"metric": "zero-shot trend accuracy on test windows (5 classes)", "trained": zs,
-                             "random_encoder": zs0, "majority_class": majority}}
+        return {
+            "zero_shot_trend_accuracy": {
+                "trained": zs,
+                "random_init": zs0,
+                "majority_class": majority,
+                "classes": [f"overall {p}" for p in TREND_PHRASES],
+            },
+            "text_retrieval_top1_of_512": {"trained": ret_t, "random_init": ret0},
+            "headline": {
+                "metric": "zero-shot trend accuracy on test windows (5 classes)",
+                "trained": zs,
+                "random_encoder": zs0,
+                "majority_class": majority,
+            },
+        }
 
     return Experiment(method=m, data=(torch.from_numpy(train.X), ids_train), evaluate=evaluate, describe=describe)

@@ -12,6 +12,7 @@ soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
 lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
 (barlow_twins, vicreg), :mod:`.queue` (MemoryQueue), :mod:`.modules` (nn.Module wrappers).
 """
+
 from .gather import is_distributed, rank, world_size
 from .info_nce import info_nce, n_pair, nt_xent
 from .modules import (

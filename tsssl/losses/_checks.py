@@ -4,11 +4,12 @@ Each check raises a ``ValueError`` that names the argument at fault and says wha
 None of them reads tensor *values* (that would force a device sync on an accelerator); they
 check ranks, shapes and Python-number hyper-parameters only.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import Tensor
@@ -44,9 +45,7 @@ def check_nonempty(name: str, x: Tensor, what: str) -> None:
 
 def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def check_temperature(temperature: object, name: str = "temperature") -> None:

@@ -31,10 +31,11 @@ Two ways a loss meets the rule, both implemented here:
 * *replicated*: each rank computes L itself from the gathered batch (Barlow Twins, VICReg);
   the all-gather's backward sums the world_size identical gradients, which is the factor.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

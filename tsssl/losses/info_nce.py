@@ -4,6 +4,7 @@ All compute in float32 (autocast off), through ``log_softmax`` / ``cross_entropy
 in-batch negatives from every rank when torch.distributed runs with world size > 1 (see
 :mod:`tsssl.losses.gather` for the gradient / value convention).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,8 @@ from ._checks import (
     check_tensor,
     float32_region,
 )
-from .gather import combine_partial, gather as _gather, is_distributed, offset
+from .gather import combine_partial, is_distributed, offset
+from .gather import gather as _gather
 
 
 def _maybe_gather(x: Tensor, use: bool) -> tuple[Tensor, list[int], int]:

@@ -3,6 +3,7 @@
 ``forward`` calls the pure function of the same name with the stored keywords; the functions
 stay the single source of the maths. Stateful pieces (MoCo's queue) live in :mod:`.queue`.
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn
@@ -147,8 +148,14 @@ class BarlowTwins(_Configured):
 class VICReg(_Configured):
     """``vicreg(z1, z2)`` with the paper's coefficients by default."""
 
-    def __init__(self, sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0,
-                 eps: float = 1e-4, gather: bool = True) -> None:
+    def __init__(
+        self,
+        sim_coeff: float = 25.0,
+        std_coeff: float = 25.0,
+        cov_coeff: float = 1.0,
+        eps: float = 1e-4,
+        gather: bool = True,
+    ) -> None:
         for name, value in (("sim_coeff", sim_coeff), ("std_coeff", std_coeff), ("cov_coeff", cov_coeff)):
             check_nonnegative(value, name)
         super().__init__(sim_coeff=sim_coeff, std_coeff=std_coeff, cov_coeff=cov_coeff, eps=eps, gather=gather)

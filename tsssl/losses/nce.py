@@ -1,4 +1,5 @@
 """Noise-contrastive estimation: logistic regression of data against noise scores."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F

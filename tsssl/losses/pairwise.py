@@ -3,6 +3,7 @@
 Euclidean distances ``d = sqrt(max(|a - b|^2, 1e-12))`` (the floor keeps the gradient finite
 when two embeddings coincide). Computed in float32 (float64 inputs stay float64), autocast off.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,7 +19,8 @@ from ._checks import (
     check_tensor,
     float32_region,
 )
-from .gather import all_reduce_sum, combine_partial, gather as _gather, gather_sizes, is_distributed, offset
+from .gather import all_reduce_sum, combine_partial, gather_sizes, is_distributed, offset
+from .gather import gather as _gather
 
 _FLOOR = 1e-12
 # Stands in for log(0) = -inf where a logsumexp has no terms: finite, so no NaN gradients.

@@ -1,4 +1,5 @@
 """Predictive (BYOL / SimSiam) loss: negative cosine between a prediction and a fixed target."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
 """MoCo's memory queue of negative keys, saved in the module's ``state_dict``."""
+
 from __future__ import annotations
 
 import torch

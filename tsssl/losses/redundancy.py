@@ -6,6 +6,7 @@ from all ranks with gradients and every rank computes the loss of the *global* b
 "replicated" case of :mod:`tsssl.losses.gather`: value = global loss, DDP-averaged gradients =
 its exact gradient), as SyncBatchNorm would.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import as_float, check_nonnegative, check_same_shape, check_tensor, float32_region
-from .gather import gather as _gather, is_distributed
+from .gather import gather as _gather
+from .gather import is_distributed
 
 
 def _global_pair(z1: Tensor, z2: Tensor, use: bool) -> tuple[Tensor, Tensor]:

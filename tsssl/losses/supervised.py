@@ -6,6 +6,7 @@ global batch, gathered with gradients (see :mod:`tsssl.losses.gather`). Anchors 
 sample of their class are ignored; the mean is over the anchors that have one (a batch where
 no anchor has one gives 0 with zero gradient).
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import as_float, check_labels, check_nonempty, check_temperature, check_tensor, float32_region
-from .gather import all_reduce_sum, combine_partial, gather as _gather, gather_sizes, is_distributed, offset
+from .gather import all_reduce_sum, combine_partial, gather_sizes, is_distributed, offset
+from .gather import gather as _gather
 
 
 def _global(x: Tensor, y: Tensor, use: bool) -> tuple[Tensor, Tensor, int]:

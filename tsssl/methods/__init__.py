@@ -10,6 +10,7 @@ Twins and CPC are the classes above with an image encoder): ``RotNet``, ``Jigsaw
 ``Word2Vec``, ``MaskedLM``, ``SimCSE``. These load on first use (the text ones pull in the data
 package), so that ``import tsssl.methods`` stays cheap for the window methods.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -17,11 +18,11 @@ from typing import Any
 
 from .barlow import BarlowTwins
 from .base import Method
+from .build import METHODS, StandardizedEncoder, build_method, channel_stats
 from .byol import BYOL
 from .cpc import CPC, CPCContextEncoder
 from .finetune import FineTune, finetune  # binds the name to the function, not the submodule
 from .moco import MoCo
-from .build import METHODS, StandardizedEncoder, build_method, channel_stats
 from .siamcl import SiamCL
 from .simclr import SimCLR
 from .simsiam import SimSiam
@@ -38,10 +39,28 @@ _LAZY = {
 }
 
 __all__ = [
-    "Method", "METHODS", "build_method", "channel_stats", "StandardizedEncoder",
-    "SiamCL", "CPC", "CPCContextEncoder", "SimCLR", "MoCo", "BYOL", "SimSiam", "BarlowTwins",
-    "SupervisedBaseline", "FineTune", "finetune",
-    "RotNet", "Jigsaw", "CLIP", "Word2Vec", "MaskedLM", "SimCSE",  # the keys of _LAZY
+    "Method",
+    "METHODS",
+    "build_method",
+    "channel_stats",
+    "StandardizedEncoder",
+    "SiamCL",
+    "CPC",
+    "CPCContextEncoder",
+    "SimCLR",
+    "MoCo",
+    "BYOL",
+    "SimSiam",
+    "BarlowTwins",
+    "SupervisedBaseline",
+    "FineTune",
+    "finetune",
+    "RotNet",
+    "Jigsaw",
+    "CLIP",
+    "Word2Vec",
+    "MaskedLM",
+    "SimCSE",  # the keys of _LAZY
 ]
 
 

@@ -8,9 +8,10 @@ Algorithm (one step)::
     loss = barlow_twins(z1, z2, lambd)        # cross-correlation of the batch-standardised
                                               # z1, z2 driven to the identity matrix
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -22,8 +23,15 @@ class BarlowTwins(TwoViewMethod):
     """``lambd`` weighs the off-diagonal (redundancy) terms; projector ``proj_hidden`` ->
     ``proj_dim`` (wide in the paper; small here for windows)."""
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 128, proj_dim: int = 128, lambd: float = 5e-3) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 128,
+        proj_dim: int = 128,
+        lambd: float = 5e-3,
+    ) -> None:
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.lambd = lambd
 

@@ -9,11 +9,12 @@ Shared here: ``split_batch`` (a batch -> (X, y or None)), the view types ``TwoVi
 ``TwoViewMethod``: the encoder + projector + two views that SiamCL, SimCLR, MoCo, BYOL, SimSiam
 and Barlow Twins are built on.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -27,14 +28,14 @@ TwoViewFn = Callable[[Tensor], "tuple[Tensor, Tensor]"]
 ViewFn = Callable[[Tensor], Tensor]
 
 
-def split_batch(batch: Sequence[Tensor] | Tensor) -> tuple[Tensor, Optional[Tensor]]:
+def split_batch(batch: Sequence[Tensor] | Tensor) -> tuple[Tensor, Tensor | None]:
     """(X, y) or (X,) or X -> (X, y or None)."""
     if isinstance(batch, Tensor):
         return batch, None
     return batch[0], (batch[1] if len(batch) > 1 else None)
 
 
-def first_view(views: Optional[TwoViewFn], x: Tensor) -> Tensor:
+def first_view(views: TwoViewFn | None, x: Tensor) -> Tensor:
     """x itself without views, else the first of its two views.
 
     Lets a single-view method (CPC, the supervised baseline) take the same two-view pipeline
@@ -110,8 +111,7 @@ class TwoViewMethod(Method):
     default ``default_timeseries_views()`` (pass image views with an image encoder).
     """
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn], *, proj_hidden: int,
-                 proj_dim: int) -> None:
+    def __init__(self, encoder: nn.Module, views: TwoViewFn | None, *, proj_hidden: int, proj_dim: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)

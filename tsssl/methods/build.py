@@ -1,11 +1,13 @@
 """``build_method``: a window method by its registry name (``tsssl.registry``), around an encoder.
 
-    method = build_method("siamcl", in_channels=5, encoder="lstm", encoder_kwargs={"hidden": 32})
+method = build_method("siamcl", in_channels=5, encoder="lstm", encoder_kwargs={"hidden": 32})
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,8 +49,9 @@ class StandardizedEncoder(nn.Module):
         mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32)).flatten()
         std_t = torch.as_tensor(np.asarray(std, dtype=np.float32)).flatten()
         if mean_t.shape != std_t.shape:
-            raise ValueError(f"mean and std must have one value per channel, got {tuple(mean_t.shape)} "
-                             f"and {tuple(std_t.shape)}")
+            raise ValueError(
+                f"mean and std must have one value per channel, got {tuple(mean_t.shape)} and {tuple(std_t.shape)}"
+            )
         self.encoder = encoder
         self.register_buffer("mean", mean_t)
         # a constant channel (std 0) is only centred
@@ -82,15 +85,18 @@ def _check_kwargs(what: str, cls: Any, kwargs: Mapping[str, Any], skip: tuple[st
     unknown = sorted(set(kwargs) - set(_accepted(cls, skip)))
     if unknown:
         raise ValueError(
-            f"{what} does not take {', '.join(map(repr, unknown))}; accepted: "
-            + ", ".join(_accepted(cls, skip))
+            f"{what} does not take {', '.join(map(repr, unknown))}; accepted: " + ", ".join(_accepted(cls, skip))
         )
 
 
-def build_method(name: str, in_channels: int, encoder: Union[str, nn.Module] = "lstm",
-                 encoder_kwargs: Optional[Mapping[str, Any]] = None,
-                 standardize: Optional[tuple[Sequence[float], Sequence[float]]] = None,
-                 **method_kwargs: Any) -> Method:
+def build_method(
+    name: str,
+    in_channels: int,
+    encoder: str | nn.Module = "lstm",
+    encoder_kwargs: Mapping[str, Any] | None = None,
+    standardize: tuple[Sequence[float], Sequence[float]] | None = None,
+    **method_kwargs: Any,
+) -> Method:
     """The window method ``name`` (see ``tsssl.registry``) around an encoder for ``in_channels`` features.
 
     encoder: a name for ``tsssl.encoders.build_encoder`` ("lstm", "cnn", "transformer") built

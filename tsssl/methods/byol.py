@@ -9,9 +9,10 @@ Algorithm (one step)::
     loss = (negative_cosine(p1, t2) + negative_cosine(p2, t1)) / 2     # symmetric
     # after the optimiser step the Trainer applies (f', g') <- m (f', g') + (1 - m) (f, g)
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,9 +25,16 @@ from tsssl.methods.base import TwoViewFn, TwoViewMethod, frozen_copy, split_batc
 class BYOL(TwoViewMethod):
     """Online (encoder, projector, predictor) and a momentum target (encoder, projector)."""
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 128, proj_dim: int = 64, pred_hidden: int = 128,
-                 momentum: float = 0.99) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 128,
+        proj_dim: int = 64,
+        pred_hidden: int = 128,
+        momentum: float = 0.99,
+    ) -> None:
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.predictor = PredictionHead(proj_dim, pred_hidden, proj_dim)
         self.target_encoder = frozen_copy(self.encoder)

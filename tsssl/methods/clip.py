@@ -19,10 +19,11 @@ Zero-shot: embed one text per class (or several templates, averaged: "prompt ens
 and predict the class whose text is most similar to the input (``zero_shot_logits``).
 ``self.encoder`` is tower A.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,9 +39,18 @@ class CLIP(Method):
     temperature (learned when ``learn_temperature``); ``view``: an optional augmentation of
     tower A's input."""
 
-    def __init__(self, encoder: nn.Module, text_encoder: nn.Module, *, embed_dim: int = 64,
-                 temperature: float = 0.07, learn_temperature: bool = True, min_temperature: float = 0.01,
-                 same_text_positives: bool = True, view: Optional[ViewFn] = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        text_encoder: nn.Module,
+        *,
+        embed_dim: int = 64,
+        temperature: float = 0.07,
+        learn_temperature: bool = True,
+        min_temperature: float = 0.01,
+        same_text_positives: bool = True,
+        view: ViewFn | None = None,
+    ) -> None:
         super().__init__()
         if not 0 < min_temperature <= temperature:
             raise ValueError(f"CLIP: need 0 < min_temperature <= temperature, got {min_temperature}, {temperature}")
@@ -78,9 +88,8 @@ class CLIP(Method):
         a, b = self.encode_a(x), self.encode_text(ids)
         tau = self.temperature()
         if self.same_text_positives:
-            same = (ids[:, None, :] == ids[None, :, :]).all(dim=-1)                     # (B, B)
-            return 0.5 * (info_nce(a, b, same, tau, normalize=False)
-                          + info_nce(b, a, same.T, tau, normalize=False))
+            same = (ids[:, None, :] == ids[None, :, :]).all(dim=-1)  # (B, B)
+            return 0.5 * (info_nce(a, b, same, tau, normalize=False) + info_nce(b, a, same.T, tau, normalize=False))
         return 0.5 * (info_nce(a, b, None, tau, normalize=False) + info_nce(b, a, None, tau, normalize=False))
 
     @torch.no_grad()

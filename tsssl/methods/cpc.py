@@ -16,10 +16,11 @@ The representation for downstream use is the context at the window's end, c_{T-1
 must be causal (a unidirectional LSTM, a causal CNN): otherwise z_t already sees the future it
 is asked to predict.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -68,9 +69,9 @@ def cpc_positive_mask(batch_size: int, context_positions: Tensor, n_predictions:
     """
     device = context_positions.device
     ks = torch.arange(1, n_predictions + 1, device=device)
-    target = context_positions[:, None] + ks[None, :]                # (n_t, K): t + k
-    steps = torch.unique(target)                                       # sorted P
-    j = torch.searchsorted(steps, target)                              # (n_t, K) column in P
+    target = context_positions[:, None] + ks[None, :]  # (n_t, K): t + k
+    steps = torch.unique(target)  # sorted P
+    j = torch.searchsorted(steps, target)  # (n_t, K) column in P
     cols = torch.arange(batch_size, device=device)[:, None, None] * len(steps) + j[None]  # (B, n_t, K)
     rows = torch.arange(cols.numel(), device=device)
     mask = torch.zeros(cols.numel(), batch_size * len(steps), dtype=torch.bool, device=device)
@@ -90,9 +91,18 @@ class CPC(Method):
 
     causal_encoder = True  # z_t must not see the steps t + 1..t + K it is asked to predict
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 context_dim: Optional[int] = None, context: str = "gru", n_predictions: int = 4,
-                 n_context: int = 1, min_context: int = 4, temperature: float = 0.1) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        context_dim: int | None = None,
+        context: str = "gru",
+        n_predictions: int = 4,
+        n_context: int = 1,
+        min_context: int = 4,
+        temperature: float = 0.1,
+    ) -> None:
         super().__init__()
         if n_predictions < 1 or n_context < 1 or min_context < 1:
             raise ValueError(
@@ -102,7 +112,8 @@ class CPC(Method):
         if getattr(encoder, "bidirectional", False) or not getattr(encoder, "causal", True):
             warnings.warn(
                 f"CPC: the step encoder {type(encoder).__name__} is not causal; its z_t sees the "
-                "future steps that CPC asks the context to predict", stacklevel=2,
+                "future steps that CPC asks the context to predict",
+                stacklevel=2,
             )
         self.encoder = CPCContextEncoder(encoder, context_dim or encoder.out_dim, context)
         # W_1..W_K stacked in one linear map: rows k*D:(k+1)*D are W_{k+1}
@@ -132,7 +143,7 @@ class CPC(Method):
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
         x = first_view(self.views, x)
-        z, c = self.encoder.steps(x)                                   # (B, T, D), (B, T, H)
+        z, c = self.encoder.steps(x)  # (B, T, D), (B, T, H)
         B, T, D = z.shape
         ts = self.context_positions(T, z.device)
         if len(ts) == 1:
@@ -142,11 +153,11 @@ class CPC(Method):
             # below, without the (B K)^2 mask and without torch.unique (a host sync), so the step can
             # be captured in a CUDA graph. gather=False: CPC's negatives stay the local batch.
             K = self.n_predictions
-            steps = ts + torch.arange(1, K + 1, device=z.device)       # (K,)
+            steps = ts + torch.arange(1, K + 1, device=z.device)  # (K,)
             queries = self.predict(c.index_select(1, ts)).reshape(-1, D)  # (B * K, D)
-            keys = z.index_select(1, steps).reshape(-1, D)             # (B * K, D)
+            keys = z.index_select(1, steps).reshape(-1, D)  # (B * K, D)
             return info_nce(queries, keys, None, temperature=self.temperature, gather=False)
         mask, steps = cpc_positive_mask(B, ts, self.n_predictions)
-        queries = self.predict(c[:, ts]).reshape(-1, D)                # (B * n_t * K, D)
-        keys = z[:, steps].reshape(-1, D)                              # (B * |P|, D)
+        queries = self.predict(c[:, ts]).reshape(-1, D)  # (B * n_t * K, D)
+        keys = z[:, steps].reshape(-1, D)  # (B * |P|, D)
         return info_nce(queries, keys, mask, temperature=self.temperature)

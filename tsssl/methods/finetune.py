@@ -11,10 +11,12 @@ Warming the new head up on a frozen encoder first keeps its random initial gradi
 wrecking the pretrained representation (linear-probe-then-fine-tune). ``finetune`` runs it
 through the one Trainer, with ``freeze_epochs`` counted in the Trainer's own epochs.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,10 +36,18 @@ class FineTune(SupervisedBaseline):
     numbers; ``predict_proba(X) -> (N, n_classes)`` as for the supervised baseline.
     """
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *, n_classes: int = 2,
-                 class_weight: Union[None, str, Sequence[float]] = "balanced",
-                 labels: np.ndarray | Tensor | None = None, head_hidden: Optional[int] = None,
-                 dropout: float = 0.0, freeze_steps: int = 0) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        n_classes: int = 2,
+        class_weight: None | str | Sequence[float] = "balanced",
+        labels: np.ndarray | Tensor | None = None,
+        head_hidden: int | None = None,
+        dropout: float = 0.0,
+        freeze_steps: int = 0,
+    ) -> None:
         super().__init__(encoder, views, n_classes=n_classes, class_weight=class_weight, labels=labels)
         if not hasattr(encoder, "out_dim"):
             raise ValueError("FineTune: the encoder must expose out_dim (its representation size)")
@@ -46,7 +56,7 @@ class FineTune(SupervisedBaseline):
         if self.freeze_steps < 0:
             raise ValueError(f"FineTune: freeze_steps must be >= 0, got {freeze_steps}")
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.int64))
-        self._steps: Optional[int] = 0  # host copy of steps_done: no device sync per step
+        self._steps: int | None = 0  # host copy of steps_done: no device sync per step
 
     @property
     def find_unused_parameters(self) -> bool:
@@ -112,10 +122,20 @@ def _labelled_tensors(data: Any, y: Any) -> tuple[Tensor, Tensor]:
     return Xt.float(), yt.long()
 
 
-def finetune(encoder: nn.Module, data: Any, y: Any = None, *, n_classes: int = 2,
-             class_weight: Union[None, str, Sequence[float]] = "balanced", freeze_epochs: int = 0,
-             head_hidden: Optional[int] = None, dropout: float = 0.0, views: Optional[TwoViewFn] = None,
-             copy_encoder: bool = True, trainer_kwargs: Optional[Mapping[str, Any]] = None) -> FineTune:
+def finetune(
+    encoder: nn.Module,
+    data: Any,
+    y: Any = None,
+    *,
+    n_classes: int = 2,
+    class_weight: None | str | Sequence[float] = "balanced",
+    freeze_epochs: int = 0,
+    head_hidden: int | None = None,
+    dropout: float = 0.0,
+    views: TwoViewFn | None = None,
+    copy_encoder: bool = True,
+    trainer_kwargs: Mapping[str, Any] | None = None,
+) -> FineTune:
     """Fine-tune ``encoder`` with a classifier head on labelled windows; returns the trained
     ``FineTune`` (its ``train_result`` holds the Trainer's ``TrainResult``).
 
@@ -130,8 +150,15 @@ def finetune(encoder: nn.Module, data: Any, y: Any = None, *, n_classes: int = 2
     if int(freeze_epochs) < 0:
         raise ValueError(f"finetune: freeze_epochs must be >= 0, got {freeze_epochs}")
     enc = copy.deepcopy(encoder) if copy_encoder else encoder
-    method = FineTune(enc, views, n_classes=n_classes, class_weight=class_weight, labels=labels,
-                      head_hidden=head_hidden, dropout=dropout)
+    method = FineTune(
+        enc,
+        views,
+        n_classes=n_classes,
+        class_weight=class_weight,
+        labels=labels,
+        head_hidden=head_hidden,
+        dropout=dropout,
+    )
     kwargs = dict(trainer_kwargs or {})
     callbacks = list(kwargs.pop("callbacks", ()))
     if freeze_epochs:

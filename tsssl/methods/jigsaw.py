@@ -28,11 +28,12 @@ per-layer linear probes of Jigsaw in Goyal et al. (2019), "Scaling and Benchmark
 Self-Supervised Visual Representation Learning": its features are best below the top layers,
 which specialise to the puzzle.
 """
+
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -51,9 +52,9 @@ def hamming_permutations(n_tiles: int, n_permutations: int, seed: int = 0) -> np
     if not 1 <= n_permutations <= total:
         raise ValueError(f"n_permutations must be in 1..{total} for {n_tiles} tiles, got {n_permutations}")
     rng = np.random.default_rng(seed)
-    perms = np.array(list(itertools.permutations(range(n_tiles))), dtype=np.int8)   # (n!, n)
+    perms = np.array(list(itertools.permutations(range(n_tiles))), dtype=np.int8)  # (n!, n)
     chosen = [int(rng.integers(total))]
-    min_dist = (perms != perms[chosen[0]]).sum(axis=1)                              # (n!,)
+    min_dist = (perms != perms[chosen[0]]).sum(axis=1)  # (n!,)
     for _ in range(n_permutations - 1):
         best = np.flatnonzero(min_dist == min_dist.max())
         k = int(best[rng.integers(len(best))])
@@ -62,7 +63,7 @@ def hamming_permutations(n_tiles: int, n_permutations: int, seed: int = 0) -> np
     return perms[chosen].astype(np.int64)
 
 
-def jittered_tiles(cells: Tensor, tile_size: int, generator: Optional[torch.Generator] = None) -> Tensor:
+def jittered_tiles(cells: Tensor, tile_size: int, generator: torch.Generator | None = None) -> Tensor:
     """(B, n, C, c, c) cells -> (B, n, C, t, t): a t x t crop of every cell at its own uniform
     random offset (two gathers, no loop)."""
     B, n, C, c, _ = cells.shape
@@ -86,8 +87,8 @@ def image_tiles(x: Tensor, grid: int) -> Tensor:
     if t < 1:
         raise ValueError(f"images of {H} x {W} pixels are too small for a {grid} x {grid} grid")
     top, left = (H - grid * t) // 2, (W - grid * t) // 2
-    x = x[:, :, top:top + grid * t, left:left + grid * t]
-    tiles = x.reshape(B, C, grid, t, grid, t).permute(0, 2, 4, 1, 3, 5)              # (B, g, g, C, t, t)
+    x = x[:, :, top : top + grid * t, left : left + grid * t]
+    tiles = x.reshape(B, C, grid, t, grid, t).permute(0, 2, 4, 1, 3, 5)  # (B, g, g, C, t, t)
     return tiles.reshape(B, grid * grid, C, t, t)
 
 
@@ -101,29 +102,44 @@ class Jigsaw(Method):
     4 x 4 cells; ``view`` an optional augmentation applied before tiling; ``hidden`` units in
     the head's hidden layer."""
 
-    def __init__(self, encoder: nn.Module, view: Optional[ViewFn] = None, *, grid: int = 2,
-                 n_permutations: int = 24, seed: int = 0, image_size: Optional[int] = None,
-                 tile_size: Optional[int] = None, normalize_tiles: bool = True, hidden: int = 128,
-                 trunk: Optional[nn.Module] = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        view: ViewFn | None = None,
+        *,
+        grid: int = 2,
+        n_permutations: int = 24,
+        seed: int = 0,
+        image_size: int | None = None,
+        tile_size: int | None = None,
+        normalize_tiles: bool = True,
+        hidden: int = 128,
+        trunk: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         if grid < 2:
             raise ValueError(f"Jigsaw: grid must be >= 2, got {grid}")
         if trunk is not None:
             if not callable(getattr(encoder, "feature_map", None)):
-                raise ValueError(f"Jigsaw: a trunk takes the encoder's feature map, but {type(encoder).__name__} "
-                                 "has no feature_map method (ConvEncoder has one); give trunk=None to use "
-                                 "the encoder's output")
+                raise ValueError(
+                    f"Jigsaw: a trunk takes the encoder's feature map, but {type(encoder).__name__} "
+                    "has no feature_map method (ConvEncoder has one); give trunk=None to use "
+                    "the encoder's output"
+                )
             if not isinstance(getattr(trunk, "out_dim", None), int):
-                raise ValueError(f"Jigsaw: the trunk ({type(trunk).__name__}) needs an integer out_dim, "
-                                 "the size of its output per tile")
+                raise ValueError(
+                    f"Jigsaw: the trunk ({type(trunk).__name__}) needs an integer out_dim, "
+                    "the size of its output per tile"
+                )
         self.encoder, self.trunk = encoder, trunk
         self.grid, self.image_size, self.tile_size, self.view = grid, image_size, tile_size, view
         self.normalize_tiles = normalize_tiles
         n = grid * grid
         self.register_buffer("permutations", torch.from_numpy(hamming_permutations(n, n_permutations, seed)))
         self.tile_dim = trunk.out_dim if trunk is not None else encoder.out_dim
-        self.head = nn.Sequential(nn.Linear(n * self.tile_dim, hidden), nn.ReLU(inplace=True),
-                                  nn.Linear(hidden, n_permutations))
+        self.head = nn.Sequential(
+            nn.Linear(n * self.tile_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_permutations)
+        )
 
     @property
     def n_permutations(self) -> int:
@@ -136,7 +152,7 @@ class Jigsaw(Method):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
         return x
 
-    def shuffle(self, x: Tensor, p: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def shuffle(self, x: Tensor, p: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """(B, n, C, t, t) tiles of images x put in the order of permutation p[i] for image i."""
         cells = image_tiles(self.prepare(x), self.grid)
         tiles = jittered_tiles(cells, self.tile_size or max(cells.shape[-1] - 1, 1), generator)
@@ -144,7 +160,7 @@ class Jigsaw(Method):
             mean = tiles.mean(dim=(-3, -2, -1), keepdim=True)
             std = tiles.std(dim=(-3, -2, -1), keepdim=True)
             tiles = (tiles - mean) / (std + 1e-3)
-        order = self.permutations[p]                                                   # (B, n)
+        order = self.permutations[p]  # (B, n)
         return tiles[torch.arange(len(x), device=x.device)[:, None], order]
 
     def tile_features(self, tiles: Tensor) -> Tensor:

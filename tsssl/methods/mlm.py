@@ -10,9 +10,10 @@ Algorithm (one step)::
            # W: the output layer, tied to the token embedding (+ a bias), after a
            #    dense + GELU + LayerNorm transform as in BERT
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +30,9 @@ class MaskedLM(Method):
     and a ``token_embedding``); ``vocab_size`` output classes; ``mask_prob`` 0.15; output layer
     tied to the token embedding when ``tie_weights``."""
 
-    def __init__(self, encoder: nn.Module, vocab_size: int, *, mask_prob: float = 0.15,
-                 tie_weights: bool = True) -> None:
+    def __init__(
+        self, encoder: nn.Module, vocab_size: int, *, mask_prob: float = 0.15, tie_weights: bool = True
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         d = encoder.out_dim
@@ -40,8 +42,7 @@ class MaskedLM(Method):
         if tie_weights:
             emb = getattr(encoder, "token_embedding", None)
             if emb is None or tuple(emb.weight.shape) != (vocab_size, d):
-                raise ValueError("MaskedLM: tie_weights needs encoder.token_embedding of shape "
-                                 f"({vocab_size}, {d})")
+                raise ValueError(f"MaskedLM: tie_weights needs encoder.token_embedding of shape ({vocab_size}, {d})")
             self.decoder.weight = emb.weight
 
     def token_logits(self, inputs: Tensor) -> Tensor:
@@ -52,7 +53,7 @@ class MaskedLM(Method):
         ids, _ = split_batch(batch)
         inputs, labels = bert_mask(ids, self.vocab_size, self.mask_prob)
         keep = labels != IGNORE
-        logits = self.token_logits(inputs)[keep]           # only the chosen positions are decoded
+        logits = self.token_logits(inputs)[keep]  # only the chosen positions are decoded
         return F.cross_entropy(logits.float(), labels[keep])
 
     @torch.no_grad()
@@ -62,7 +63,7 @@ class MaskedLM(Method):
             g = torch.Generator().manual_seed(seed)
             hit = total = 0
             for i in range(0, len(ids), batch_size):
-                inputs, labels = bert_mask(ids[i:i + batch_size], self.vocab_size, self.mask_prob, generator=g)
+                inputs, labels = bert_mask(ids[i : i + batch_size], self.vocab_size, self.mask_prob, generator=g)
                 keep = labels != IGNORE
                 pred = self.token_logits(inputs)[keep].argmax(-1)
                 hit += int((pred == labels[keep]).sum())

@@ -11,9 +11,10 @@ Algorithm (one step)::
     queue.enqueue(k)                          # after the loss, so a key never meets itself
     # after the optimiser step the Trainer applies f_k <- m f_k + (1 - m) f_q (momentum_pairs)
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,9 +35,17 @@ class MoCo(TwoViewMethod):
     """MoCo v2. ``queue_size`` negative keys of ``proj_dim`` features, ``temperature`` 0.2,
     key-encoder momentum ``base_momentum`` (raised to 1 over the run by the Trainer)."""
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 128, proj_dim: int = 64, queue_size: int = 4096,
-                 temperature: float = 0.2, momentum: float = 0.99) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 128,
+        proj_dim: int = 64,
+        queue_size: int = 4096,
+        temperature: float = 0.2,
+        momentum: float = 0.99,
+    ) -> None:
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)

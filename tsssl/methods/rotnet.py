@@ -12,9 +12,10 @@ Algorithm (one step)::
 To tell the rotations apart the encoder f must find the object's canonical orientation, i.e.
 recognise the object: that is the representation kept (``self.encoder``).
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +36,15 @@ class RotNet(Method):
     """encoder: (B, C, H, W) -> (B, out_dim); a linear (or ``hidden``-unit MLP) head predicts
     the rotation; ``view``: an optional augmentation x -> x applied before rotating."""
 
-    def __init__(self, encoder: nn.Module, view: Optional[ViewFn] = None, *,
-                 hidden: Optional[int] = None) -> None:
+    def __init__(self, encoder: nn.Module, view: ViewFn | None = None, *, hidden: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         d = encoder.out_dim
-        self.head = (nn.Linear(d, 4) if hidden is None else
-                     nn.Sequential(nn.Linear(d, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 4)))
+        self.head = (
+            nn.Linear(d, 4)
+            if hidden is None
+            else nn.Sequential(nn.Linear(d, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 4))
+        )
         self.view = view
 
     def logits(self, x: Tensor) -> Tensor:

@@ -14,9 +14,10 @@ is pulled together, a negative pair (a view of another window of the batch, by a
 derangement) is pushed beyond ``margin``; embeddings are L2-normalised first so the margin is
 on the unit sphere. ``self.encoder`` (f) is the representation used downstream.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +46,18 @@ class SiamCL(TwoViewMethod):
     SupCon with the batch's labels when the batch carries them.
     """
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 64, proj_dim: int = 32, loss: str = "nt_xent",
-                 temperature: float = 0.2, margin: float = 1.0, supervised: bool = False) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 64,
+        proj_dim: int = 32,
+        loss: str = "nt_xent",
+        temperature: float = 0.2,
+        margin: float = 1.0,
+        supervised: bool = False,
+    ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"SiamCL: unknown loss {loss!r}; accepted: {', '.join(LOSSES)}")
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)

@@ -9,9 +9,10 @@ Algorithm (one step)::
     z1, z2 = g(h1), g(h2)                     # 2-layer MLP projection head
     loss = nt_xent(z1, z2, temperature)       # positives: the other view; negatives: 2B - 2
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -22,8 +23,15 @@ from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
 class SimCLR(TwoViewMethod):
     """encoder: (B, ...) -> (B, encoder.out_dim); projection ``proj_hidden`` -> ``proj_dim``."""
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 128, proj_dim: int = 64, temperature: float = 0.5) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 128,
+        proj_dim: int = 64,
+        temperature: float = 0.5,
+    ) -> None:
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.temperature = temperature
 

@@ -9,9 +9,10 @@ Algorithm (one step)::
     loss = info_nce(z1, z2, temperature=0.05) # positive: the other dropout view of the same
                                               # sentence; negatives: the other B - 1 sentences
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -35,5 +36,5 @@ class SimCSE(Method):
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         ids, _ = split_batch(batch)
-        z1, z2 = self.projector(self.encoder(torch.cat([ids, ids]))).chunk(2)   # one pass, two masks
+        z1, z2 = self.projector(self.encoder(torch.cat([ids, ids]))).chunk(2)  # one pass, two masks
         return info_nce(z1, z2, temperature=self.temperature)

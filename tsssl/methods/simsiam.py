@@ -8,9 +8,10 @@ Algorithm (one step)::
     p1, p2 = h(z1), h(z2)                     # predictor h
     loss = (negative_cosine(p1, stopgrad(z2)) + negative_cosine(p2, stopgrad(z1))) / 2
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -22,8 +23,15 @@ from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
 class SimSiam(TwoViewMethod):
     """No negatives, no momentum encoder: the stop-gradient prevents collapse."""
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *,
-                 proj_hidden: int = 128, proj_dim: int = 64, pred_hidden: int = 32) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        proj_hidden: int = 128,
+        proj_dim: int = 64,
+        pred_hidden: int = 32,
+    ) -> None:
         super().__init__(encoder, views, proj_hidden=proj_hidden, proj_dim=proj_dim)
         self.predictor = PredictionHead(proj_dim, pred_hidden, proj_dim)  # bottleneck, as in the paper
 

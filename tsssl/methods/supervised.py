@@ -10,9 +10,10 @@ Class imbalance is handled either by rebalancing the training windows beforehand
 (``tsssl.data.rebalance``) or by class weights: ``class_weight="balanced"`` gives class c the
 weight n / (n_classes * n_c) computed from the training ``labels``.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,9 +47,15 @@ class SupervisedBaseline(Method):
 
     uses_labels = True
 
-    def __init__(self, encoder: nn.Module, views: Optional[TwoViewFn] = None, *, n_classes: int = 2,
-                 class_weight: Union[None, str, Sequence[float]] = None,
-                 labels: np.ndarray | Tensor | None = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        views: TwoViewFn | None = None,
+        *,
+        n_classes: int = 2,
+        class_weight: None | str | Sequence[float] = None,
+        labels: np.ndarray | Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = ClassifierHead(encoder.out_dim, n_classes)
@@ -95,8 +102,10 @@ class SupervisedBaseline(Method):
         device = next(self.parameters()).device
         X = torch.as_tensor(np.asarray(X, dtype=np.float32) if not isinstance(X, Tensor) else X)
         with eval_mode(self):
-            out = [F.softmax(self.forward_logits(X[i:i + batch_size].to(device, torch.float32)).float(), dim=1).cpu()
-                   for i in range(0, len(X), batch_size)]
+            out = [
+                F.softmax(self.forward_logits(X[i : i + batch_size].to(device, torch.float32)).float(), dim=1).cpu()
+                for i in range(0, len(X), batch_size)
+            ]
         if not out:
             return np.zeros((0, self.n_classes), dtype=np.float32)
         return torch.cat(out).numpy()

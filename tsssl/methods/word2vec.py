@@ -14,9 +14,10 @@ The word vectors kept are V_in (``self.encoder``: ids (B,) -> (B, D), or (B, L) 
 their mean vector). V_out starts at zero, as in the reference code. Frequent-word sub-sampling
 happens when the pairs are made (``tsssl.data.text.word2vec_data``).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +35,7 @@ class WordVectors(nn.Module):
     def __init__(self, vocab_size: int, dim: int, pad_id: int = 0) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
-        nn.init.uniform_(self.embedding.weight, -0.5 / dim, 0.5 / dim)   # the reference code's init
+        nn.init.uniform_(self.embedding.weight, -0.5 / dim, 0.5 / dim)  # the reference code's init
         with torch.no_grad():
             self.embedding.weight[pad_id].zero_()
         self.pad_id, self.out_dim, self.vocab_size = pad_id, dim, vocab_size
@@ -55,8 +56,16 @@ class Word2Vec(Method):
     ``n_negatives`` noise words per example from ``noise`` ((V,) probabilities, e.g.
     ``tsssl.data.text.noise_distribution(vocab.counts)``)."""
 
-    def __init__(self, vocab_size: int, noise: Tensor, *, dim: int = 64, mode: str = "skipgram",
-                 n_negatives: int = 5, pad_id: int = 0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        noise: Tensor,
+        *,
+        dim: int = 64,
+        mode: str = "skipgram",
+        n_negatives: int = 5,
+        pad_id: int = 0,
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Word2Vec: unknown mode {mode!r}; accepted: {', '.join(MODES)}")
@@ -74,13 +83,13 @@ class Word2Vec(Method):
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         a, b = batch[0], batch[1]
         if self.mode == "skipgram":
-            h, target = self.encoder(a), b                 # a: centers (B,), b: contexts (B,)
+            h, target = self.encoder(a), b  # a: centers (B,), b: contexts (B,)
         else:
-            h, target = self.encoder(a), b                 # a: contexts (B, 2W), b: centers (B,)
+            h, target = self.encoder(a), b  # a: contexts (B, 2W), b: centers (B,)
             if a.dim() != 2:
                 raise ValueError(f"Word2Vec(cbow): contexts must be (B, 2W) ids, got {tuple(a.shape)}")
         negatives = torch.multinomial(self.noise, target.numel() * self.n_negatives, replacement=True)
-        negatives = negatives.view(-1, self.n_negatives)                                # (B, K)
-        s_data = (h * self.output(target)).sum(-1)                                      # (B,)
-        s_noise = torch.einsum("bd,bkd->bk", h, self.output(negatives))                 # (B, K)
+        negatives = negatives.view(-1, self.n_negatives)  # (B, K)
+        s_data = (h * self.output(target)).sum(-1)  # (B,)
+        s_noise = torch.einsum("bd,bkd->bk", h, self.output(negatives))  # (B, K)
         return nce(s_data, s_noise)

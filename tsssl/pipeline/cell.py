@@ -19,8 +19,9 @@ Both then score the validation and test windows; the threshold comes from the va
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -50,11 +51,11 @@ class CellResult:
     threshold_description: str
     scored_by: str
     history: list[dict[str, Any]] = field(default_factory=list)
-    projection: Optional[np.ndarray] = None
+    projection: np.ndarray | None = None
     n_fit_rebalanced: int = 0
     train_seconds: float = 0.0
     steps: int = 0
-    final_loss: Optional[float] = None
+    final_loss: float | None = None
     device: str = "cpu"
 
     @property
@@ -80,8 +81,9 @@ def pca_2d(Z: np.ndarray) -> np.ndarray:
     return out
 
 
-def choose_cell_threshold(y_val: np.ndarray, score_val: np.ndarray, rule: str = "f1",
-                          **kwargs: Any) -> tuple[float, str]:
+def choose_cell_threshold(
+    y_val: np.ndarray, score_val: np.ndarray, rule: str = "f1", **kwargs: Any
+) -> tuple[float, str]:
     """``evaluate.choose_threshold`` on the validation slice; when the rule needs positives and the
     slice has none, the fixed 0.5 of the class-balanced score, saying so."""
     from tsssl.evaluate import choose_threshold
@@ -90,13 +92,14 @@ def choose_cell_threshold(y_val: np.ndarray, score_val: np.ndarray, rule: str = 
         raise ValueError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}; got {rule!r}")
     y_val = np.asarray(y_val)
     if rule in ("f1", "precision_at_recall", "top_frac") and (y_val.size == 0 or y_val.sum() == 0):
-        return 0.5, (f"fixed 0.5 on the class-balanced score: the validation slice ({y_val.size} "
-                     f"windows) has no positive window for rule {rule!r}")
+        return 0.5, (
+            f"fixed 0.5 on the class-balanced score: the validation slice ({y_val.size} "
+            f"windows) has no positive window for rule {rule!r}"
+        )
     return choose_threshold(y_val, score_val, rule, **kwargs)
 
 
-def make_trainer(settings: Any, *, n_samples: Optional[int] = None, log_points: Optional[int] = None,
-                 **options: Any):
+def make_trainer(settings: Any, *, n_samples: int | None = None, log_points: int | None = None, **options: Any):
     """The Trainer of a run, built once through its checks.
 
     settings: a RunConfig, a TSSSLEncoder, a mapping, ... : its ``TRAINER_KEYS`` (epochs,
@@ -112,7 +115,9 @@ def make_trainer(settings: Any, *, n_samples: Optional[int] = None, log_points: 
     def read(key: str) -> Any:
         return settings.get(key) if isinstance(settings, dict) else getattr(settings, key)
 
-    kwargs = {k: read(k) for k in TRAINER_KEYS if (k in settings if isinstance(settings, dict) else hasattr(settings, k))}
+    kwargs = {
+        k: read(k) for k in TRAINER_KEYS if (k in settings if isinstance(settings, dict) else hasattr(settings, k))
+    }
     kwargs.update(options)
     if n_samples is not None and "batch_size" in kwargs:
         kwargs["batch_size"] = max(1, min(kwargs["batch_size"], n_samples))
@@ -123,11 +128,18 @@ def make_trainer(settings: Any, *, n_samples: Optional[int] = None, log_points: 
     return Trainer(**kwargs)
 
 
-def make_window_method(name: str, in_channels: int, *, encoder: Any = "lstm",
-                       encoder_kwargs: Optional[dict[str, Any]] = None,
-                       method_kwargs: Optional[dict[str, Any]] = None, standardize: Any = None,
-                       view_channels: Optional[list[int]] = None, labels: Optional[np.ndarray] = None,
-                       balance_classes: bool = False):
+def make_window_method(
+    name: str,
+    in_channels: int,
+    *,
+    encoder: Any = "lstm",
+    encoder_kwargs: dict[str, Any] | None = None,
+    method_kwargs: dict[str, Any] | None = None,
+    standardize: Any = None,
+    view_channels: list[int] | None = None,
+    labels: np.ndarray | None = None,
+    balance_classes: bool = False,
+):
     """Window method ``name`` as every command builds it (``tsssl.methods.build_method``).
 
     A method that trains on labels (``uses_labels``) gets balanced class weights from ``labels``
@@ -147,22 +159,35 @@ def make_window_method(name: str, in_channels: int, *, encoder: Any = "lstm",
             kwargs.setdefault("labels", labels)
     else:
         kwargs.setdefault("views", default_timeseries_views(channels=view_channels))
-    return build_method(name, in_channels=in_channels, encoder=encoder, encoder_kwargs=encoder_kwargs or None,
-                        standardize=standardize, **kwargs)
+    return build_method(
+        name,
+        in_channels=in_channels,
+        encoder=encoder,
+        encoder_kwargs=encoder_kwargs or None,
+        standardize=standardize,
+        **kwargs,
+    )
 
 
-def build_cell_method(method_name: str, cfg: RunConfig, fit_ws, labels: Optional[np.ndarray] = None,
-                      rebalance: str = "none"):
+def build_cell_method(
+    method_name: str, cfg: RunConfig, fit_ws, labels: np.ndarray | None = None, rebalance: str = "none"
+):
     """The method of a report cell or of a `tsssl train` run around ``cfg``'s encoder, inputs
     standardised with the fit windows' per-channel statistics; a labelled method without
     rebalancing gets balanced class weights (``labels``)."""
     from tsssl.methods import channel_stats
 
-    return make_window_method(method_name, fit_ws.X.shape[2], encoder=cfg.encoder,
-                              encoder_kwargs=cfg.encoder_kwargs, method_kwargs=cfg.method_kwargs,
-                              standardize=channel_stats(fit_ws.X),
-                              view_channels=continuous_channels(fit_ws.feature_names), labels=labels,
-                              balance_classes=rebalance == "none")
+    return make_window_method(
+        method_name,
+        fit_ws.X.shape[2],
+        encoder=cfg.encoder,
+        encoder_kwargs=cfg.encoder_kwargs,
+        method_kwargs=cfg.method_kwargs,
+        standardize=channel_stats(fit_ws.X),
+        view_channels=continuous_channels(fit_ws.feature_names),
+        labels=labels,
+        balance_classes=rebalance == "none",
+    )
 
 
 def _seed_all(seed: int) -> None:
@@ -177,9 +202,16 @@ def _cell_trainer(cfg: RunConfig, seed: int, n_samples: int):
     return make_trainer(cfg, n_samples=n_samples, seed=seed, out_dir=None, progress=False)
 
 
-def run_method(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: Iterable[str], seed: int,
-               threshold_rule: str = "f1", project: bool = True,
-               on_cell: Optional[Callable[[CellResult], None]] = None) -> list[CellResult]:
+def run_method(
+    method_name: str,
+    cfg: RunConfig,
+    sd: SplitData,
+    rebalances: Iterable[str],
+    seed: int,
+    threshold_rule: str = "f1",
+    project: bool = True,
+    on_cell: Callable[[CellResult], None] | None = None,
+) -> list[CellResult]:
     """Train and score ``method_name`` on one feature set for every rebalance strategy, one seed.
 
     Returns one :class:`CellResult` per rebalance (in the order given). A labelled method trains
@@ -190,17 +222,35 @@ def run_method(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: Iter
 
     results: list[CellResult] = []
 
-    def finish(rebalance: str, result: Any, train_seconds: float, val_score: Any, test_score: Any,
-               n_bal: int, scored_by: str, z_test: Any = None) -> None:
+    def finish(
+        rebalance: str,
+        result: Any,
+        train_seconds: float,
+        val_score: Any,
+        test_score: Any,
+        n_bal: int,
+        scored_by: str,
+        z_test: Any = None,
+    ) -> None:
         t, how = choose_cell_threshold(sd.val.y, val_score, threshold_rule)
         cell = CellResult(
-            method=method_name, features=sd.features, rebalance=rebalance, seed=seed,
+            method=method_name,
+            features=sd.features,
+            rebalance=rebalance,
+            seed=seed,
             test_score=np.asarray(test_score, dtype=np.float64),
-            val_score=np.asarray(val_score, dtype=np.float64), threshold=float(t),
-            threshold_description=how, scored_by=scored_by, history=list(result.history),
-            projection=None if z_test is None else pca_2d(z_test), n_fit_rebalanced=int(n_bal),
-            train_seconds=round(train_seconds, 3), steps=int(result.steps),
-            final_loss=finite_or_none(result.final_loss), device=str(result.device))
+            val_score=np.asarray(val_score, dtype=np.float64),
+            threshold=float(t),
+            threshold_description=how,
+            scored_by=scored_by,
+            history=list(result.history),
+            projection=None if z_test is None else pca_2d(z_test),
+            n_fit_rebalanced=int(n_bal),
+            train_seconds=round(train_seconds, 3),
+            steps=int(result.steps),
+            final_loss=finite_or_none(result.final_loss),
+            device=str(result.device),
+        )
         results.append(cell)
         if on_cell is not None:
             on_cell(cell)
@@ -210,8 +260,15 @@ def run_method(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: Iter
     return results
 
 
-def _run_labelled(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: list[str], seed: int,
-                  project: bool, finish: Callable[..., None]) -> None:
+def _run_labelled(
+    method_name: str,
+    cfg: RunConfig,
+    sd: SplitData,
+    rebalances: list[str],
+    seed: int,
+    project: bool,
+    finish: Callable[..., None],
+) -> None:
     """One model per rebalance, trained on the rebalanced fit windows, scored by its own head."""
     from tsssl import data
     from tsssl.evaluate import embed
@@ -230,8 +287,15 @@ def _run_labelled(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: l
         finish(rebalance, result, dt, val_score, test_score, len(bal), f"{method_name} classifier head", z_test)
 
 
-def _run_self_supervised(method_name: str, cfg: RunConfig, sd: SplitData, rebalances: list[str], seed: int,
-                         project: bool, finish: Callable[..., None]) -> None:
+def _run_self_supervised(
+    method_name: str,
+    cfg: RunConfig,
+    sd: SplitData,
+    rebalances: list[str],
+    seed: int,
+    project: bool,
+    finish: Callable[..., None],
+) -> None:
     """One encoder on every fit window (labels unused), then one probe per rebalance."""
     from tsssl import data, evaluate
 
@@ -247,5 +311,13 @@ def _run_self_supervised(method_name: str, cfg: RunConfig, sd: SplitData, rebala
         bal = data.rebalance(sd.fit, rebalance, seed=seed)
         z_bal = evaluate.embed(method.encoder, bal.X)
         probe = evaluate.fit_probe(z_bal, bal.y, kind=cfg.probe, class_weight="balanced", seed=seed)
-        finish(rebalance, result, dt, evaluate.probe_scores(probe, z_val), evaluate.probe_scores(probe, z_test),
-               len(bal), f"{cfg.probe} probe on the frozen encoder", z_test if project else None)
+        finish(
+            rebalance,
+            result,
+            dt,
+            evaluate.probe_scores(probe, z_val),
+            evaluate.probe_scores(probe, z_test),
+            len(bal),
+            f"{cfg.probe} probe on the frozen encoder",
+            z_test if project else None,
+        )

@@ -1,16 +1,17 @@
 """The grid of ``tsssl report``: every (method, features, rebalance, seed) on one data set and split.
 
-    grid = run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
-                    rebalances=["v1", "v2", "v3"], seeds=[0, 1, 2])
-    report = tsssl.evaluate.report.build_report(grid, n_boot=1000)
+grid = run_grid(cfg, methods=["lstm", "siamcl"], features=["ohlcv", "ohlcv+padic"],
+                rebalances=["v1", "v2", "v3"], seeds=[0, 1, 2])
+report = tsssl.evaluate.report.build_report(grid, n_boot=1000)
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,20 +21,23 @@ from tsssl.pipeline.splits import SplitData, check_same_split, describe_prices, 
 from tsssl.registry import FEATURES, REBALANCE, THRESHOLD_RULES, names
 
 
-def check_grid(methods: Iterable[str], features: Iterable[str], rebalances: Iterable[str],
-               seeds: Iterable[int]) -> tuple[list[str], list[str], list[str], list[int]]:
+def check_grid(
+    methods: Iterable[str], features: Iterable[str], rebalances: Iterable[str], seeds: Iterable[int]
+) -> tuple[list[str], list[str], list[str], list[int]]:
     """The grid's axes, de-duplicated in their order; ValueError naming an unknown value or an
     empty axis."""
-    axes = {"methods": (list(methods), names("timeseries")), "features": (list(features), FEATURES),
-            "rebalance": (list(rebalances), REBALANCE)}
+    axes = {
+        "methods": (list(methods), names("timeseries")),
+        "features": (list(features), FEATURES),
+        "rebalance": (list(rebalances), REBALANCE),
+    }
     out = []
     for name, (values, accepted) in axes.items():
         if not values:
             raise ValueError(f"empty grid: {name} has no value; give at least one of {', '.join(accepted)}")
         bad = [v for v in values if v not in accepted]
         if bad:
-            raise ValueError(f"{name}: unknown value(s) {', '.join(map(repr, bad))}; accepted: "
-                             + ", ".join(accepted))
+            raise ValueError(f"{name}: unknown value(s) {', '.join(map(repr, bad))}; accepted: " + ", ".join(accepted))
         out.append(list(dict.fromkeys(values)))
     seeds = list(seeds)
     if not seeds:
@@ -76,10 +80,17 @@ class GridResult:
         return sorted(found, key=lambda c: self.seeds.index(c.seed))
 
 
-def run_grid(cfg: RunConfig, methods: Sequence[str] = ("lstm", "siamcl"),
-             features: Sequence[str] = ("ohlcv", "ohlcv+padic"), rebalances: Sequence[str] = ("v1", "v2", "v3"),
-             seeds: Sequence[int] = (0, 1, 2), threshold_rule: str = "f1", val_frac: float = 0.2,
-             prices=None, on_cell: Optional[Callable[[Any], None]] = None) -> GridResult:
+def run_grid(
+    cfg: RunConfig,
+    methods: Sequence[str] = ("lstm", "siamcl"),
+    features: Sequence[str] = ("ohlcv", "ohlcv+padic"),
+    rebalances: Sequence[str] = ("v1", "v2", "v3"),
+    seeds: Sequence[int] = (0, 1, 2),
+    threshold_rule: str = "f1",
+    val_frac: float = 0.2,
+    prices=None,
+    on_cell: Callable[[Any], None] | None = None,
+) -> GridResult:
     """Run every (method, features, rebalance, seed) on the data of ``cfg`` (or ``prices``).
 
     Data, split and training settings come from ``cfg`` (its single ``method`` / ``features`` /
@@ -93,24 +104,39 @@ def run_grid(cfg: RunConfig, methods: Sequence[str] = ("lstm", "siamcl"),
     t0 = time.perf_counter()
     if prices is None:
         prices = load_configured_prices(cfg)
-    splits = prepare_splits(prices, features=features, window=cfg.window, horizon=cfg.horizon,
-                                     test_start=cfg.test_start, test_frac=cfg.test_frac,
-                                     embargo=cfg.embargo, val_frac=val_frac)
+    splits = prepare_splits(
+        prices,
+        features=features,
+        window=cfg.window,
+        horizon=cfg.horizon,
+        test_start=cfg.test_start,
+        test_frac=cfg.test_frac,
+        embargo=cfg.embargo,
+        val_frac=val_frac,
+    )
     split = check_same_split(splits)  # the dates and sizes every feature set shares
     cells: list[CellResult] = []
     for f in features:
         for seed in seeds:
             for m in methods:
-                cells += run_method(m, cfg, splits[f], rebalances, seed,
-                                             threshold_rule=threshold_rule, on_cell=on_cell)
-    return GridResult(cfg=cfg, methods=methods, features=features, rebalances=rebalances, seeds=seeds,
-                      threshold_rule=threshold_rule, val_frac=val_frac, splits=splits, cells=cells, split=split,
-                      data=describe_prices(prices), wall_seconds=round(time.perf_counter() - t0, 3))
+                cells += run_method(m, cfg, splits[f], rebalances, seed, threshold_rule=threshold_rule, on_cell=on_cell)
+    return GridResult(
+        cfg=cfg,
+        methods=methods,
+        features=features,
+        rebalances=rebalances,
+        seeds=seeds,
+        threshold_rule=threshold_rule,
+        val_frac=val_frac,
+        splits=splits,
+        cells=cells,
+        split=split,
+        data=describe_prices(prices),
+        wall_seconds=round(time.perf_counter() - t0, 3),
+    )
 
 
-
-
-def report_folder(out: Optional[str], overwrite: bool = False) -> Path:
+def report_folder(out: str | None, overwrite: bool = False) -> Path:
     """The report's output folder: ``out``, else ``runs/report-<time>``. ValueError when it is a
     file, or already holds a report and ``overwrite`` is not set (checked before any work)."""
     import datetime as _dt
@@ -123,7 +149,7 @@ def report_folder(out: Optional[str], overwrite: bool = False) -> Path:
     return path
 
 
-def run_report(cfg: RunConfig, progress: Optional[bool] = None) -> dict[str, Any]:
+def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
     """Run the grid of ``cfg.report`` on ``cfg``'s data, write report.md / .json / .html,
     predictions.npz and config.toml into ``cfg.out`` and return the report dict.
     progress: a tqdm bar over the runs (None: only on a terminal)."""
@@ -134,20 +160,34 @@ def run_report(cfg: RunConfig, progress: Optional[bool] = None) -> dict[str, Any
     s = cfg.report
     methods, features, rebalances, seeds = check_grid(s.methods, s.features, s.rebalance, s.seeds)
     t0 = time.perf_counter()
-    bar = tqdm(total=len(methods) * len(features) * len(rebalances) * len(seeds), unit="run",
-               desc="tsssl report", disable=None if progress is None else not progress)
+    bar = tqdm(
+        total=len(methods) * len(features) * len(rebalances) * len(seeds),
+        unit="run",
+        desc="tsssl report",
+        disable=None if progress is None else not progress,
+    )
 
     def on_cell(cell: CellResult) -> None:
         bar.set_postfix_str(f"{cell.method} {cell.features} {cell.rebalance} seed {cell.seed}")
         bar.update(1)
 
     try:
-        grid = run_grid(cfg, methods=methods, features=features, rebalances=rebalances, seeds=seeds,
-                        threshold_rule=s.threshold_rule, val_frac=s.val_frac, on_cell=on_cell)
+        grid = run_grid(
+            cfg,
+            methods=methods,
+            features=features,
+            rebalances=rebalances,
+            seeds=seeds,
+            threshold_rule=s.threshold_rule,
+            val_frac=s.val_frac,
+            on_cell=on_cell,
+        )
     finally:
         bar.close()
     out = Path(cfg.out)
-    report = rep.build_report(grid, n_boot=s.n_boot, extra_meta={"command": f"tsssl report --config {out / 'config.toml'}"})
+    report = rep.build_report(
+        grid, n_boot=s.n_boot, extra_meta={"command": f"tsssl report --config {out / 'config.toml'}"}
+    )
     report["meta"]["wall_seconds"]["total"] = round(time.perf_counter() - t0, 3)
     cfg.save(out / "config.toml", "report")
     rep.write_report(report, grid, out)

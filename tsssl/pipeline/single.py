@@ -39,12 +39,13 @@ def prepare_run_data(cfg: RunConfig) -> RunData:
     """Prices -> windows -> chronological split -> rebalanced training windows, as ``cfg`` says."""
     from tsssl import data
 
-    ws = data.build_windows(load_configured_prices(cfg), window=cfg.window, horizon=cfg.horizon,
-                            features=cfg.features)
+    ws = data.build_windows(load_configured_prices(cfg), window=cfg.window, horizon=cfg.horizon, features=cfg.features)
     split = data.chronological_split(ws, test_start=cfg.test_start, test_frac=cfg.test_frac, embargo=cfg.embargo)
     if len(split.train) == 0 or len(split.test) == 0:
-        raise ValueError(f"the split left {len(split.train)} training and {len(split.test)} test windows; "
-                         "use more dates or another --test-start")
+        raise ValueError(
+            f"the split left {len(split.train)} training and {len(split.test)} test windows; "
+            "use more dates or another --test-start"
+        )
     return RunData(ws, split.train, split.test, data.rebalance(split.train, cfg.rebalance, seed=cfg.seed))
 
 
@@ -89,15 +90,20 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     t0 = time.perf_counter()
     evaluation = evaluate_split(method, cfg, rd.train_balanced, rd.test)
     t_eval = time.perf_counter() - t0
-    seconds = {"data": round(t_data, 3), "train": round(t_train, 3), "evaluate": round(t_eval, 3),
-               "total": round(time.perf_counter() - t_start, 3)}
+    seconds = {
+        "data": round(t_data, 3),
+        "train": round(t_train, 3),
+        "evaluate": round(t_eval, 3),
+        "total": round(time.perf_counter() - t_start, 3),
+    }
     metrics = _metrics(cfg, rd, result, evaluation, seconds, str(next(method.parameters()).device))
     write_json(out / "metrics.json", metrics)
     return metrics
 
 
-def _metrics(cfg: RunConfig, rd: RunData, result: Any, evaluation: dict[str, Any], seconds: dict[str, float],
-             device: str) -> dict[str, Any]:
+def _metrics(
+    cfg: RunConfig, rd: RunData, result: Any, evaluation: dict[str, Any], seconds: dict[str, float], device: str
+) -> dict[str, Any]:
     """metrics.json of a run: what ran, on how many windows, the split's dates and the test scores."""
     return {
         "method": cfg.method,
@@ -135,8 +141,13 @@ def evaluate_split(method: Any, cfg: RunConfig, train: Any, test: Any) -> dict[s
         score = evaluate.probe_scores(probe, z_test)
         scored_by = f"{cfg.probe} probe on the frozen encoder"
     report = evaluate.classification_report(
-        test.y, np.asarray(score, dtype=np.float64), threshold=0.5, dates=test.end_date, seed=cfg.seed,
-        threshold_description="fixed 0.5 on the class-balanced score (not tuned on test)")
+        test.y,
+        np.asarray(score, dtype=np.float64),
+        threshold=0.5,
+        dates=test.end_date,
+        seed=cfg.seed,
+        threshold_description="fixed 0.5 on the class-balanced score (not tuned on test)",
+    )
     # JSON has no NaN: precision with no positive prediction is null
     probe_metrics = json_ready({k: v for k, v in report.items() if isinstance(v, (int, float, str, np.generic))})
     probe_metrics.setdefault("base_rate", float(np.mean(test.y)))
@@ -152,8 +163,12 @@ def split_dates(train: Any, test: Any) -> dict[str, str]:
     def day(v: Any) -> str:
         return str(np.datetime_as_string(np.asarray(v, dtype="datetime64[D]")))
 
-    return {"train_start": day(train.end_date.min()), "train_end": day(train.end_date.max()),
-            "test_start": day(test.end_date.min()), "test_end": day(test.end_date.max())}
+    return {
+        "train_start": day(train.end_date.min()),
+        "train_end": day(train.end_date.max()),
+        "test_start": day(test.end_date.min()),
+        "test_end": day(test.end_date.max()),
+    }
 
 
 def run_folder(cfg: RunConfig, resume: bool = False) -> Path:
@@ -165,7 +180,9 @@ def run_folder(cfg: RunConfig, resume: bool = False) -> Path:
     name = cfg.method if cfg.modality == "timeseries" else f"{cfg.modality}-{cfg.method}"
     out = Path(cfg.out or Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     if not resume and (out / "checkpoint.pt").exists():
-        raise ValueError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")
+        raise ValueError(
+            f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out"
+        )
     if resume and not (out / "checkpoint.pt").exists():
         raise ValueError(f"--resume: no checkpoint.pt in {out} to continue from")
     return out

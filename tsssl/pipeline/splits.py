@@ -14,8 +14,9 @@ out-of-sample, at the natural base rate the test set will have.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +48,7 @@ def load_configured_prices(cfg: RunConfig):
         if not keep.any():
             span = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no dates"
             raise ValueError(
-                f"no prices between start={cfg.start or '-'} and end={cfg.end or '-'}; "
-                f"the data covers {span}"
+                f"no prices between start={cfg.start or '-'} and end={cfg.end or '-'}; the data covers {span}"
             )
         prices = prices[keep.to_numpy()].reset_index(drop=True)
     return prices
@@ -90,14 +90,22 @@ class SplitData:
         return {
             "features": self.features,
             "n_windows": len(self.windows),
-            "train_start": _day(s.train.end_date.min()), "train_end": _day(s.train_end),
+            "train_start": _day(s.train.end_date.min()),
+            "train_end": _day(s.train_end),
             "fit_end": _day(v.train_end),
-            "val_start": _day(v.test.end_date.min()), "val_end": _day(v.test_end),
-            "test_start": _day(s.test.end_date.min()), "test_end": _day(s.test_end),
-            "purge": s.purge, "embargo": s.embargo,
-            "n_purged": s.n_purged, "n_purged_before_val": v.n_purged,
-            "n_train": len(s.train), "n_fit": len(self.fit), "n_val": len(self.val),
-            "n_val_pos": int(self.val.n_positive), "n_test": len(s.test),
+            "val_start": _day(v.test.end_date.min()),
+            "val_end": _day(v.test_end),
+            "test_start": _day(s.test.end_date.min()),
+            "test_end": _day(s.test_end),
+            "purge": s.purge,
+            "embargo": s.embargo,
+            "n_purged": s.n_purged,
+            "n_purged_before_val": v.n_purged,
+            "n_train": len(s.train),
+            "n_fit": len(self.fit),
+            "n_val": len(self.val),
+            "n_val_pos": int(self.val.n_positive),
+            "n_test": len(s.test),
             "n_test_pos": int(s.test.n_positive),
         }
 
@@ -119,11 +127,11 @@ def check_same_split(splits: dict[str, SplitData]) -> dict[str, Any]:
         for part in ("fit", "val", "test"):
             a, b = getattr(ref, part), getattr(sd, part)
             (da, ta), (db, tb) = _rows_key(a), _rows_key(b)
-            if len(a) != len(b) or not (np.array_equal(da, db) and np.array_equal(ta, tb)
-                                        and np.array_equal(a.y, b.y)):
+            if len(a) != len(b) or not (np.array_equal(da, db) and np.array_equal(ta, tb) and np.array_equal(a.y, b.y)):
                 raise ValueError(
                     f"features {name!r} and {ref_name!r} differ in their {part} windows "
-                    f"({len(b)} vs {len(a)} rows): the cells would not be comparable")
+                    f"({len(b)} vs {len(a)} rows): the cells would not be comparable"
+                )
         desc = {k: v for k, v in sd.describe().items() if k != "features"}
         if desc != ref_desc:
             diff = sorted(k for k in desc if desc[k] != ref_desc.get(k))
@@ -131,9 +139,16 @@ def check_same_split(splits: dict[str, SplitData]) -> dict[str, Any]:
     return ref_desc
 
 
-def prepare_splits(prices, features: Sequence[str] = ("ohlcv", "ohlcv+padic"), window: int = 20,
-                   horizon: int = 5, test_start: Any = None, test_frac: float = 0.2, embargo: int = 0,
-                   val_frac: float = 0.2) -> dict[str, SplitData]:
+def prepare_splits(
+    prices,
+    features: Sequence[str] = ("ohlcv", "ohlcv+padic"),
+    window: int = 20,
+    horizon: int = 5,
+    test_start: Any = None,
+    test_frac: float = 0.2,
+    embargo: int = 0,
+    val_frac: float = 0.2,
+) -> dict[str, SplitData]:
     """Windows per feature set, all split at the same dates; checked with :func:`check_same_split`.
 
     The first test date is ``test_start`` or, when None, the first of the last ``test_frac`` of
@@ -157,15 +172,15 @@ def prepare_splits(prices, features: Sequence[str] = ("ohlcv", "ohlcv+padic"), w
         split = data.chronological_split(ws, test_start=start, test_frac=test_frac, embargo=embargo)
         start = pd.Timestamp(split.test_start)  # every later feature set: the same first test day
         if len(split.train) < 2:
-            raise ValueError(f"the split left {len(split.train)} training windows; use more dates "
-                             "or a later --test-start")
+            raise ValueError(
+                f"the split left {len(split.train)} training windows; use more dates or a later --test-start"
+            )
         val_split = validation_slice(split.train, frac=val_frac, embargo=embargo)
-        out[f] = SplitData(features=f, windows=ws, split=split, fit=val_split.train,
-                           val=val_split.test, val_split=val_split)
+        out[f] = SplitData(
+            features=f, windows=ws, split=split, fit=val_split.train, val=val_split.test, val_split=val_split
+        )
     check_same_split(out)
     return out
-
-
 
 
 def describe_prices(prices) -> dict[str, Any]:
@@ -173,6 +188,9 @@ def describe_prices(prices) -> dict[str, Any]:
     import pandas as pd
 
     dates = pd.to_datetime(prices["date"])
-    return {"tickers": sorted(map(str, pd.unique(prices["ticker"]))),
-            "first_date": f"{dates.min():%Y-%m-%d}", "last_date": f"{dates.max():%Y-%m-%d}",
-            "n_rows": int(len(prices))}
+    return {
+        "tickers": sorted(map(str, pd.unique(prices["ticker"]))),
+        "first_date": f"{dates.min():%Y-%m-%d}",
+        "last_date": f"{dates.max():%Y-%m-%d}",
+        "n_rows": int(len(prices)),
+    }

@@ -12,6 +12,7 @@ it finds, on rank 0 only for the built-in writers):
 - ``on_fit_end(result)``: the ``TrainResult``
 - ``close()``: always, also when training failed
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,9 @@ import importlib.util
 import io
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from tsssl.atomic import atomic_write
 
@@ -96,7 +98,7 @@ class TensorBoardLogger(Callback):
             self.writer = None
 
 
-def progress_enabled(progress: Optional[bool], stream: Any = None) -> bool:
+def progress_enabled(progress: bool | None, stream: Any = None) -> bool:
     """``progress`` if given, else whether ``stream`` (stderr) is a terminal."""
     if progress is not None:
         return bool(progress)
@@ -116,8 +118,9 @@ class ProgressBar(Callback):
     def on_fit_start(self, info: dict[str, Any]) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=info["total_steps"], initial=info["start_step"], unit="step",
-                        dynamic_ncols=True, desc="train")
+        self.bar = tqdm(
+            total=info["total_steps"], initial=info["start_step"], unit="step", dynamic_ncols=True, desc="train"
+        )
 
     def on_step_end(self, step: int) -> None:
         if self.bar is not None:
@@ -125,8 +128,9 @@ class ProgressBar(Callback):
 
     def on_log(self, row: dict[str, Any]) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2e}",
-                                 win_s=f"{row['samples_per_s']:,.0f}", refresh=False)
+            self.bar.set_postfix(
+                loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2e}", win_s=f"{row['samples_per_s']:,.0f}", refresh=False
+            )
 
     def close(self) -> None:
         if self.bar is not None:

@@ -5,6 +5,7 @@ loads with ``weights_only=True``): the method's ``state_dict`` (queues' buffers 
 optimiser, scheduler and GradScaler states, the RNG states, the position of the run (step,
 epoch, batch within the epoch), the Trainer's configuration and the log history so far.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,20 +49,25 @@ def resolve_resume(resume: bool | str | os.PathLike | None, out_dir: Path | None
         return None
     if resume is True:
         if out_dir is None:
-            raise ValueError("resume=True needs the Trainer's out_dir (where checkpoint.pt lives), "
-                             "or pass resume=<path to a checkpoint>")
+            raise ValueError(
+                "resume=True needs the Trainer's out_dir (where checkpoint.pt lives), "
+                "or pass resume=<path to a checkpoint>"
+            )
         path = out_dir / CHECKPOINT_NAME
     else:
         path = Path(resume)
         if path.is_dir():
             path = path / CHECKPOINT_NAME
     if not path.is_file():
-        raise CheckpointNotFoundError(f"resume: no checkpoint at {path}; start without resume, or point "
-                                      "resume at the checkpoint.pt of an earlier run")
+        raise CheckpointNotFoundError(
+            f"resume: no checkpoint at {path}; start without resume, or point "
+            "resume at the checkpoint.pt of an earlier run"
+        )
     return path
 
 
 # -- random number generators ------------------------------------------------------------
+
 
 def capture_rng_state() -> dict[str, Any]:
     """States of torch (CPU and every initialised CUDA device), numpy and Python ``random``,
@@ -69,8 +75,13 @@ def capture_rng_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -82,8 +93,9 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of ``capture_rng_state``."""
     torch.set_rng_state(state["torch"].cpu())
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     if "cuda" in state and torch.cuda.is_available():

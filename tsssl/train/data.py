@@ -7,10 +7,12 @@ permutation; a Dataset goes through a DataLoader with the same per-epoch order. 
 order comes from a ``torch.Generator`` seeded with (seed, epoch), so a run resumed in the middle
 of an epoch cuts the same batches without saving the permutation.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,8 +37,10 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
 def as_tensors(data: Any) -> tuple[Tensor, ...] | Dataset:
     """The tuple of tensors behind ``data``, or the Dataset itself. Raises ValueError naming
     what was wrong and what is accepted."""
-    accepted = ("accepted: a Tensor, a tuple/list of Tensors with equal first dimension, "
-                "a tsssl WindowSet or a torch.utils.data.Dataset")
+    accepted = (
+        "accepted: a Tensor, a tuple/list of Tensors with equal first dimension, "
+        "a tsssl WindowSet or a torch.utils.data.Dataset"
+    )
     if isinstance(data, Tensor):
         tensors: tuple[Tensor, ...] = (data,)
     elif _is_windowset(data):
@@ -57,8 +61,9 @@ def as_tensors(data: Any) -> tuple[Tensor, ...] | Dataset:
             raise ValueError(f"data tensor {i} is 0-dimensional; tensors need a first (sample) dimension")
     lengths = [len(t) for t in tensors]
     if len(set(lengths)) > 1:
-        raise ValueError(f"data tensors have different first dimensions {lengths}; they must all "
-                         "have one row per sample")
+        raise ValueError(
+            f"data tensors have different first dimensions {lengths}; they must all have one row per sample"
+        )
     return tensors
 
 
@@ -96,8 +101,18 @@ class TensorBatches:
     asynchronously.
     """
 
-    def __init__(self, tensors: Sequence[Tensor], batch_size: int, device: torch.device, *, seed: int,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True, on_device: bool | str = "auto") -> None:
+    def __init__(
+        self,
+        tensors: Sequence[Tensor],
+        batch_size: int,
+        device: torch.device,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = True,
+        on_device: bool | str = "auto",
+    ) -> None:
         self.n = len(tensors[0])
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
@@ -113,14 +128,15 @@ class TensorBatches:
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
         """Batches ``start, start + 1, ...`` of epoch ``epoch`` for this rank."""
-        order = shard_order(epoch_order(self.n, self.seed, epoch), self.batch_size, self.rank,
-                            self.world_size, self.drop_last)
+        order = shard_order(
+            epoch_order(self.n, self.seed, epoch), self.batch_size, self.rank, self.world_size, self.drop_last
+        )
         if self.resident:
             order = order.to(self.device, non_blocking=True)
         b = self.batch_size
         pin = self.device.type == "cuda"
         for pos in range(start, self.steps_per_epoch):
-            idx = order[pos * b:(pos + 1) * b]
+            idx = order[pos * b : (pos + 1) * b]
             if self.resident:
                 yield tuple(t.index_select(0, idx) for t in self.tensors)
             else:
@@ -134,10 +150,19 @@ class ShardedOrderSampler(Sampler[int]):
     ``DistributedSampler`` so that a Dataset and tensors see the same batches and a resume in
     mid-epoch can skip the batches already done."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, start_batch: int = 0,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True) -> None:
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        start_batch: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = True,
+    ) -> None:
         order = shard_order(epoch_order(n, seed, epoch), batch_size, rank, world_size, drop_last)
-        self.indices = order[start_batch * batch_size:]
+        self.indices = order[start_batch * batch_size :]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices.tolist())
@@ -150,8 +175,18 @@ class DatasetBatches:
     """Batches of a map-style Dataset through a DataLoader (items: a tensor or a tuple of
     tensors / numbers, collated by the default collate), moved to ``device``."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, *, seed: int,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True, num_workers: int = 0) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        device: torch.device,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = True,
+        num_workers: int = 0,
+    ) -> None:
         try:
             self.n = len(dataset)  # type: ignore[arg-type]
         except TypeError:
@@ -163,14 +198,21 @@ class DatasetBatches:
         self.steps_per_epoch = steps_per_epoch(self.n, batch_size, world_size, drop_last)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
-        sampler = ShardedOrderSampler(self.n, self.batch_size, self.seed, epoch, start, self.rank,
-                                      self.world_size, self.drop_last)
+        sampler = ShardedOrderSampler(
+            self.n, self.batch_size, self.seed, epoch, start, self.rank, self.world_size, self.drop_last
+        )
         pin = self.device.type == "cuda"
         # Own generator: a DataLoader otherwise draws its base seed from the global RNG at every
         # iterator, which would make a resumed run's random stream differ from an uninterrupted one.
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler, drop_last=False,
-                            num_workers=self.num_workers, pin_memory=pin,
-                            generator=torch.Generator().manual_seed(self.seed))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=False,
+            num_workers=self.num_workers,
+            pin_memory=pin,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
         for batch in loader:
             if isinstance(batch, Tensor):
                 batch = (batch,)
@@ -187,18 +229,38 @@ def steps_per_epoch(n: int, batch_size: int, world_size: int = 1, drop_last: boo
     per_step = batch_size * world_size
     steps = n // per_step if (drop_last or world_size > 1) else -(-n // batch_size)
     if steps == 0:
-        raise ValueError(f"batch_size={batch_size}{f' x {world_size} processes' if world_size > 1 else ''} "
-                         f"is larger than the {n} training samples: no full batch can be cut; lower "
-                         "batch_size" + (" or pass drop_last=False" if world_size == 1 else ""))
+        raise ValueError(
+            f"batch_size={batch_size}{f' x {world_size} processes' if world_size > 1 else ''} "
+            f"is larger than the {n} training samples: no full batch can be cut; lower "
+            "batch_size" + (" or pass drop_last=False" if world_size == 1 else "")
+        )
     return steps
 
 
-def make_batches(data: Any, batch_size: int, device: torch.device, *, seed: int, rank: int = 0,
-                 world_size: int = 1, drop_last: bool = True, on_device: bool | str = "auto"):
+def make_batches(
+    data: Any,
+    batch_size: int,
+    device: torch.device,
+    *,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    drop_last: bool = True,
+    on_device: bool | str = "auto",
+):
     """``TensorBatches`` or ``DatasetBatches`` for any accepted data form."""
     tensors = as_tensors(data)
     if isinstance(tensors, Dataset):
-        return DatasetBatches(tensors, batch_size, device, seed=seed, rank=rank, world_size=world_size,
-                              drop_last=drop_last)
-    return TensorBatches(tensors, batch_size, device, seed=seed, rank=rank, world_size=world_size,
-                         drop_last=drop_last, on_device=on_device)
+        return DatasetBatches(
+            tensors, batch_size, device, seed=seed, rank=rank, world_size=world_size, drop_last=drop_last
+        )
+    return TensorBatches(
+        tensors,
+        batch_size,
+        device,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        drop_last=drop_last,
+        on_device=on_device,
+    )

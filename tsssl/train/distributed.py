@@ -4,6 +4,7 @@ A run is distributed when ``torch.distributed`` is already initialised, or when 
 set ``WORLD_SIZE > 1`` in the environment (then the group is initialised here from the env
 variables: NCCL on CUDA, gloo on the CPU).
 """
+
 from __future__ import annotations
 
 import os
@@ -98,8 +99,7 @@ def shard_order(order: Tensor, batch_size: int, rank: int, world_size: int, drop
 def all_reduce(t: Tensor, op: str = "sum") -> Tensor:
     """In-place all-reduce of ``t`` ("sum" | "min" | "max") when distributed; ``t`` otherwise."""
     if get_world_size() > 1:
-        dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN,
-                               "max": dist.ReduceOp.MAX}[op])
+        dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}[op])
     return t
 
 

@@ -1,7 +1,8 @@
 """Momentum (EMA) updates of target networks that a method declares with ``momentum_pairs``."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +23,10 @@ class MomentumUpdater:
             op, tp = list(online.parameters()), list(target.parameters())
             ob, tb = list(online.buffers()), list(target.buffers())
             if len(op) != len(tp) or any(a.shape != b.shape for a, b in zip(op, tp)):
-                raise ValueError(f"momentum_pairs()[{i}]: online and target modules have different "
-                                 "parameters; the target must be a copy of the online module")
+                raise ValueError(
+                    f"momentum_pairs()[{i}]: online and target modules have different "
+                    "parameters; the target must be a copy of the online module"
+                )
             if len(ob) != len(tb) or any(a.shape != b.shape for a, b in zip(ob, tb)):
                 raise ValueError(f"momentum_pairs()[{i}]: online and target modules have different buffers")
             for p in tp:

@@ -2,6 +2,7 @@
 
 Steps are optimiser steps counted from 0; ``total`` is the number of steps of the run.
 """
+
 from __future__ import annotations
 
 import math

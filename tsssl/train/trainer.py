@@ -17,29 +17,43 @@ batches, position), ``_optimiser`` (AdamW, lr schedule, GradScaler), ``_wrap`` (
 ``torch.compile``), ``_loop`` (one ``_step_fn`` call per step, logs and checkpoints on their
 boundaries) and ``_finish`` (``TrainResult``).
 """
+
 from __future__ import annotations
 
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from tsssl.registry import PRECISIONS
 from tsssl.train import distributed
-from tsssl.train.callbacks import (CallbackList, CSVLogger, ProgressBar, TensorBoardLogger, progress_enabled,
-                                   tensorboard_available)
-from tsssl.train.checkpoint import (CHECKPOINT_NAME, capture_rng_state, load_checkpoint, resolve_resume,
-                                    restore_rng_state, save_checkpoint, seed_everything)
+from tsssl.train.callbacks import (
+    CallbackList,
+    CSVLogger,
+    ProgressBar,
+    TensorBoardLogger,
+    progress_enabled,
+    tensorboard_available,
+)
+from tsssl.train.checkpoint import (
+    CHECKPOINT_NAME,
+    capture_rng_state,
+    load_checkpoint,
+    resolve_resume,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+)
 from tsssl.train.data import DatasetBatches, TensorBatches, make_batches
 from tsssl.train.ema import MomentumUpdater
 from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
-
 
 _NOT_BAD = 2**62  # "no non-finite loss yet" in the device-side first-bad-step flag
 _CHECKPOINT_FORMAT = 1
@@ -74,12 +88,12 @@ class TrainResult:
     steps: int
     epochs: float
     elapsed_s: float
-    checkpoint_path: Optional[Path]
+    checkpoint_path: Path | None
     device: str
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when available, else the CPU; anything else as torch.device, checked."""
+    """ "auto" -> CUDA when available, else the CPU; anything else as torch.device, checked."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -95,8 +109,7 @@ def parameter_groups(method: nn.Module, weight_decay: float, exclude: set[int] =
     """AdamW groups over the trainable parameters (``requires_grad``, not in ``exclude``): weight
     decay on weight matrices / kernels; none on biases, norm-layer parameters and other
     parameters of one dimension or less (temperatures, scales)."""
-    norm_types: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm,
-                                    nn.LocalResponseNorm)
+    norm_types: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
     if hasattr(nn, "RMSNorm"):
         norm_types += (nn.RMSNorm,)
     in_norm = {id(p) for m in method.modules() if isinstance(m, norm_types) for p in m.parameters(recurse=False)}
@@ -110,8 +123,11 @@ def parameter_groups(method: nn.Module, weight_decay: float, exclude: set[int] =
             decay.append(p)
     if not decay and not no_decay:
         raise ValueError(f"{type(method).__name__} has no trainable parameters (none with requires_grad)")
-    return [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
-            if g["params"]]
+    return [
+        g
+        for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
 
 
 def _check_each_step(device: torch.device, ctx: distributed.DistContext) -> bool:
@@ -121,7 +137,7 @@ def _check_each_step(device: torch.device, ctx: distributed.DistContext) -> bool
     return device.type == "cpu" and not ctx.enabled
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[int]:
+def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -129,7 +145,7 @@ def _positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[i
     return value
 
 
-def total_steps(epochs: Optional[int], max_steps: Optional[int], steps_per_epoch: int) -> int:
+def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int) -> int:
     """Optimiser steps of a run: ``epochs`` x ``steps_per_epoch`` capped by ``max_steps``; only
     one of the two given: that one; neither: one epoch."""
     if epochs is None and max_steps is None:
@@ -174,13 +190,28 @@ class Trainer:
     unused in some steps set ``find_unused_parameters = True`` as a class attribute.
     """
 
-    def __init__(self, epochs: Optional[int] = None, max_steps: Optional[int] = None, batch_size: int = 256,
-                 lr: float = 1e-3, weight_decay: float = 1e-4, warmup_frac: float = 0.05,
-                 min_lr_ratio: float = 0.0, grad_clip: Optional[float] = 1.0, device: str | torch.device = "auto",
-                 precision: str = "fp32", seed: int = 0, out_dir: Optional[str | os.PathLike] = None,
-                 checkpoint_every: Optional[int] = None, log_every: int = 20, progress: Optional[bool] = None,
-                 compile: bool = False, drop_last: bool = True, on_device: bool | str = "auto",
-                 callbacks: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        epochs: int | None = None,
+        max_steps: int | None = None,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_frac: float = 0.05,
+        min_lr_ratio: float = 0.0,
+        grad_clip: float | None = 1.0,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        seed: int = 0,
+        out_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        log_every: int = 20,
+        progress: bool | None = None,
+        compile: bool = False,
+        drop_last: bool = True,
+        on_device: bool | str = "auto",
+        callbacks: Iterable[Any] = (),
+    ) -> None:
         self.epochs = _positive_int("epochs", epochs, allow_none=True)
         self.max_steps = _positive_int("max_steps", max_steps, allow_none=True)
         self.batch_size = _positive_int("batch_size", batch_size)
@@ -192,11 +223,16 @@ class Trainer:
             ("warmup_frac", warmup_frac, lambda v: 0 <= v < 1, "in [0, 1)"),
             ("min_lr_ratio", min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not ok(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not ok(value)
+            ):
                 raise ValueError(f"{name} must be a number {accepted}, got {value!r}")
-        if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float))
-                                      or not grad_clip >= 0):
+        if grad_clip is not None and (
+            isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip >= 0
+        ):
             raise ValueError(f"grad_clip must be a number > 0 (or None / 0 to turn clipping off), got {grad_clip!r}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r}; accepted: {', '.join(PRECISIONS)}")
@@ -206,8 +242,10 @@ class Trainer:
             raise ValueError(f"seed must be an int, got {seed!r}")
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
-            raise ValueError(f"precision='fp16' needs CUDA (autocast + GradScaler) but the device is "
-                             f"{self.device.type!r}; on the CPU use precision='bf16' or 'fp32'")
+            raise ValueError(
+                f"precision='fp16' needs CUDA (autocast + GradScaler) but the device is "
+                f"{self.device.type!r}; on the CPU use precision='bf16' or 'fp32'"
+            )
         if checkpoint_every is not None and out_dir is None:
             raise ValueError("checkpoint_every needs out_dir (where checkpoint.pt is written)")
         self.lr, self.weight_decay = float(lr), float(weight_decay)
@@ -215,26 +253,48 @@ class Trainer:
         self.grad_clip = float(grad_clip) if grad_clip else None
         self.precision, self.seed = precision, seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.progress, self.compile, self.drop_last, self.on_device = progress, bool(compile), bool(drop_last), on_device
+        self.progress, self.compile, self.drop_last, self.on_device = (
+            progress,
+            bool(compile),
+            bool(drop_last),
+            on_device,
+        )
         self.callbacks = list(callbacks)
 
     # -- configuration ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """The settings as plain values (stored in checkpoints)."""
-        return {"epochs": self.epochs, "max_steps": self.max_steps, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "warmup_frac": self.warmup_frac,
-                "min_lr_ratio": self.min_lr_ratio, "grad_clip": self.grad_clip, "device": str(self.device),
-                "precision": self.precision, "seed": self.seed,
-                "out_dir": None if self.out_dir is None else str(self.out_dir),
-                "checkpoint_every": self.checkpoint_every, "log_every": self.log_every, "compile": self.compile,
-                "drop_last": self.drop_last, "on_device": self.on_device}
+        return {
+            "epochs": self.epochs,
+            "max_steps": self.max_steps,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "warmup_frac": self.warmup_frac,
+            "min_lr_ratio": self.min_lr_ratio,
+            "grad_clip": self.grad_clip,
+            "device": str(self.device),
+            "precision": self.precision,
+            "seed": self.seed,
+            "out_dir": None if self.out_dir is None else str(self.out_dir),
+            "checkpoint_every": self.checkpoint_every,
+            "log_every": self.log_every,
+            "compile": self.compile,
+            "drop_last": self.drop_last,
+            "on_device": self.on_device,
+        }
 
     def replace(self, **changes: Any) -> Trainer:
         """A new Trainer with this one's settings except ``changes`` (``__init__`` keyword
         arguments), built through ``__init__`` so every check runs again (a bad value raises
         ValueError, an unknown name TypeError); this Trainer is left as it is."""
-        settings = {**self.config(), "device": self.device, "out_dir": self.out_dir, "progress": self.progress,
-                    "callbacks": list(self.callbacks)}
+        settings = {
+            **self.config(),
+            "device": self.device,
+            "out_dir": self.out_dir,
+            "progress": self.progress,
+            "callbacks": list(self.callbacks),
+        }
         return type(self)(**{**settings, **changes})
 
     def total_steps(self, steps_per_epoch: int) -> int:
@@ -252,8 +312,9 @@ class Trainer:
         """Train ``method`` on ``data`` (a Tensor, a tuple/list of Tensors, a WindowSet or a
         Dataset); ``resume=True`` continues from ``out_dir/checkpoint.pt`` (or ``resume=path``)."""
         if not isinstance(method, nn.Module) or not callable(getattr(method, "training_step", None)):
-            raise ValueError(f"method must be an nn.Module with training_step(batch) (a tsssl Method), "
-                             f"got {type(method).__name__}")
+            raise ValueError(
+                f"method must be an nn.Module with training_step(batch) (a tsssl Method), got {type(method).__name__}"
+            )
         was_training = method.training
         run, ckpt = self._restore(method, data, resume)
         self._optimiser(run, ckpt)
@@ -279,8 +340,9 @@ class Trainer:
             torch.cuda.set_device(device)
         return device
 
-    def _restore(self, method: nn.Module, data: Any,
-                 resume: bool | str | os.PathLike) -> tuple[_Run, Optional[dict[str, Any]]]:
+    def _restore(
+        self, method: nn.Module, data: Any, resume: bool | str | os.PathLike
+    ) -> tuple[_Run, dict[str, Any] | None]:
         """Set up the process group and device, load the checkpoint ``resume`` names, put ``method``
         on the device in train mode with the checkpoint's weights (a fresh run: seed every RNG), cut
         ``data`` into batches and restore the run's position and RNGs. Returns the run and the
@@ -295,13 +357,26 @@ class Trainer:
             method.load_state_dict(ckpt["method"])
         else:
             seed_everything(self.seed + ctx.rank)
-        batches = make_batches(data, self.batch_size, device, seed=self.seed, rank=ctx.rank,
-                               world_size=ctx.world_size, drop_last=self.drop_last, on_device=self.on_device)
-        run = _Run(method=method, device=device, ctx=ctx, batches=batches,
-                   total=self.total_steps(batches.steps_per_epoch),
-                   ckpt_file=self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None,
-                   loss_sum=torch.zeros((), dtype=torch.float32, device=device),
-                   bad_at=torch.full((), _NOT_BAD, dtype=torch.int64, device=device))
+        batches = make_batches(
+            data,
+            self.batch_size,
+            device,
+            seed=self.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            drop_last=self.drop_last,
+            on_device=self.on_device,
+        )
+        run = _Run(
+            method=method,
+            device=device,
+            ctx=ctx,
+            batches=batches,
+            total=self.total_steps(batches.steps_per_epoch),
+            ckpt_file=self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None,
+            loss_sum=torch.zeros((), dtype=torch.float32, device=device),
+            bad_at=torch.full((), _NOT_BAD, dtype=torch.int64, device=device),
+        )
         if ckpt_path is not None and ckpt is not None:
             self._resume_position(run, ckpt, ckpt_path)
         return run, ckpt
@@ -322,7 +397,7 @@ class Trainer:
         run.loss_sum = torch.full((), carry, dtype=torch.float32, device=run.device)
         run.last_checkpoint, run.last_checkpoint_step = path, run.step
 
-    def _optimiser(self, run: _Run, ckpt: Optional[dict[str, Any]]) -> None:
+    def _optimiser(self, run: _Run, ckpt: dict[str, Any] | None) -> None:
         """Set ``run``'s momentum updater, AdamW, warm-up/cosine ``LambdaLR`` and (fp16)
         GradScaler; on resume the optimiser and scaler states come from ``ckpt``."""
         method = run.method
@@ -358,8 +433,10 @@ class Trainer:
         model: nn.Module = run.method
         if run.ctx.enabled:
             model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[run.device.index] if run.device.type == "cuda" else None,
-                find_unused_parameters=bool(getattr(run.method, "find_unused_parameters", False)))
+                model,
+                device_ids=[run.device.index] if run.device.type == "cuda" else None,
+                find_unused_parameters=bool(getattr(run.method, "find_unused_parameters", False)),
+            )
         if self.compile:
             model = torch.compile(model)
         run.model = model
@@ -380,8 +457,10 @@ class Trainer:
             with autocast:
                 loss = model(batch)
             if not isinstance(loss, Tensor) or loss.numel() != 1:
-                raise ValueError(f"{name}.training_step must return a scalar loss Tensor, got "
-                                 f"{type(loss).__name__}{tuple(loss.shape) if isinstance(loss, Tensor) else ''}")
+                raise ValueError(
+                    f"{name}.training_step must return a scalar loss Tensor, got "
+                    f"{type(loss).__name__}{tuple(loss.shape) if isinstance(loss, Tensor) else ''}"
+                )
             if check_each_step and not torch.isfinite(loss):
                 # caught before backward: the weights in memory stay the last good ones
                 self._diverged(run, step + 1, float(loss.detach()))
@@ -413,10 +492,21 @@ class Trainer:
         boundaries; returns the loop's wall seconds (the device synchronised at the end)."""
         one_step = self._step_fn(run)
         cbs, total, spe, ckpt_file = run.cbs, run.total, run.batches.steps_per_epoch, run.ckpt_file
-        cbs("on_fit_start", {"total_steps": total, "start_step": run.step, "steps_per_epoch": spe,
-                             "world_size": run.ctx.world_size, "device": str(run.device), "out_dir": self.out_dir,
-                             "history": list(run.history), "method": run.method, "optimizer": run.optimizer,
-                             "scheduler": run.scheduler})
+        cbs(
+            "on_fit_start",
+            {
+                "total_steps": total,
+                "start_step": run.step,
+                "steps_per_epoch": spe,
+                "world_size": run.ctx.world_size,
+                "device": str(run.device),
+                "out_dir": self.out_dir,
+                "history": list(run.history),
+                "method": run.method,
+                "optimizer": run.optimizer,
+                "scheduler": run.scheduler,
+            },
+        )
         t0 = time.perf_counter()
         run.t_start = run.t_last = t0
         run.step_at_last_log = run.step
@@ -430,8 +520,9 @@ class Trainer:
                 last = run.step == total
                 if run.step % self.log_every == 0 or last:
                     self._log(run)
-                if ckpt_file is not None and (last or (self.checkpoint_every
-                                                       and run.step % self.checkpoint_every == 0)):
+                if ckpt_file is not None and (
+                    last or (self.checkpoint_every and run.step % self.checkpoint_every == 0)
+                ):
                     self._checkpoint(run, ckpt_file)
                 if last:
                     break
@@ -450,9 +541,12 @@ class Trainer:
             history=hist,
             final_loss=float(hist[-1]["loss"]) if hist else float("nan"),
             samples_per_s=done * self.batch_size * run.ctx.world_size / elapsed if done and elapsed > 0 else 0.0,
-            steps=run.step, epochs=run.step / run.batches.steps_per_epoch, elapsed_s=elapsed,
+            steps=run.step,
+            epochs=run.step / run.batches.steps_per_epoch,
+            elapsed_s=elapsed,
             checkpoint_path=run.last_checkpoint if run.ckpt_file is not None else None,
-            device=str(run.device))
+            device=str(run.device),
+        )
         run.cbs("on_fit_end", result)
         distributed.barrier()
         return result
@@ -469,21 +563,31 @@ class Trainer:
         return CallbackList(cbs + self.callbacks)
 
     def _check_compatible(self, ckpt: dict, n: int, world: int, path: Path) -> None:
-        for what, saved, now in (("training samples", ckpt["n_samples"], n),
-                                 ("batch_size", ckpt["batch_size"], self.batch_size),
-                                 ("world size (processes)", ckpt["world_size"], world)):
+        for what, saved, now in (
+            ("training samples", ckpt["n_samples"], n),
+            ("batch_size", ckpt["batch_size"], self.batch_size),
+            ("world size (processes)", ckpt["world_size"], world),
+        ):
             if saved != now:
-                raise ValueError(f"resume: the checkpoint {path} was written with {what} = {saved}, this run has "
-                                 f"{now}; resume with the same data, batch_size and number of processes")
+                raise ValueError(
+                    f"resume: the checkpoint {path} was written with {what} = {saved}, this run has "
+                    f"{now}; resume with the same data, batch_size and number of processes"
+                )
 
     def _diverged(self, run: _Run, bad_step: int, value: float | None) -> None:
         epoch = (bad_step - 1) // run.batches.steps_per_epoch
-        kept = (f"; the last good checkpoint {run.last_checkpoint} (step {run.last_checkpoint_step}) is kept"
-                if run.last_checkpoint is not None else "")
+        kept = (
+            f"; the last good checkpoint {run.last_checkpoint} (step {run.last_checkpoint_step}) is kept"
+            if run.last_checkpoint is not None
+            else ""
+        )
         what = f"{value}" if value is not None else "non-finite"
-        raise TrainingDivergedError(f"training diverged: the loss is {what} at step {bad_step} (epoch {epoch})"
-                                    f"{kept}; lower lr, raise grad clipping or check the data for NaN/inf",
-                                    step=bad_step, epoch=epoch)
+        raise TrainingDivergedError(
+            f"training diverged: the loss is {what} at step {bad_step} (epoch {epoch})"
+            f"{kept}; lower lr, raise grad clipping or check the data for NaN/inf",
+            step=bad_step,
+            epoch=epoch,
+        )
 
     def _check_finite(self, run: _Run) -> None:
         bad = distributed.all_reduce(run.bad_at.clone(), "min")
@@ -497,11 +601,14 @@ class Trainer:
         total_loss = distributed.all_reduce(run.loss_sum.clone(), "sum").item()
         now = time.perf_counter()
         steps = run.step - run.step_at_last_log
-        row = {"step": run.step, "epoch": (run.step - 1) // spe,
-               "loss": total_loss / world / max(1, run.n_acc),
-               "lr": self.lr * run.schedule(run.step - 1),
-               "samples_per_s": steps * self.batch_size * world / max(now - run.t_last, 1e-9),
-               "elapsed_s": run.elapsed_before + now - run.t_start}
+        row = {
+            "step": run.step,
+            "epoch": (run.step - 1) // spe,
+            "loss": total_loss / world / max(1, run.n_acc),
+            "lr": self.lr * run.schedule(run.step - 1),
+            "samples_per_s": steps * self.batch_size * world / max(now - run.t_last, 1e-9),
+            "elapsed_s": run.elapsed_before + now - run.t_start,
+        }
         run.loss_sum.zero_()
         run.n_acc, run.t_last, run.step_at_last_log = 0, now, run.step
         run.history.append(row)
@@ -513,22 +620,29 @@ class Trainer:
         epoch, pos = (run.epoch + 1, 0) if run.pos >= spe else (run.epoch, run.pos)
         per_rank = distributed.all_gather_object({"rng": capture_rng_state(), "loss_carry": run.loss_sum.item()})
         if ctx.is_main:
-            save_checkpoint(path, {
-                "format": _CHECKPOINT_FORMAT,
-                "method": run.method.state_dict(),
-                "optimizer": run.optimizer.state_dict(),
-                "scheduler": run.scheduler.state_dict(),  # not read on resume (see _optimiser); kept for tools
-                "scaler": run.scaler.state_dict() if run.scaler is not None else None,
-                "rng": [r["rng"] for r in per_rank],
-                "loss_carry": [r["loss_carry"] for r in per_rank],
-                "acc_count": run.n_acc,
-                "step": run.step, "epoch": epoch, "pos": pos,
-                "steps_per_epoch": spe, "n_samples": run.batches.n, "batch_size": self.batch_size,
-                "world_size": ctx.world_size,
-                "elapsed_s": run.elapsed_before + time.perf_counter() - run.t_start,
-                "history": list(run.history),
-                "config": self.config(),
-            })
+            save_checkpoint(
+                path,
+                {
+                    "format": _CHECKPOINT_FORMAT,
+                    "method": run.method.state_dict(),
+                    "optimizer": run.optimizer.state_dict(),
+                    "scheduler": run.scheduler.state_dict(),  # not read on resume (see _optimiser); kept for tools
+                    "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+                    "rng": [r["rng"] for r in per_rank],
+                    "loss_carry": [r["loss_carry"] for r in per_rank],
+                    "acc_count": run.n_acc,
+                    "step": run.step,
+                    "epoch": epoch,
+                    "pos": pos,
+                    "steps_per_epoch": spe,
+                    "n_samples": run.batches.n,
+                    "batch_size": self.batch_size,
+                    "world_size": ctx.world_size,
+                    "elapsed_s": run.elapsed_before + time.perf_counter() - run.t_start,
+                    "history": list(run.history),
+                    "config": self.config(),
+                },
+            )
         distributed.barrier()
         run.last_checkpoint, run.last_checkpoint_step = path, run.step
         run.cbs("on_checkpoint", path, run.step)
@@ -545,7 +659,7 @@ class _Run:
     ctx: distributed.DistContext
     batches: TensorBatches | DatasetBatches
     total: int  # optimiser steps of the whole run
-    ckpt_file: Optional[Path]  # where checkpoints go (None without out_dir)
+    ckpt_file: Path | None  # where checkpoints go (None without out_dir)
     # both updated in place once the loop starts (the step closure holds them)
     loss_sum: Tensor  # () float32 on the device: this rank's loss summed since the last log
     bad_at: Tensor  # () int64 on the device: first non-finite 1-based step, _NOT_BAD while none
@@ -557,8 +671,8 @@ class _Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed_before: float = 0.0  # seconds of the run before this call (resume)
     start_step: int = 0  # step at the start of this call
-    last_checkpoint: Optional[Path] = None
-    last_checkpoint_step: Optional[int] = None
+    last_checkpoint: Path | None = None
+    last_checkpoint_step: int | None = None
     t_start: float = 0.0  # perf_counter at the start of the loop
     t_last: float = 0.0  # perf_counter at the last log
     step_at_last_log: int = 0
@@ -569,6 +683,6 @@ class _Run:
     optimizer: torch.optim.Optimizer = field(init=False)
     schedule: WarmupCosine = field(init=False)
     scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
-    scaler: Optional[torch.amp.GradScaler] = field(init=False)
+    scaler: torch.amp.GradScaler | None = field(init=False)
     model: nn.Module = field(init=False)  # what the loop calls: method, in DDP / compiled
     cbs: CallbackList = field(init=False)
