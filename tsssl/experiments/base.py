@@ -6,6 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+#: the text tower of both CLIP experiments (captions and window descriptions are a few words
+#: from a small vocabulary); ``encoder_kwargs = {text = {...}}`` overrides it
+SMALL_TEXT_TOWER = {"d_model": 32, "heads": 2, "layers": 1, "dim_feedforward": 64, "dropout": 0.1}
+
 
 @dataclass
 class Experiment:

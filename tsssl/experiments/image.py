@@ -27,7 +27,7 @@ from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.evaluate import embed
 from tsssl.evaluate.embedding import calibrate_batchnorm, probe_accuracies, zero_shot_accuracy
-from tsssl.experiments.base import Experiment, kw_error, rounded
+from tsssl.experiments.base import SMALL_TEXT_TOWER, Experiment, kw_error, rounded
 
 # RotNet and Jigsaw on the 8 x 8 digits did not beat the random encoder; upsampled to 16 x 16
 # they did (measured, experiments/image_text/RESULTS.md)
@@ -186,15 +186,7 @@ def _clip_experiment(split: Any, seed: int, mk: dict, ek: dict, describe: str) -
     class_ids = tok(all_captions, max_len=L).reshape(len(DIGIT_NAMES), len(DIGIT_TEMPLATES), L)
     template = np.random.default_rng(seed).integers(len(DIGIT_TEMPLATES), size=len(split.y_train))
     text_ids = tok(digit_captions(template, split.y_train), max_len=L)
-    text_kw = {
-        "d_model": 32,
-        "heads": 2,
-        "layers": 1,
-        "dim_feedforward": 64,
-        "max_len": L,
-        "dropout": 0.1,
-        **ek.pop("text", {}),
-    }
+    text_kw = {**SMALL_TEXT_TOWER, "max_len": L, **ek.pop("text", {})}
     try:
         m = registry.method_class("clip")(
             ConvEncoder(**{"in_channels": 1, "channels": (32, 64, 64), **ek}),

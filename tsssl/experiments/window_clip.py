@@ -18,7 +18,7 @@ from tsssl.data.text import TREND_PHRASES, Tokenizer, describe_returns
 from tsssl.encoders import CNNEncoder
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.evaluate.embedding import zero_shot_accuracy
-from tsssl.experiments.base import Experiment, kw_error
+from tsssl.experiments.base import SMALL_TEXT_TOWER, Experiment, kw_error
 from tsssl.methods import StandardizedEncoder, channel_stats
 
 
@@ -34,15 +34,7 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     L = 12
     ids_train, ids_test = tok(texts_train, max_len=L), tok(texts_test, max_len=L)
     prompts = tok([f"overall {p}" for p in TREND_PHRASES], max_len=L)
-    text_kw = {
-        "d_model": 32,
-        "heads": 2,
-        "layers": 1,
-        "dim_feedforward": 64,
-        "max_len": L,
-        "dropout": 0.1,
-        **ek.pop("text", {}),
-    }
+    text_kw = {**SMALL_TEXT_TOWER, "max_len": L, **ek.pop("text", {})}
     try:
         window_encoder = StandardizedEncoder(
             CNNEncoder(ws.X.shape[2], **{"channels": 32, "layers": 3, **ek}), *channel_stats(train.X)

@@ -19,7 +19,7 @@ Both then score the validation and test windows; the threshold comes from the va
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +112,10 @@ def make_trainer(settings: Any, *, n_samples: int | None = None, log_points: int
     from tsssl.config import TRAINER_KEYS
     from tsssl.train import Trainer, total_steps
 
-    def read(key: str) -> Any:
-        return settings.get(key) if isinstance(settings, dict) else getattr(settings, key)
-
-    kwargs = {
-        k: read(k) for k in TRAINER_KEYS if (k in settings if isinstance(settings, dict) else hasattr(settings, k))
-    }
+    if isinstance(settings, Mapping):
+        kwargs = {k: settings[k] for k in TRAINER_KEYS if k in settings}
+    else:
+        kwargs = {k: getattr(settings, k) for k in TRAINER_KEYS if hasattr(settings, k)}
     kwargs.update(options)
     if n_samples is not None and "batch_size" in kwargs:
         kwargs["batch_size"] = max(1, min(kwargs["batch_size"], n_samples))
