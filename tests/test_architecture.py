@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "tsssl"
 
 # Bottom to top; a module may import its own layer and the ones below (lazy imports included).
 LAYERS = [
-    {"atomic", "memory", "registry", "config"},
+    {"atomic", "memory", "registry", "config", "runfolder"},
     {"data", "augment", "encoders", "losses"},
     {"methods"},
     {"train"},

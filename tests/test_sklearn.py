@@ -8,8 +8,13 @@ LogisticRegression fitted on the transformed windows, scikit-learn's balanced cl
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 import random
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -333,3 +338,213 @@ def test_tags_say_three_d_input_and_labels_for_the_lstm():
 
 def test_public_name():
     assert tsssl.TSSSLEncoder is TSSSLEncoder
+
+
+# -- checkpoint_dir: interrupted fits go on ------------------------------------------------------
+def _checkpoint_step(folder) -> int:
+    from tsssl.train import load_checkpoint
+
+    return int(load_checkpoint(folder / "checkpoint.pt")["step"])
+
+
+def _count_steps(monkeypatch) -> list[int]:
+    """Steps the Trainer takes from now on (one entry per optimiser step, in any fit)."""
+    from tsssl.train.trainer import Trainer
+
+    taken: list[int] = []
+    step_fn = Trainer._step_fn
+
+    def counting(self, run):
+        one_step = step_fn(self, run)
+
+        def step(batch, k):
+            taken.append(k)
+            one_step(batch, k)
+
+        return step
+
+    monkeypatch.setattr(Trainer, "_step_fn", counting)
+    return taken
+
+
+def test_checkpoint_dir_without_it_nothing_is_written(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    est = tiny().fit(data[0])
+    assert est.checkpoint_dir is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_finished_fit_in_checkpoint_dir_is_loaded_not_trained_again(fitted, data, tmp_path, monkeypatch):
+    X, _ = data
+    folder = tmp_path / "ckpt"
+    first = tiny(checkpoint_dir=folder).fit(X)
+    assert {"checkpoint.pt", "tsssl_encoder.json"} <= {p.name for p in folder.iterdir()}
+    assert _checkpoint_step(folder) == 3
+    np.testing.assert_array_equal(first.transform(X), fitted.transform(X))  # checkpoints change nothing
+    saved = (folder / "checkpoint.pt").read_bytes()
+
+    taken = _count_steps(monkeypatch)
+    second = tiny(checkpoint_dir=folder).fit(X)
+    assert taken == []  # loaded, not trained
+    assert np.array_equal(second.transform(X), first.transform(X))
+    assert second.n_steps_ == 3 and second.history_ == first.history_
+    assert (folder / "checkpoint.pt").read_bytes() == saved
+
+
+_INTERRUPTED_FIT = """
+import sys, time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import tsssl.pipeline
+from tsssl.sklearn import TSSSLEncoder
+
+params, stall_at, threads = {params!r}, {stall_at!r}, {threads!r}
+torch.set_num_threads(threads)
+make_trainer = tsssl.pipeline.make_trainer
+
+
+class Stall:
+    # a few steps past the last checkpoint, say so and wait to be killed (so that the kill
+    # lands at a known step, not at whatever step the machine's speed gives)
+    def on_step_end(self, step):
+        if step == stall_at:
+            Path(sys.argv[2]).write_text(str(step))
+            time.sleep(600)
+
+
+tsssl.pipeline.make_trainer = lambda *a, **kw: make_trainer(*a, callbacks=[Stall()], **kw)
+TSSSLEncoder(**params).fit(np.load(sys.argv[1]))
+"""
+
+
+def _fit_and_kill(tmp_path, X, params: dict, stall_at: int) -> None:
+    """Fit with ``params`` in another process, SIGKILLed at step ``stall_at`` (not checkpointed)."""
+    script, x_file, marker = tmp_path / "fit.py", tmp_path / "X.npy", tmp_path / "stalled"
+    script.write_text(_INTERRUPTED_FIT.format(params=params, stall_at=stall_at, threads=torch.get_num_threads()))
+    np.save(x_file, X)
+    with open(tmp_path / "fit.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(script), str(x_file), str(marker)], stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), (tmp_path / "fit.log").read_text()
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_killed_fit_resumed_equals_the_uninterrupted_fit(data, tmp_path, monkeypatch):
+    X, _ = data
+    folder = tmp_path / "ckpt"
+    # 12 steps of 3 per epoch; checkpoints at 5 (mid-epoch) and 10; killed at step 7
+    params = dict(encoder_kwargs={"hidden": HIDDEN}, epochs=None, max_steps=12, batch_size=32, device="cpu", seed=0)
+    _fit_and_kill(tmp_path, X, {**params, "checkpoint_dir": str(folder), "checkpoint_every": 5}, stall_at=7)
+    assert _checkpoint_step(folder) == 5
+
+    taken = _count_steps(monkeypatch)
+    resumed = TSSSLEncoder(**params, checkpoint_dir=folder, checkpoint_every=5).fit(X)
+    assert taken == list(range(5, 12))  # steps 6..12 (0-based 5..11), not from the start
+    whole = TSSSLEncoder(**params).fit(X)
+    assert np.array_equal(resumed.transform(X), whole.transform(X))
+    assert resumed.n_steps_ == whole.n_steps_ == 12
+    assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in whole.history_]
+
+
+def test_an_interrupted_fit_in_this_process_goes_on(data, tmp_path, monkeypatch):
+    X, _ = data
+    from tsssl.train.trainer import Trainer
+
+    folder = tmp_path / "ckpt"
+    step_fn = Trainer._step_fn
+
+    def interrupted(self, run):  # Ctrl-C at the 5th step, after the checkpoint at step 4
+        one_step = step_fn(self, run)
+
+        def step(batch, k):
+            if k == 4:
+                raise KeyboardInterrupt
+            one_step(batch, k)
+
+        return step
+
+    monkeypatch.setattr(Trainer, "_step_fn", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tiny(max_steps=8, checkpoint_dir=folder, checkpoint_every=2).fit(X)
+    monkeypatch.setattr(Trainer, "_step_fn", step_fn)
+    assert _checkpoint_step(folder) == 4
+    resumed = tiny(max_steps=8, checkpoint_dir=folder, checkpoint_every=2).fit(X)
+    assert np.array_equal(resumed.transform(X), tiny(max_steps=8).fit(X).transform(X))
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"lr": 1e-2}, r"lr: 0\.003 in the checkpoint, 0\.01 now"),
+        ({"encoder_kwargs": {"hidden": 4}}, r"encoder_kwargs: \{'hidden': 8\} in the checkpoint, \{'hidden': 4\} now"),
+        ({"method": "simclr", "seed": 1}, r"method: 'siamcl' .* 'simclr' now; seed: 0 in the checkpoint, 1 now"),
+    ],
+)
+def test_checkpoint_dir_of_another_fit_is_refused(data, tmp_path, change, named):
+    X, _ = data
+    tiny(checkpoint_dir=tmp_path).fit(X)
+    with pytest.raises(ValueError, match=named) as err:
+        tiny(checkpoint_dir=tmp_path, **change).fit(X)
+    assert "\n" not in str(err.value)
+    assert "use another checkpoint_dir, or delete the folder" in str(err.value)
+
+
+def test_checkpoint_dir_of_other_data_is_refused(data, tmp_path):
+    X, _ = data
+    tiny(checkpoint_dir=tmp_path).fit(X)
+    with pytest.raises(ValueError, match=r"another fit: X values \(sha256 [0-9a-f]{12}\.\.\. in the checkpoint"):
+        tiny(checkpoint_dir=tmp_path).fit(X + 1.0)
+    with pytest.raises(ValueError, match=r"X_shape: \[96, 10, 3\] in the checkpoint, \[95, 10, 3\] now; use"):
+        tiny(checkpoint_dir=tmp_path).fit(X[:-1])
+
+
+def test_checkpoint_dir_labels_count_only_for_supervised_methods(data, tmp_path):
+    X, y = data
+    tiny(checkpoint_dir=tmp_path / "ssl").fit(X, y)
+    tiny(checkpoint_dir=tmp_path / "ssl").fit(X)  # y is not used, so not part of the fit
+    tiny(method="lstm", checkpoint_dir=tmp_path / "sup").fit(X, y)
+    with pytest.raises(ValueError, match=r"another fit: y values \(sha256"):
+        tiny(method="lstm", checkpoint_dir=tmp_path / "sup").fit(X, 1 - y)
+
+
+def test_checkpoint_dir_with_a_foreign_checkpoint_is_refused(data, tmp_path):
+    X, _ = data
+    torch.save({"step": 3}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="without a readable tsssl_encoder.json"):
+        tiny(checkpoint_dir=tmp_path).fit(X)
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        tiny(checkpoint_dir=tmp_path / "checkpoint.pt").fit(X)
+
+
+def test_a_stamp_without_a_checkpoint_starts_afresh(fitted, data, tmp_path):
+    X, _ = data
+    tiny(checkpoint_dir=tmp_path, lr=1.0, max_steps=1, checkpoint_every=None).fit(X)
+    (tmp_path / "checkpoint.pt").unlink()  # as if killed before its first checkpoint
+    est = tiny(checkpoint_dir=tmp_path).fit(X)
+    assert np.array_equal(est.transform(X), fitted.transform(X))
+
+
+def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
+    X, _ = data
+    est = tiny(checkpoint_dir=tmp_path, checkpoint_every=2)
+    params = est.get_params()
+    assert params["checkpoint_dir"] == tmp_path and params["checkpoint_every"] == 2
+    assert TSSSLEncoder().get_params()["checkpoint_dir"] is None
+    assert TSSSLEncoder().get_params()["checkpoint_every"] == 100
+    twin = clone(est)
+    assert twin.get_params() == params
+    assert pickle.loads(pickle.dumps(est)).get_params() == params
+    est.fit(X)
+    back = pickle.loads(pickle.dumps(est))
+    assert back.get_params() == params
+    np.testing.assert_array_equal(back.transform(X), est.transform(X))
+    again = clone(est).fit(X)  # a clone of a fitted estimator: same dir, same fit -> loaded
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))

@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-supervised and contrastive learning on financial time series.",
     )
     parser.add_argument("--version", action="version", version=f"tsssl {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error (tsssl --debug train ...)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = import_module(module_name)
@@ -47,12 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except ValueError as err:
-        # Bad input (ticker, date, file, argument): a clear message, not a traceback.
-        args._parser.exit(2, f"tsssl {args.command}: error: {err}\n")
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except (ValueError, OSError) as err:
+        # Bad input (ticker, date, file, argument, a folder we may not write): one line, not a traceback.
+        if args.debug:
+            raise
+        args._parser.exit(2, f"tsssl {args.command}: error: {_one_line(err)}\n")
+    except KeyboardInterrupt as err:  # a run that could save its state says where (TrainingInterrupted)
+        if args.debug:
+            raise
+        print(f"tsssl {args.command}: {err or 'interrupted'}", file=sys.stderr)
         return 130
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    return str(err).replace("\n", " ")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 #: the Trainer's settings among RunConfig's keys (what tsssl.pipeline.make_trainer reads)
 TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed")
+#: keys a resumed run may not change: its checkpoint was trained on these data, windows and model
+RESUME_FIXED = (
+    "modality", "method", "encoder", "encoder_kwargs", "method_kwargs", "source", "tickers", "start", "end",
+    "data", "window", "horizon", "features", "test_frac", "test_start", "embargo", "rebalance", "batch_size",
+    "seed",
+)  # fmt: skip
 #: keys that name one run; a report's grid replaces them, so its config file may not set them
 SINGLE_RUN_KEYS = ("modality", "method", "features", "rebalance", "seed")
 
@@ -129,6 +135,9 @@ class RunConfig:
     device: str = "auto"
     precision: str = "fp32"
     seed: int = 0
+    # checkpoints of a `tsssl train` run: every this many steps and every this many minutes
+    checkpoint_every: int | None = 100
+    checkpoint_minutes: float | None = 5.0
     # evaluation and output
     probe: str = "logreg"
     out: str | None = None
@@ -148,7 +157,8 @@ class RunConfig:
         if command == "report":
             return {k: v for k, v in values.items() if k not in SINGLE_RUN_KEYS and k != "out"}
         if command == "modality":
-            keep = ("modality", "method") + TRAINER_KEYS + ("method_kwargs", "encoder_kwargs", "out")
+            keep = ("modality", "method", *TRAINER_KEYS, "checkpoint_every", "checkpoint_minutes")
+            keep += ("method_kwargs", "encoder_kwargs", "out")
             return {k: values[k] for k in keep}
         raise ValueError(f"command must be train, report or modality, got {command!r}")
 
@@ -186,14 +196,19 @@ _TYPES: dict[str, type] = {
     "test_frac": float,
     "lr": float,
     "weight_decay": float,
+    "checkpoint_every": int,
+    "checkpoint_minutes": float,
 }
 _TABLES = {
     "report": "'report' must be a table ([report]) of grid settings",
     "encoder_kwargs": "encoder_kwargs must be a table of settings ([encoder_kwargs])",
     "method_kwargs": "method_kwargs must be a table of settings ([method_kwargs])",
 }
-_OPTIONAL = {"start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs"}
-_AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1}
+_OPTIONAL = {
+    "start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs", "checkpoint_every",
+    "checkpoint_minutes",
+}  # fmt: skip
+_AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1, "checkpoint_every": 1}
 
 
 def _check_type(key: str, value: Any, origin: str) -> Any:
@@ -229,6 +244,8 @@ def _check_value(key: str, value: Any, origin: str) -> Any:
         raise ValueError(f"{origin}: test_frac must lie strictly between 0 and 1, got {value}")
     if key in ("lr", "weight_decay") and (not math.isfinite(value) or value < 0 or (key == "lr" and value == 0)):
         raise ValueError(f"{origin}: {key} must be a finite number > 0, got {value}")
+    if key == "checkpoint_minutes" and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{origin}: checkpoint_minutes must be a number > 0, got {value}")
     if key == "embargo" and value < 0:
         raise ValueError(f"{origin}: embargo must be >= 0 days, got {value}")
     return value
@@ -383,6 +400,25 @@ def resolve_config(
         cfg.encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(cfg.encoder, {}), **cfg.encoder_kwargs}
     _check_coherent(cfg)
     return cfg
+
+
+def check_resume(saved: RunConfig, cfg: RunConfig, report: bool = False) -> None:
+    """ValueError listing every ``RESUME_FIXED`` setting in which ``cfg`` differs from the run's
+    saved configuration (its config.toml), before anything of the run is touched. ``report``:
+    a report's cells also depend on its training length, learning rate, probe and grid (all but
+    the number of bootstrap replicates, which only the summary uses)."""
+    keys = RESUME_FIXED + (("epochs", "max_steps", "lr", "weight_decay", "probe") if report else ())
+    diffs = [f"{k}: {getattr(saved, k)!r} -> {getattr(cfg, k)!r}" for k in keys if getattr(saved, k) != getattr(cfg, k)]
+    if report:
+        a, b = (dataclasses.replace(c.report, n_boot=0) for c in (saved, cfg))
+        diffs += [f"report.{f.name}: {getattr(a, f.name)!r} -> {getattr(b, f.name)!r}" for f in dataclasses.fields(a)
+                  if getattr(a, f.name) != getattr(b, f.name)]  # fmt: skip
+    if diffs:
+        raise ValueError(
+            "--resume cannot change what the checkpoint was trained on; differs from the run's config.toml: "
+            + "; ".join(diffs)
+            + " (start a new run with another --out to change them)"
+        )
 
 
 def _check_coherent(cfg: RunConfig) -> None:

@@ -9,14 +9,19 @@
 ``fit`` builds the method with ``tsssl.methods.build_method`` (inputs standardised per channel
 with the training windows' statistics, kept inside the encoder) and trains it with the one
 ``tsssl.Trainer``; ``transform`` runs the frozen encoder (eval mode, no grad, batched). The
-fitted estimator pickles (weights moved to the CPU) and has ``save`` / ``load``.
+fitted estimator pickles (weights moved to the CPU) and has ``save`` / ``load``. With
+``checkpoint_dir`` an interrupted ``fit`` (Ctrl-C, a killed kernel) continues where its last
+checkpoint left off when called again.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +41,23 @@ __all__ = ["TSSSLEncoder"]
 
 _FORMAT = "tsssl.TSSSLEncoder"
 _FORMAT_VERSION = 1
+#: written next to checkpoint.pt in ``checkpoint_dir``: which fit the checkpoint belongs to
+_RUN_FILE = "tsssl_encoder.json"
+_RUN_FORMAT = "tsssl.TSSSLEncoder checkpoint_dir"
+#: the parameters that decide the trained weights (not device, precision, progress, ...)
+_TRAINING_PARAMS = (
+    "method",
+    "encoder",
+    "encoder_kwargs",
+    "method_kwargs",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "seed",
+    "standardize",
+)
 
 
 def _uses_labels(method: Any) -> bool:
@@ -74,6 +96,49 @@ def _as_windows(X: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
+def _sha256(*arrays: np.ndarray) -> str:
+    """SHA-256 hex digest over the bytes of C-contiguous copies of ``arrays``."""
+    digest = hashlib.sha256()
+    for arr in arrays:
+        digest.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples -> lists), mappings key by key; anything JSON
+    cannot hold as its repr, memory addresses removed (they change from one process to the next)."""
+    import torch
+
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, torch.nn.Module):
+        # its repr shows the layers, not the weights it starts from
+        state = [
+            t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy() for t in value.state_dict().values()
+        ]
+        return {"repr": " ".join(repr(value).split()), "weights_sha256": _sha256(*state)}
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", " ".join(repr(value).split()))
+
+
+def _differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """One "name: saved vs now" phrase per entry of the two stamps that differ."""
+    out = []
+    for section in ("params", "data"):
+        old, new = saved.get(section) or {}, now[section]
+        for key in [*new, *(k for k in old if k not in new)]:
+            a, b = old.get(key), new.get(key)
+            if a == b or (key == "X_sha256" and old.get("X_shape") != new.get("X_shape")):
+                continue  # other shapes already say that X is another array
+            if key.endswith("_sha256"):
+                out.append(f"{key[:-7]} values (sha256 {str(a)[:12]}... in the checkpoint, {str(b)[:12]}... now)")
+            else:
+                out.append(f"{key}: {a!r} in the checkpoint, {b!r} now")
+    return out
+
+
 class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn representations of windows without labels; ``transform`` maps (N, T, C) -> (N, D).
 
@@ -95,6 +160,17 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).
     transform_batch_size: windows per forward pass in ``transform``.
+    checkpoint_dir: a folder where ``fit`` writes the Trainer's ``checkpoint.pt`` (every
+        ``checkpoint_every`` optimiser steps and at the end; None: only at the end) and
+        ``log.csv``, so that an interrupted fit (Ctrl-C, a killed notebook kernel) can go on.
+        When the folder already holds a checkpoint, ``fit`` continues from it (the result is
+        the uninterrupted fit's), or just loads it when that fit had finished, but only if it
+        belongs to the same fit: ``tsssl_encoder.json`` next to it records the parameters that
+        decide training (method, encoder, encoder_kwargs, method_kwargs, epochs, max_steps,
+        batch_size, lr, weight_decay, seed, standardize) and a fingerprint of the training data
+        (X's shape and a SHA-256 hash of its float32 values, of y's when the method uses
+        labels, and the augmented channels a WindowSet's feature names select); any difference
+        is a ValueError. None (the default): nothing is written, every fit starts afresh.
 
     Fitted attributes: ``method_`` (the trained ``Method``), ``encoder_`` (its encoder),
     ``n_features_in_`` / ``in_channels_`` (C), ``window_length_`` (T), ``out_dim_`` (D),
@@ -124,6 +200,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         standardize: bool = True,
         transform_batch_size: int = 4096,
         progress: bool | None = False,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = 100,
     ) -> None:
         self.method = method
         self.encoder = encoder
@@ -140,13 +218,16 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.standardize = standardize
         self.transform_batch_size = transform_batch_size
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> TSSSLEncoder:
         """Train on windows X (N, T, C) (or a WindowSet, whose ``y`` is used when y is None).
 
         y: (N,) labels, used only by supervised methods ("lstm", or ``supervised=True`` in
-        method_kwargs); the self-supervised methods ignore it.
+        method_kwargs); the self-supervised methods ignore it. With ``checkpoint_dir`` holding
+        this fit's checkpoint, training continues from it (see the class docstring).
         """
         import torch
 
@@ -171,9 +252,10 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         # Trainer first: a bad device / precision / epochs fails before any model is built
         # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
-        trainer = make_trainer(self, n_samples=n, log_points=100, progress=self.progress)
+        trainer = make_trainer(self, n_samples=n, log_points=100, progress=self.progress, **self._checkpoint_options())
 
         recipe = self._recipe(Xa, ya, feature_names, method_kwargs)
+        resume = self._claim_checkpoint_dir(Xa, ya, recipe)
         # seeding is the run's business, not the caller's: the global torch / numpy / random
         # states (which the Trainer reseeds) are put back as they were after training
         rng_state = capture_rng_state()
@@ -181,7 +263,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             torch.manual_seed(self.seed)  # the model's initial weights
             method = self._build(recipe)
             data = (torch.from_numpy(Xa),) if ya is None else (torch.from_numpy(Xa), torch.from_numpy(ya))
-            result = trainer.fit(method, data)
+            result = trainer.fit(method, data, resume=resume)  # a finished checkpoint: no step left
         finally:
             restore_rng_state(rng_state)
         method.eval()
@@ -193,6 +275,66 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.history_ = [dict(row) for row in result.history]
         self.n_steps_ = int(result.steps)
         return self
+
+    def _checkpoint_options(self) -> dict[str, Any]:
+        """The Trainer's out_dir / checkpoint_every (none without ``checkpoint_dir``)."""
+        if self.checkpoint_dir is None:
+            return {}
+        if not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+            raise ValueError(
+                f"checkpoint_dir must be a folder path (str or os.PathLike) or None, got {self.checkpoint_dir!r}"
+            )
+        folder = Path(self.checkpoint_dir)
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"checkpoint_dir={str(folder)!r} is a file, not a folder")
+        return {"out_dir": folder, "checkpoint_every": self.checkpoint_every}
+
+    def _run_stamp(self, X: np.ndarray, y: np.ndarray | None, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        """What makes a fit this fit: the training parameters and a fingerprint of the data."""
+        import tsssl
+
+        data = {"X_shape": list(X.shape), "X_sha256": _sha256(X)}
+        if y is not None:
+            data.update(y_shape=list(y.shape), y_sha256=_sha256(y))
+        data["augmented_channels"] = recipe["view_channels"]  # from a WindowSet's feature names
+        return {
+            "format": _RUN_FORMAT,
+            "tsssl_version": tsssl.__version__,
+            "params": {k: _plain(getattr(self, k)) for k in _TRAINING_PARAMS},
+            "data": data,
+        }
+
+    def _claim_checkpoint_dir(self, X: np.ndarray, y: np.ndarray | None, recipe: Mapping[str, Any]) -> bool:
+        """Whether ``fit`` resumes from ``checkpoint_dir``'s checkpoint: True when it is there and
+        belongs to this fit (ValueError when it belongs to another); False, with the folder's
+        stamp written, for a fresh run (or without ``checkpoint_dir``)."""
+        from tsssl.atomic import write_json
+        from tsssl.train.checkpoint import CHECKPOINT_NAME
+
+        if self.checkpoint_dir is None:
+            return False
+        folder = Path(self.checkpoint_dir)
+        stamp, run_file = self._run_stamp(X, y, recipe), folder / _RUN_FILE
+        if not (folder / CHECKPOINT_NAME).is_file():
+            write_json(run_file, stamp)  # before the first checkpoint, so that it is never unclaimed
+            return False
+        advice = "use another checkpoint_dir, or delete the folder to start this fit afresh"
+        try:
+            saved = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = None
+        if not isinstance(saved, dict) or saved.get("format") != _RUN_FORMAT:
+            raise ValueError(
+                f"checkpoint_dir {str(folder)!r} holds a {CHECKPOINT_NAME} without a readable {_RUN_FILE} "
+                f"(not written by TSSSLEncoder.fit); {advice}"
+            )
+        diffs = _differences(saved, stamp)
+        if diffs:
+            message = (
+                f"checkpoint_dir {str(folder)!r} holds the checkpoint of another fit: {'; '.join(diffs)}; {advice}"
+            )
+            raise ValueError(" ".join(message.split()))  # one line, even for a multi-line repr
+        return True
 
     @staticmethod
     def _check_y(y: Any, n: int) -> np.ndarray:

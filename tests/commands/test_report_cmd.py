@@ -139,7 +139,7 @@ def test_bad_flags_are_argparse_errors(capsys):
     assert "invalid choice: 'simclrr'" in _fail(["--methods", "lstm", "simclrr"], capsys)
     assert "invalid choice: 'v4'" in _fail(["--rebalance", "v4"], capsys)
     assert "invalid int value" in _fail(["--seeds", "zero"], capsys)
-    assert "unrecognized arguments: --resume" in _fail(["--resume"], capsys)  # a train-only flag
+    assert "unrecognized arguments: --checkpoint-every" in _fail(["--checkpoint-every", "5"], capsys)  # train only
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """DDP with 2 gloo processes on the CPU: per-rank batch B on 2 ranks equals one process with
-batch 2B on the same data order; only rank 0 writes; an interrupted DDP run resumes exactly."""
+batch 2B on the same data order; only rank 0 writes; an interrupted DDP run resumes exactly; a
+signal or a due time-based checkpoint on one rank is acted on by all, at the same log step."""
 
 import csv
 import shutil
@@ -107,3 +108,28 @@ def test_each_rank_seeds_its_own_random_stream(run):
     for rank, res in enumerate(run["ranks"]):
         expected = torch.rand(3, generator=torch.Generator().manual_seed(worker.TRAIN_KW["seed"] + rank))
         assert torch.equal(res["tensors"]["rand_after"], expected)
+
+
+def test_a_signal_to_one_rank_stops_every_rank_at_the_next_log_step(run):
+    """SIGINT reaches rank 1 after step 5; log_every=2: both ranks checkpoint step 6 and raise,
+    and the resume from there equals the straight run."""
+    ckpt = run["tmp"] / "noisy_signal" / "checkpoint.pt"
+    messages = [r["interrupts"]["stopped"] for r in run["ranks"]]
+    assert messages[0] == {
+        "message": f"interrupted at step 6 of 10 (a signal to another rank); checkpoint written to {ckpt}",
+        "step": 6,
+        "signal": None,
+    }
+    assert messages[1] == {
+        "message": f"interrupted at step 6 of 10 (SIGINT); checkpoint written to {ckpt}",
+        "step": 6,
+        "signal": "SIGINT",
+    }
+    for res in run["ranks"]:
+        for k, v in res["noisy_straight"]["params"].items():
+            torch.testing.assert_close(res["interrupts"]["resumed"][k], v, rtol=1e-6, atol=1e-7)
+
+
+def test_a_time_based_checkpoint_due_on_one_rank_is_taken_by_all(run):
+    # rank 0's clock: 10 s a step, due after 30 s -> log steps 4 and 8, then the final one
+    assert [r["interrupts"]["timed_checkpoints"] for r in run["ranks"]] == [[4, 8, 10], [4, 8, 10]]

@@ -74,3 +74,21 @@ def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict
     if getattr(args, "sample", None):
         overrides["source"] = "sample"
     return overrides
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, config_help: str, out_help: str, resume_help: str) -> None:
+    """The group "configuration and output": --config, --out, --resume, --overwrite, --force."""
+    o = parser.add_argument_group("configuration and output")
+    o.add_argument("--config", metavar="FILE", default=None, help=config_help)
+    o.add_argument("--out", metavar="DIR", default=None, help=out_help)
+    o.add_argument("--resume", action="store_true", help=resume_help)
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace what tsssl wrote in --out before (a finished or interrupted run); other files are kept",
+    )
+    o.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the lock of --out left by a run that is gone (killed, crashed)",
+    )

@@ -35,12 +35,13 @@ from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
+    add_output_arguments,
     add_source_arguments,
     add_split_arguments,
     add_training_arguments,
     overrides_from_args,
 )
-from tsssl.config import QUICK_REPORT, RunConfig, resolve_config
+from tsssl.config import QUICK_REPORT, RunConfig, check_resume, resolve_config
 from tsssl.registry import FEATURES, PROBES, REBALANCE, THRESHOLD_RULES
 
 HELP = "run the grid methods x rebalancing x features (several seeds) and write the precision report"
@@ -117,35 +118,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bootstrap replicates of the confidence intervals (default 1000; 0: none)",
     )
 
-    o = parser.add_argument_group("configuration and output")
-    o.add_argument(
-        "--config",
-        metavar="FILE",
-        default=None,
-        help="TOML settings (a report's config.toml, experiments/configs/*.toml); flags override it",
+    add_output_arguments(
+        parser,
+        config_help="TOML settings (a report's config.toml, experiments/configs/*.toml); flags override it",
+        out_help="output folder (default runs/report-<time>)",
+        resume_help="continue the report in --out: its finished cells are read back, the others run",
     )
-    o.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/report-<time>)")
-    o.add_argument("--overwrite", action="store_true", help="replace a report already in --out")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The resolved settings: defaults < --config file < --quick < flags given; the grid in ``.report``."""
+    """The resolved settings: defaults < --config file (on --resume: the report's config.toml) < --quick <
+    flags given; the grid in ``.report``. On --resume nothing that decides a cell may change."""
     flags = overrides_from_args(args, DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + ("probe", "out"))
     grid = {k: getattr(args, k) for k in _GRID_FLAGS if getattr(args, k) is not None}
     if grid:
         flags["report"] = grid
     presets = [("--quick", QUICK_REPORT)] if args.quick else []
-    return resolve_config(args.config, flags, presets=presets, command="report")
+    if not args.resume:
+        return resolve_config(args.config, flags, presets=presets, command="report")
+    if not args.out:
+        raise ValueError("--resume needs --out DIR, the folder of the report to continue")
+    previous = Path(args.out) / "config.toml"
+    if not previous.is_file():
+        raise ValueError(f"--resume: no report to continue in {args.out} (no config.toml: no cell had finished)")
+    cfg = resolve_config(args.config or previous, flags, presets=presets, command="report")
+    check_resume(resolve_config(previous, command="report"), cfg, report=True)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
-    from tsssl.pipeline import report_folder, run_report
+    from tsssl.pipeline import run_report
+    from tsssl.pipeline.cellstore import CellStore
+    from tsssl.runfolder import RunFolder
 
     cfg = config_from_args(args)
-    cfg.out = str(report_folder(cfg.out, overwrite=args.overwrite))
-    report = run_report(cfg)
+    folder = RunFolder(cfg.out or default_report_out(), "report", args.resume, args.overwrite, args.force)
+    with folder:
+        cfg.out = str(folder.path)
+        try:
+            report = run_report(cfg)
+        except KeyboardInterrupt:  # finished cells are on disk: say how to go on
+            done = CellStore(folder.path / "cells").count()
+            raise KeyboardInterrupt(
+                f"interrupted; {done} finished cell(s) kept in {folder.path / 'cells'}; continue with: "
+                f"tsssl report --out {folder.path} --resume"
+            ) from None
     print(summary(report, Path(cfg.out)))
     return 0
+
+
+def default_report_out() -> Path:
+    """``runs/report-<time>``."""
+    import datetime as _dt
+
+    return Path("runs") / f"report-{_dt.datetime.now():%Y%m%d-%H%M%S}"
 
 
 def summary(report: dict[str, Any], out: Path) -> str:
@@ -171,6 +197,7 @@ def summary(report: dict[str, Any], out: Path) -> str:
         f"tsssl report: {', '.join(meta['grid']['methods'])} x {' '.join(meta['grid']['rebalance'])} x "
         f"{' '.join(meta['grid']['features'])}, seeds {' '.join(map(str, meta['grid']['seeds']))} on "
         f"{', '.join(d['tickers'][:5])}{' ...' if len(d['tickers']) > 5 else ''} "
+        f"{'(' + ', '.join(d['left_out']) + ' left out: see report.json meta.data) ' if d.get('left_out') else ''}"
         f"({d['first_date']} to {d['last_date']})",
         f"  test {s['test_start']} to {s['test_end']}: {s['n_test']:,} windows, {s['n_test_pos']} strict rises "
         f"(base rate {100 * base:.1f}%); threshold chosen on validation {s['val_start']} to {s['val_end']}",

@@ -28,17 +28,19 @@ from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
+    add_output_arguments,
     add_source_arguments,
     add_split_arguments,
     add_training_arguments,
     overrides_from_args,
 )
-from tsssl.config import RunConfig, resolve_config
+from tsssl.config import RunConfig, check_resume, resolve_config
 from tsssl.registry import ENCODERS, FEATURES, MODALITIES, REBALANCE
 
 HELP = "train a contrastive / self-supervised model (or the LSTM baseline) and probe it"
 
-_FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + ("modality", "method", "features", "rebalance", "seed", "out")
+_FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS
+_FLAG_KEYS += ("modality", "method", "features", "rebalance", "seed", "out", "checkpoint_every", "checkpoint_minutes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,48 +76,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t = parser.add_argument_group("training")
     add_training_arguments(t, encoder=False)
     t.add_argument("--seed", type=int, default=None, help="default 0")
-
-    o = parser.add_argument_group("configuration and output")
-    o.add_argument(
-        "--config",
-        metavar="FILE",
+    t.add_argument(
+        "--checkpoint-every",
+        type=int,
         default=None,
-        help="TOML file of settings (e.g. a run's config.toml); flags override it",
+        metavar="STEPS",
+        help="write checkpoint.pt every STEPS steps (default 100)",
     )
-    o.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/<method>-<time>)")
-    o.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its checkpoint (its config.toml is the base)",
+    t.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="and every M minutes (default 5); Ctrl-C / SIGTERM also write one, then exit",
+    )
+
+    add_output_arguments(
+        parser,
+        config_help="TOML file of settings (e.g. a run's config.toml); flags override it",
+        out_help="output folder (default runs/<method>-<time>)",
+        resume_help="continue the run in --out from its checkpoint (its config.toml is the base)",
     )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The resolved configuration: defaults < --config file (on --resume: the run's config.toml) < flags given."""
+    """The resolved configuration: defaults < --config file (on --resume: the run's config.toml) < flags
+    given. On --resume, a setting the checkpoint depends on may not change (``check_resume``)."""
     overrides = overrides_from_args(args, _FLAG_KEYS)
-    config_file = args.config
-    if args.resume:
-        if not args.out:
-            raise ValueError("--resume needs --out DIR, the folder of the run to continue")
-        previous = Path(args.out) / "config.toml"
-        if config_file is None and previous.is_file():
-            config_file = previous
-    return resolve_config(config_file, overrides)
+    if not args.resume:
+        return resolve_config(args.config, overrides)
+    if not args.out:
+        raise ValueError("--resume needs --out DIR, the folder of the run to continue")
+    previous = Path(args.out) / "config.toml"
+    if not previous.is_file():
+        if not (Path(args.out) / "checkpoint.pt").is_file():
+            raise ValueError(f"--resume: no checkpoint.pt in {args.out} to continue from")
+        return resolve_config(args.config, overrides)
+    cfg = resolve_config(args.config or previous, overrides)
+    check_resume(resolve_config(previous), cfg)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
-    from tsssl.pipeline import run_folder
+    from tsssl.pipeline import default_out
+    from tsssl.runfolder import RunFolder
 
     cfg = config_from_args(args)
-    cfg.out = str(run_folder(cfg, resume=args.resume))
-    if cfg.modality != "timeseries":
-        from tsssl.experiments import run_experiment
+    folder = RunFolder(cfg.out or default_out(cfg), "train", args.resume, args.overwrite, args.force)
+    with folder:
+        cfg.out = str(folder.path)
+        try:
+            if cfg.modality != "timeseries":
+                from tsssl.experiments import run_experiment
 
-        print(experiment_summary(run_experiment(cfg, resume=args.resume), Path(cfg.out)))
-        return 0
-    from tsssl.pipeline import train_and_probe
+                print(experiment_summary(run_experiment(cfg, resume=args.resume), folder.path))
+                return 0
+            from tsssl.pipeline import train_and_probe
 
-    metrics = train_and_probe(cfg, resume=args.resume)
+            metrics = train_and_probe(cfg, resume=args.resume)
+        except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM: the Trainer saved its state; say how to go on
+            if getattr(err, "checkpoint", None) is None:
+                raise
+            raise KeyboardInterrupt(f"{err}; continue with: tsssl train --out {folder.path} --resume") from None
     if metrics is not None:  # under torchrun, rank 0 reports
         print(summary(cfg, metrics))
     return 0
@@ -134,7 +156,7 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
     """The console summary of a run on price windows."""
     p, s = m["probe"], m["split"]
     pr_auc = "n/a" if p.get("pr_auc") is None else f"{p['pr_auc']:.3f}"
-    source = {"sample": "the bundled sample", "file": cfg.data, "tickers": " ".join(cfg.tickers)}[cfg.source]
+    source = {"sample": "the bundled sample", "file": cfg.data, "tickers": _tickers(m.get("data", {}), cfg)}[cfg.source]
     return "\n".join(
         [
             f"tsssl train: {cfg.method} ({cfg.encoder} encoder) on {source}: {m['n_windows']:,} windows "
@@ -150,6 +172,16 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
             f"({m['seconds']['total']:.1f} s in all)",
         ]
     )
+
+
+def _tickers(record: Mapping[str, Any], cfg: RunConfig) -> str:
+    """The tickers used, and the ones asked for but left out with the first clause of the reason."""
+    used = " ".join(record.get("tickers") or cfg.tickers)
+    left = record.get("left_out") or {}
+    if not left:
+        return used
+    reasons = dict.fromkeys(str(r).split(";")[0] for r in left.values())
+    return f"{used} ({', '.join(left)} left out: {'; '.join(reasons)})"
 
 
 def experiment_summary(m: Mapping[str, Any], out: Path) -> str:

@@ -58,14 +58,18 @@ def run_experiment(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
     Trainer, evaluate against the random initialisation, write checkpoint.pt, log.csv,
     metrics.json and config.toml into ``cfg.out`` and return the metrics."""
     from tsssl.pipeline import make_trainer
+    from tsssl.pipeline.single import SaveConfigAtStart
 
     out = Path(cfg.out)
     t_start = time.perf_counter()
-    trainer = make_trainer(cfg, out_dir=out, log_every=max(1, min(20, (cfg.max_steps or 100) // 10)))
+    log_every = max(1, min(20, (cfg.max_steps or 100) // 10))
+    trainer = make_trainer(  # config.toml once the Trainer has restored and checked a checkpoint
+        cfg, out_dir=out, log_every=log_every, checkpoint_every=cfg.checkpoint_every,
+        checkpoint_minutes=cfg.checkpoint_minutes, callbacks=[SaveConfigAtStart(cfg, out / "config.toml", "modality")],
+    )  # fmt: skip
     exp = build_experiment(cfg.modality, cfg.method, cfg.seed, cfg.method_kwargs, cfg.encoder_kwargs)
     initial = copy.deepcopy(exp.method)  # the random-initialisation baseline: same weights before training
     out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.toml", "modality")
 
     t0 = time.perf_counter()
     result = trainer.fit(exp.method, exp.data, resume=resume)

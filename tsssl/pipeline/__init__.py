@@ -22,8 +22,8 @@ from tsssl.pipeline.cell import (
     pca_2d,
     run_method,
 )
-from tsssl.pipeline.grid import GridResult, check_grid, report_folder, run_grid, run_report
-from tsssl.pipeline.single import evaluate_split, prepare_run_data, run_folder, train_and_probe
+from tsssl.pipeline.grid import GridResult, check_grid, run_grid, run_report
+from tsssl.pipeline.single import default_out, evaluate_split, prepare_run_data, train_and_probe
 from tsssl.pipeline.splits import (
     SplitData,
     check_same_split,
@@ -42,6 +42,7 @@ __all__ = [
     "build_cell_method",
     "check_grid",
     "check_same_split",
+    "default_out",
     "choose_cell_threshold",
     "continuous_channels",
     "describe_prices",
@@ -52,8 +53,6 @@ __all__ = [
     "pca_2d",
     "prepare_run_data",
     "prepare_splits",
-    "report_folder",
-    "run_folder",
     "run_grid",
     "run_report",
     "run_method",

@@ -17,7 +17,8 @@ import numpy as np
 
 from tsssl.config import RunConfig
 from tsssl.pipeline.cell import CellResult, make_trainer, run_method
-from tsssl.pipeline.splits import SplitData, check_same_split, describe_prices, load_configured_prices, prepare_splits
+from tsssl.pipeline.cellstore import CellStore
+from tsssl.pipeline.splits import SplitData, check_same_split, describe_prices, load_run_prices, prepare_splits
 from tsssl.registry import FEATURES, REBALANCE, THRESHOLD_RULES, names
 
 
@@ -90,20 +91,24 @@ def run_grid(
     val_frac: float = 0.2,
     prices=None,
     on_cell: Callable[[Any], None] | None = None,
+    store: CellStore | None = None,
 ) -> GridResult:
     """Run every (method, features, rebalance, seed) on the data of ``cfg`` (or ``prices``).
 
     Data, split and training settings come from ``cfg`` (its single ``method`` / ``features`` /
     ``rebalance`` / ``seed`` are ignored: the axes replace them). Windows are built once per
     feature set and split at the same dates (verified). ``on_cell`` is called after each cell.
+    store: cells already saved there are read back instead of trained, and each new cell is
+    saved as soon as it is done (``tsssl report --resume``).
     """
     methods, features, rebalances, seeds = check_grid(methods, features, rebalances, seeds)
     if threshold_rule not in THRESHOLD_RULES:
         raise ValueError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}; got {threshold_rule!r}")
     make_trainer(cfg)  # fail on a bad device / precision before any data is read
     t0 = time.perf_counter()
+    record: dict[str, Any] = {}
     if prices is None:
-        prices = load_configured_prices(cfg)
+        prices, record = load_run_prices(cfg)
     splits = prepare_splits(
         prices,
         features=features,
@@ -119,7 +124,7 @@ def run_grid(
     for f in features:
         for seed in seeds:
             for m in methods:
-                cells += run_method(m, cfg, splits[f], rebalances, seed, threshold_rule=threshold_rule, on_cell=on_cell)
+                cells += _method_cells(m, cfg, splits[f], rebalances, seed, threshold_rule, on_cell, store)
     return GridResult(
         cfg=cfg,
         methods=methods,
@@ -131,27 +136,52 @@ def run_grid(
         splits=splits,
         cells=cells,
         split=split,
-        data=describe_prices(prices),
+        data={**describe_prices(prices), **{k: record[k] for k in ("requested_tickers", "left_out") if k in record}},
         wall_seconds=round(time.perf_counter() - t0, 3),
     )
 
 
-def report_folder(out: str | None, overwrite: bool = False) -> Path:
-    """The report's output folder: ``out``, else ``runs/report-<time>``. ValueError when it is a
-    file, or already holds a report and ``overwrite`` is not set (checked before any work)."""
-    import datetime as _dt
+def _method_cells(
+    method: str,
+    cfg: RunConfig,
+    sd: SplitData,
+    rebalances: list[str],
+    seed: int,
+    threshold_rule: str,
+    on_cell: Callable[[Any], None] | None,
+    store: CellStore | None,
+) -> list[CellResult]:
+    """The cells of ``method`` on one feature set and seed: read from ``store`` when all are there,
+    else trained (a self-supervised encoder serves every rebalance, so it trains for all of them)."""
+    from tsssl import registry
 
-    path = Path(out or Path("runs") / f"report-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-    if (path / "report.json").exists() and not overwrite:
-        raise ValueError(f"{path} already holds a report (report.json); choose another --out or pass --overwrite")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--out {path} is a file, expected a folder")
-    return path
+    saved = {r: store.load(method, sd.features, r, seed) if store is not None else None for r in rebalances}
+    for c in saved.values():
+        if c is not None and on_cell is not None:
+            on_cell(c)
+    # a labelled method trains once per rebalance (seeded alone): only the missing ones run
+    todo = [r for r in rebalances if saved[r] is None]
+    if todo and not registry.uses_labels(method):
+        todo = list(rebalances)
+    if not todo:
+        return [saved[r] for r in rebalances]
+
+    def done(cell: CellResult) -> None:
+        if store is not None and saved[cell.rebalance] is None:  # a saved cell stays as it was written
+            store.save(cell)
+        if on_cell is not None and saved[cell.rebalance] is None:
+            on_cell(cell)
+
+    fresh = {
+        c.rebalance: c for c in run_method(method, cfg, sd, todo, seed, threshold_rule=threshold_rule, on_cell=done)
+    }
+    return [saved[r] or fresh[r] for r in rebalances]
 
 
 def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
-    """Run the grid of ``cfg.report`` on ``cfg``'s data, write report.md / .json / .html,
-    predictions.npz and config.toml into ``cfg.out`` and return the report dict.
+    """Run the grid of ``cfg.report`` on ``cfg``'s data, write config.toml, then each finished
+    cell into ``cells/`` (cells already there are read back: resuming), then report.md / .json /
+    .html and predictions.npz into ``cfg.out``; return the report dict.
     progress: a tqdm bar over the runs (None: only on a terminal)."""
     from tqdm.auto import tqdm
 
@@ -171,6 +201,9 @@ def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
         bar.set_postfix_str(f"{cell.method} {cell.features} {cell.rebalance} seed {cell.seed}")
         bar.update(1)
 
+    out = Path(cfg.out)
+    # config.toml with the first finished cell (after every data check): `--resume` reads it back
+    store = CellStore(out / "cells", before_first_save=lambda: cfg.save(out / "config.toml", "report"))
     try:
         grid = run_grid(
             cfg,
@@ -181,14 +214,14 @@ def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
             threshold_rule=s.threshold_rule,
             val_frac=s.val_frac,
             on_cell=on_cell,
+            store=store,
         )
     finally:
         bar.close()
-    out = Path(cfg.out)
     report = rep.build_report(
         grid, n_boot=s.n_boot, extra_meta={"command": f"tsssl report --config {out / 'config.toml'}"}
     )
     report["meta"]["wall_seconds"]["total"] = round(time.perf_counter() - t0, 3)
-    cfg.save(out / "config.toml", "report")
+    cfg.save(out / "config.toml", "report")  # also when every cell came from the store
     rep.write_report(report, grid, out)
     return report

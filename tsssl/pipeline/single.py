@@ -22,31 +22,46 @@ import numpy as np
 from tsssl.atomic import finite_or_none, json_ready, write_json
 from tsssl.config import RunConfig
 from tsssl.pipeline.cell import build_cell_method, make_trainer
-from tsssl.pipeline.splits import load_configured_prices
+from tsssl.pipeline.splits import load_run_prices
 
 
 @dataclass
 class RunData:
-    """The windows of a run: all of them, the purged training / test split, the rebalanced training."""
+    """The windows of a run: all of them, the purged training / test split, the rebalanced
+    training, and what became of the requested data (``tsssl.pipeline.splits.data_record``)."""
 
     windows: Any
     train: Any
     test: Any
     train_balanced: Any
+    record: dict[str, Any]
 
 
 def prepare_run_data(cfg: RunConfig) -> RunData:
     """Prices -> windows -> chronological split -> rebalanced training windows, as ``cfg`` says."""
     from tsssl import data
 
-    ws = data.build_windows(load_configured_prices(cfg), window=cfg.window, horizon=cfg.horizon, features=cfg.features)
+    prices, record = load_run_prices(cfg)
+    ws = data.build_windows(prices, window=cfg.window, horizon=cfg.horizon, features=cfg.features)
     split = data.chronological_split(ws, test_start=cfg.test_start, test_frac=cfg.test_frac, embargo=cfg.embargo)
     if len(split.train) == 0 or len(split.test) == 0:
         raise ValueError(
             f"the split left {len(split.train)} training and {len(split.test)} test windows; "
             "use more dates or another --test-start"
         )
-    return RunData(ws, split.train, split.test, data.rebalance(split.train, cfg.rebalance, seed=cfg.seed))
+    return RunData(ws, split.train, split.test, data.rebalance(split.train, cfg.rebalance, seed=cfg.seed), record)
+
+
+class SaveConfigAtStart:
+    """Trainer callback: write the run's config.toml when training starts, i.e. after the Trainer
+    has restored and checked its checkpoint, and before the first step (an interrupted run is
+    resumed from it)."""
+
+    def __init__(self, cfg: RunConfig, path: Path, command: str) -> None:
+        self.cfg, self.path, self.command = cfg, path, command
+
+    def on_fit_start(self, info: dict[str, Any]) -> None:
+        self.cfg.save(self.path, self.command)
 
 
 def is_main_process() -> bool:
@@ -68,7 +83,15 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
 
     t_start = time.perf_counter()
     out = Path(cfg.out)
-    trainer = make_trainer(cfg, out_dir=out)  # first: a bad device / precision fails before any data is read
+    # first: a bad device / precision fails before any data is read; config.toml is written once
+    # the Trainer has restored and checked a checkpoint (a failed --resume leaves the folder as it was)
+    trainer = make_trainer(
+        cfg,
+        out_dir=out,
+        checkpoint_every=cfg.checkpoint_every,
+        checkpoint_minutes=cfg.checkpoint_minutes,
+        callbacks=[SaveConfigAtStart(cfg, out / "config.toml", "train")] if is_main_process() else [],
+    )
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     rd = prepare_run_data(cfg)
@@ -77,9 +100,6 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     # inputs standardised per channel with the training windows' statistics (kept in the encoder)
     method = build_cell_method(cfg.method, cfg, rd.train, labels=rd.train_balanced.y, rebalance=cfg.rebalance)
     main = is_main_process()
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        cfg.save(out / "config.toml", "train")  # before training: an interrupted run can be resumed from it
     # self-supervised: every training window, no labels used
     fit_data = rd.train_balanced if registry.uses_labels(cfg.method) else rd.train
     t0 = time.perf_counter()
@@ -117,6 +137,7 @@ def _metrics(
         "n_train_rebalanced": len(rd.train_balanced),
         "n_test": len(rd.test),
         "split": split_dates(rd.train, rd.test),
+        "data": rd.record,
         **evaluation,
         "seconds": seconds,
         "device": device,
@@ -171,18 +192,9 @@ def split_dates(train: Any, test: Any) -> dict[str, str]:
     }
 
 
-def run_folder(cfg: RunConfig, resume: bool = False) -> Path:
-    """The run's output folder: ``cfg.out``, else ``runs/<method>-<time>`` (``runs/<modality>-<method>-
-    <time>`` for images and text). ValueError when it already holds a run and ``resume`` is not
-    set, or when ``resume`` is set and it holds no checkpoint."""
+def default_out(cfg: RunConfig) -> Path:
+    """``runs/<method>-<time>`` (``runs/<modality>-<method>-<time>`` for images and text)."""
     import datetime as _dt
 
     name = cfg.method if cfg.modality == "timeseries" else f"{cfg.modality}-{cfg.method}"
-    out = Path(cfg.out or Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-    if not resume and (out / "checkpoint.pt").exists():
-        raise ValueError(
-            f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out"
-        )
-    if resume and not (out / "checkpoint.pt").exists():
-        raise ValueError(f"--resume: no checkpoint.pt in {out} to continue from")
-    return out
+    return Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"

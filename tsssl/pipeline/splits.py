@@ -25,6 +25,36 @@ from tsssl.config import RunConfig
 
 def load_configured_prices(cfg: RunConfig):
     """The price frame the configuration names, cut to start..end (ValueError when empty)."""
+    return load_run_prices(cfg)[0]
+
+
+def load_run_prices(cfg: RunConfig) -> tuple[Any, dict[str, Any]]:
+    """(prices, record): the price frame ``cfg`` names, cut to start..end, and what became of the
+    request (``data_record``): tickers asked for, used and left out with the reason. The
+    loaders' warnings (a failed download, a ticker without rows) are still shown."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prices = _load_prices(cfg)
+    for w in caught:  # shown as before, and kept for the record
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return prices, data_record(cfg, prices, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+
+
+def data_record(cfg: RunConfig, prices: Any, messages: list[str]) -> dict[str, Any]:
+    """What the run's data are: tickers requested (for a ticker list), used, and left out with the
+    loader's reason; the rows; the loaders' warnings."""
+    import pandas as pd
+
+    used = sorted(map(str, pd.unique(prices["ticker"])))
+    requested = [t.strip().upper() for t in cfg.tickers] if cfg.source == "tickers" else used
+    left_out = {t: next((m for m in messages if t in m), "no rows in the data") for t in requested if t not in used}
+    return {"requested_tickers": requested, "tickers": used, "left_out": left_out, "n_rows": int(len(prices)),
+            "warnings": messages}  # fmt: skip
+
+
+def _load_prices(cfg: RunConfig):
     import pandas as pd
 
     from tsssl import data

@@ -11,6 +11,8 @@ Per optimiser step (the hot loop never waits for the device)::
 Every ``log_every`` steps (and at the end) the device is synchronised once: the mean loss since
 the last log (averaged over ranks), the learning rate and the throughput are logged, and a
 non-finite loss raises ``TrainingDivergedError`` before any checkpoint could store bad weights.
+The time-based checkpoint (``checkpoint_minutes``) is decided there too, and under DDP so is a
+stop on SIGINT / SIGTERM (``TrainingInterrupted``), so that the hot loop gets no extra sync.
 
 ``Trainer.fit`` runs in phases over one ``_Run``: ``_restore`` (device, checkpoint, weights, RNGs,
 batches, position), ``_optimiser`` (AdamW, lr schedule, GradScaler), ``_wrap`` (DDP,
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,8 @@ from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
 
 _NOT_BAD = 2**62  # "no non-finite loss yet" in the device-side first-bad-step flag
 _CHECKPOINT_FORMAT = 1
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_clock = time.monotonic  # seconds, for the time-based checkpoints (a module attribute: tests fake it)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -66,6 +72,23 @@ class TrainingDivergedError(RuntimeError):
     def __init__(self, message: str, step: int, epoch: int) -> None:
         super().__init__(message)
         self.step, self.epoch = step, epoch
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """``fit`` stopped on SIGINT / SIGTERM once the optimiser step under way was done. ``step``:
+    steps done, ``total_steps``: steps the run asked for, ``checkpoint``: the checkpoint at
+    ``step`` (None without out_dir), from which ``fit(resume=...)`` continues exactly; ``signal``:
+    the signal's name (None when it reached another rank). A KeyboardInterrupt, so code that
+    catches those still does."""
+
+    def __init__(
+        self, message: str, step: int, total_steps: int, checkpoint: Path | None, signal: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.step, self.total_steps, self.checkpoint, self.signal = step, total_steps, checkpoint, signal
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (multiprocessing) with its attributes
+        return type(self), (str(self), self.step, self.total_steps, self.checkpoint, self.signal)
 
 
 @dataclass
@@ -145,6 +168,13 @@ def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None
     return value
 
 
+def _number(name: str, value: Any, ok: Callable[[float], bool], accepted: str) -> float:
+    """``value`` as a float when it is a finite real number (not a bool) that passes ``ok``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name} must be a number {accepted}, got {value!r}")
+    return float(value)
+
+
 def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int) -> int:
     """Optimiser steps of a run: ``epochs`` x ``steps_per_epoch`` capped by ``max_steps``; only
     one of the two given: that one; neither: one epoch."""
@@ -178,12 +208,20 @@ class Trainer:
     CPU); True / False force it. Under ``torchrun`` (WORLD_SIZE > 1) or an initialised process
     group the method is wrapped in DistributedDataParallel and each rank trains on its shard.
 
-    Output (``out_dir``, rank 0 only): ``checkpoint.pt`` every ``checkpoint_every`` steps and at
-    the end, ``log.csv`` (a row every ``log_every`` steps), TensorBoard events in ``tb/`` when
+    Output (``out_dir``, rank 0 only): ``checkpoint.pt`` every ``checkpoint_every`` steps, at the
+    first log step after ``checkpoint_minutes`` of wall time since the last one, and at the end,
+    ``log.csv`` (a row every ``log_every`` steps), TensorBoard events in ``tb/`` when
     ``tensorboard`` is installed. ``progress``: tqdm bar (None: only when stderr is a terminal).
     ``callbacks``: extra objects with any of the hooks of ``tsssl.train.callbacks`` (called on
     every rank). ``seed`` seeds torch / numpy / random (plus the rank) at the start of a fresh
     run and every epoch's data order: the same seed repeats a run on the same device.
+
+    Interruption: during ``fit`` (in the main thread) SIGINT and SIGTERM let the optimiser step
+    under way finish, then write a checkpoint (with ``out_dir``) and raise ``TrainingInterrupted``
+    (a KeyboardInterrupt); under DDP the ranks agree at the next log step and stop there together.
+    Resume: ``fit(resume=...)`` continues a checkpoint bit for bit with the same settings; a run
+    asked to be longer than the checkpoint's continues on the longer run's warm-up/cosine lr curve
+    from the checkpoint's step on; one already past the steps asked for is a ValueError.
 
     Under DDP the Trainer initialises the process group when torchrun's env asks for one and
     leaves it initialised after ``fit`` (the script may train again); methods with parameters
@@ -205,6 +243,7 @@ class Trainer:
         seed: int = 0,
         out_dir: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
+        checkpoint_minutes: float | None = None,
         log_every: int = 20,
         progress: bool | None = None,
         compile: bool = False,
@@ -217,19 +256,15 @@ class Trainer:
         self.batch_size = _positive_int("batch_size", batch_size)
         self.log_every = _positive_int("log_every", log_every)
         self.checkpoint_every = _positive_int("checkpoint_every", checkpoint_every, allow_none=True)
-        for name, value, ok, accepted in (
-            ("lr", lr, lambda v: v > 0, "> 0"),
-            ("weight_decay", weight_decay, lambda v: v >= 0, ">= 0"),
-            ("warmup_frac", warmup_frac, lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("min_lr_ratio", min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
-        ):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not ok(value)
-            ):
-                raise ValueError(f"{name} must be a number {accepted}, got {value!r}")
+        self.lr = _number("lr", lr, lambda v: v > 0, "> 0")
+        self.weight_decay = _number("weight_decay", weight_decay, lambda v: v >= 0, ">= 0")
+        self.warmup_frac = _number("warmup_frac", warmup_frac, lambda v: 0 <= v < 1, "in [0, 1)")
+        self.min_lr_ratio = _number("min_lr_ratio", min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]")
+        self.checkpoint_minutes = (
+            None
+            if checkpoint_minutes is None  # no time-based checkpoints
+            else _number("checkpoint_minutes", checkpoint_minutes, lambda v: v > 0, "> 0 (or None: off)")
+        )
         if grad_clip is not None and (
             isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)) or not grad_clip >= 0
         ):
@@ -246,10 +281,9 @@ class Trainer:
                 f"precision='fp16' needs CUDA (autocast + GradScaler) but the device is "
                 f"{self.device.type!r}; on the CPU use precision='bf16' or 'fp32'"
             )
-        if checkpoint_every is not None and out_dir is None:
-            raise ValueError("checkpoint_every needs out_dir (where checkpoint.pt is written)")
-        self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.warmup_frac, self.min_lr_ratio = float(warmup_frac), float(min_lr_ratio)
+        for name, value in (("checkpoint_every", checkpoint_every), ("checkpoint_minutes", checkpoint_minutes)):
+            if value is not None and out_dir is None:
+                raise ValueError(f"{name} needs out_dir (where checkpoint.pt is written)")
         self.grad_clip = float(grad_clip) if grad_clip else None
         self.precision, self.seed = precision, seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -278,6 +312,7 @@ class Trainer:
             "seed": self.seed,
             "out_dir": None if self.out_dir is None else str(self.out_dir),
             "checkpoint_every": self.checkpoint_every,
+            "checkpoint_minutes": self.checkpoint_minutes,
             "log_every": self.log_every,
             "compile": self.compile,
             "drop_last": self.drop_last,
@@ -310,7 +345,8 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------------
     def fit(self, method: nn.Module, data: Any, resume: bool | str | os.PathLike = False) -> TrainResult:
         """Train ``method`` on ``data`` (a Tensor, a tuple/list of Tensors, a WindowSet or a
-        Dataset); ``resume=True`` continues from ``out_dir/checkpoint.pt`` (or ``resume=path``)."""
+        Dataset); ``resume=True`` continues from ``out_dir/checkpoint.pt`` (or ``resume=path``).
+        SIGINT / SIGTERM: ``TrainingInterrupted`` after a checkpoint (see the class docstring)."""
         if not isinstance(method, nn.Module) or not callable(getattr(method, "training_step", None)):
             raise ValueError(
                 f"method must be an nn.Module with training_step(batch) (a tsssl Method), got {type(method).__name__}"
@@ -320,12 +356,18 @@ class Trainer:
         self._optimiser(run, ckpt)
         self._wrap(run)
         run.cbs = self._callbacks(run.ctx)
-        try:
-            elapsed = self._loop(run)
-            return self._finish(run, elapsed)
-        finally:
-            run.cbs.close()
-            method.train(was_training)
+        with _stop_requests(run):
+            try:
+                elapsed = self._loop(run)
+                result = self._finish(run, elapsed)
+            finally:
+                run.cbs.close()
+                method.train(was_training)
+        if run.interrupt is not None:
+            # the signal came after the last step's check: the run is complete and its final
+            # checkpoint written, but the caller asked to stop, so it still gets the interrupt
+            raise self._interrupted(run)
+        return result
 
     # -- phases of fit ---------------------------------------------------------------------------
     def _run_device(self, ctx: distributed.DistContext) -> torch.device:
@@ -343,20 +385,17 @@ class Trainer:
     def _restore(
         self, method: nn.Module, data: Any, resume: bool | str | os.PathLike
     ) -> tuple[_Run, dict[str, Any] | None]:
-        """Set up the process group and device, load the checkpoint ``resume`` names, put ``method``
-        on the device in train mode with the checkpoint's weights (a fresh run: seed every RNG), cut
-        ``data`` into batches and restore the run's position and RNGs. Returns the run and the
-        checkpoint (None for a fresh run) whose optimiser state ``_optimiser`` loads."""
+        """Set up the process group and device, load the checkpoint ``resume`` names, cut ``data``
+        into batches and check that the checkpoint fits them and the length asked for; only then
+        put ``method`` on the device in train mode with the checkpoint's weights (a fresh run: seed
+        every RNG) and restore the run's position and RNGs. Returns the run and the checkpoint
+        (None for a fresh run) whose optimiser state ``_optimiser`` loads."""
         ctx = distributed.setup(self.device.type)
         device = self._run_device(ctx)
         ckpt_path = resolve_resume(resume, self.out_dir)
         ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None
-        method.to(device)
-        method.train()
-        if ckpt is not None:
-            method.load_state_dict(ckpt["method"])
-        else:
-            seed_everything(self.seed + ctx.rank)
+        # the data order comes from generators of its own (no global RNG drawn), so the batches
+        # can be cut before the method is touched: a checkpoint that does not fit leaves it as it was
         batches = make_batches(
             data,
             self.batch_size,
@@ -367,12 +406,22 @@ class Trainer:
             drop_last=self.drop_last,
             on_device=self.on_device,
         )
+        total = self.total_steps(batches.steps_per_epoch)
+        if ckpt_path is not None and ckpt is not None:
+            self._check_compatible(ckpt, batches.n, ctx.world_size, ckpt_path)
+            self._check_length(ckpt["step"], total, ckpt_path)
+        method.to(device)
+        method.train()
+        if ckpt is not None:
+            method.load_state_dict(ckpt["method"])
+        else:
+            seed_everything(self.seed + ctx.rank)
         run = _Run(
             method=method,
             device=device,
             ctx=ctx,
             batches=batches,
-            total=self.total_steps(batches.steps_per_epoch),
+            total=total,
             ckpt_file=self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None,
             loss_sum=torch.zeros((), dtype=torch.float32, device=device),
             bad_at=torch.full((), _NOT_BAD, dtype=torch.int64, device=device),
@@ -382,10 +431,9 @@ class Trainer:
         return run, ckpt
 
     def _resume_position(self, run: _Run, ckpt: dict[str, Any], path: Path) -> None:
-        """Check that ``ckpt`` (read from ``path``) fits this run, then restore this rank's RNGs
-        and the run's position: step, epoch, batch, log history and the open log window."""
+        """Restore this rank's RNGs from ``ckpt`` (read from ``path``) and the run's position:
+        step, epoch, batch, log history and the open log window."""
         ctx = run.ctx
-        self._check_compatible(ckpt, run.batches.n, ctx.world_size, path)
         rngs, carries = ckpt["rng"], ckpt["loss_carry"]
         restore_rng_state(rngs[ctx.rank] if len(rngs) == ctx.world_size else rngs[0])
         run.step, run.epoch, run.pos = ckpt["step"], ckpt["epoch"], ckpt["pos"]
@@ -509,6 +557,7 @@ class Trainer:
         )
         t0 = time.perf_counter()
         run.t_start = run.t_last = t0
+        run.t_checkpoint = _clock()
         run.step_at_last_log = run.step
         while run.step < total:
             for batch in run.batches.epoch(run.epoch, run.pos):
@@ -518,12 +567,18 @@ class Trainer:
                 run.n_acc += 1
                 cbs("on_step_end", run.step)
                 last = run.step == total
-                if run.step % self.log_every == 0 or last:
+                boundary = run.step % self.log_every == 0 or last
+                if boundary:
                     self._log(run)
+                stop = timed = False
+                if boundary or run.interrupt is not None:  # off the boundaries: one attribute read
+                    stop, timed = self._stop_or_timed(run, boundary)
                 if ckpt_file is not None and (
-                    last or (self.checkpoint_every and run.step % self.checkpoint_every == 0)
+                    last or stop or timed or (self.checkpoint_every and run.step % self.checkpoint_every == 0)
                 ):
                     self._checkpoint(run, ckpt_file)
+                if stop:
+                    raise self._interrupted(run)
                 if last:
                     break
             if run.pos >= spe:
@@ -573,6 +628,47 @@ class Trainer:
                     f"resume: the checkpoint {path} was written with {what} = {saved}, this run has "
                     f"{now}; resume with the same data, batch_size and number of processes"
                 )
+
+    def _check_length(self, step: int, total: int, path: Path) -> None:
+        """A checkpoint at ``step`` can continue to ``total`` steps (equal: nothing left to do)."""
+        if step > total:
+            raise ValueError(
+                f"resume: the run is already at step {step} (checkpoint {path}), past the {total} steps "
+                f"asked for (epochs={self.epochs}, max_steps={self.max_steps}); ask for more or start a new run"
+            )
+
+    def _stop_or_timed(self, run: _Run, boundary: bool) -> tuple[bool, bool]:
+        """(stop: a signal asked the run to stop, timed: ``checkpoint_minutes`` have passed since the
+        last checkpoint) after step ``run.step``; ``boundary``: a log step. One process acts on a
+        signal after any step, on the clock at log steps. Under DDP both wait for a log step and
+        one max-all-reduce there gives every rank the same answer (a signal that reached one rank
+        stops all; one rank's clock is enough), so that all take the same collectives."""
+        timed = (
+            boundary
+            and self.checkpoint_minutes is not None
+            and _clock() - run.t_checkpoint >= 60.0 * self.checkpoint_minutes
+        )
+        stop = run.interrupt is not None
+        if not run.ctx.enabled:
+            return stop, timed
+        if not boundary:
+            return False, False
+        flags = distributed.all_reduce(torch.tensor([stop, timed], dtype=torch.int32, device=run.device), "max")
+        stop, timed = (bool(v) for v in flags.tolist())
+        return stop, timed
+
+    def _interrupted(self, run: _Run) -> TrainingInterrupted:
+        """The exception of a run stopped by a signal at ``run.step`` (its checkpoint written)."""
+        checkpoint = run.last_checkpoint if run.ckpt_file is not None else None
+        where = f"checkpoint written to {checkpoint}" if checkpoint else "no checkpoint: the Trainer has no out_dir"
+        name = run.interrupt or "a signal to another rank"
+        return TrainingInterrupted(
+            f"interrupted at step {run.step} of {run.total} ({name}); {where}",
+            step=run.step,
+            total_steps=run.total,
+            checkpoint=checkpoint,
+            signal=run.interrupt,
+        )
 
     def _diverged(self, run: _Run, bad_step: int, value: float | None) -> None:
         epoch = (bad_step - 1) // run.batches.steps_per_epoch
@@ -645,6 +741,7 @@ class Trainer:
             )
         distributed.barrier()
         run.last_checkpoint, run.last_checkpoint_step = path, run.step
+        run.t_checkpoint = _clock()
         run.cbs("on_checkpoint", path, run.step)
 
 
@@ -675,7 +772,9 @@ class _Run:
     last_checkpoint_step: int | None = None
     t_start: float = 0.0  # perf_counter at the start of the loop
     t_last: float = 0.0  # perf_counter at the last log
+    t_checkpoint: float = 0.0  # _clock() at the last checkpoint (or the start of the loop)
     step_at_last_log: int = 0
+    interrupt: str | None = None  # name of the first SIGINT / SIGTERM received during the loop
     # set by _optimiser, _wrap and fit
     ema: MomentumUpdater = field(init=False)
     base_momentum: float = field(init=False)
@@ -686,3 +785,30 @@ class _Run:
     scaler: torch.amp.GradScaler | None = field(init=False)
     model: nn.Module = field(init=False)  # what the loop calls: method, in DDP / compiled
     cbs: CallbackList = field(init=False)
+
+
+@contextmanager
+def _stop_requests(run: _Run) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM only write their name into ``run.interrupt``,
+    which the loop reads after each step. Only the first is kept: a second signal while the
+    checkpoint is written changes nothing (and the write is atomic anyway). Installed only where
+    Python allows handlers (the main thread of the main interpreter); the previous handlers are
+    put back on the way out, whatever happens."""
+
+    def request(signum: int, frame: Any) -> None:
+        if run.interrupt is None:
+            run.interrupt = signal.Signals(signum).name
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        try:
+            for sig in _STOP_SIGNALS:
+                previous[sig] = signal.signal(sig, request)
+        except ValueError:  # a subinterpreter's main thread: no handlers there
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            # None: a handler installed outside Python, which cannot be put back; the default then
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
