@@ -27,6 +27,7 @@ from typing import Any
 
 from tsssl import registry
 from tsssl.registry import (
+    COMPILE_MODES,
     ENCODERS,
     FEATURES,
     MODALITIES,
@@ -60,9 +61,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "precision": PRECISIONS,
     "source": SOURCES,
     "probe": PROBES,
+    "compile": COMPILE_MODES,
 }
 #: the Trainer's settings among RunConfig's keys (what tsssl.pipeline.make_trainer reads)
-TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed")
+TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed", "compile")
 #: keys a resumed run may not change: its checkpoint was trained on these data, windows and model
 RESUME_FIXED = (
     "modality", "method", "encoder", "encoder_kwargs", "method_kwargs", "source", "tickers", "start", "end",
@@ -135,6 +137,7 @@ class RunConfig:
     device: str = "auto"
     precision: str = "fp32"
     seed: int = 0
+    compile: str | None = None  # a torch.compile mode (tsssl.registry.COMPILE_MODES); None: eager
     # checkpoints of a `tsssl train` run: every this many steps and every this many minutes
     checkpoint_every: int | None = 100
     checkpoint_minutes: float | None = 5.0
@@ -206,7 +209,7 @@ _TABLES = {
 }
 _OPTIONAL = {
     "start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs", "checkpoint_every",
-    "checkpoint_minutes",
+    "checkpoint_minutes", "compile",
 }  # fmt: skip
 _AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1, "checkpoint_every": 1}
 

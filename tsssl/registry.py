@@ -35,6 +35,8 @@ FEATURES = ("ohlcv", "ohlcv+padic")
 FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
 REBALANCE = ("v1", "v2", "v3", "none")
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: torch.compile modes of the Trainer ("eager": the dynamo trace alone, without code generation)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "eager")
 SOURCES = ("sample", "tickers", "file")
 PROBES = ("logreg", "mlp")
 #: how the decision threshold is chosen on the validation slice (tsssl.evaluate.choose_threshold)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tsssl.registry import ENCODERS, PRECISIONS
+from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS
 
 # argparse dest -> RunConfig key, for the flags that map one to one
 DATA_FLAG_KEYS = ("tickers", "start", "end", "cache_dir", "data", "window", "horizon", "test_start", "embargo")
-TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision")
+TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision", "compile")
 
 
 def add_source_arguments(d: argparse._ArgumentGroup) -> None:
@@ -65,6 +65,16 @@ def add_training_arguments(t: argparse._ArgumentGroup, encoder: bool = True) -> 
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
     t.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
     t.add_argument("--precision", choices=PRECISIONS, default=None, help="default fp32")
+    t.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="train through torch.compile (off by default): default, reduce-overhead (CUDA graphs), "
+        "max-autotune, or eager (trace only)",
+    )
 
 
 def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:

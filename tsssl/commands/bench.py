@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from tsssl import registry
-from tsssl.registry import PRECISIONS
+from tsssl.registry import COMPILE_MODES, PRECISIONS
 
 HELP = "measure training throughput (windows/s) and peak memory per method x encoder x batch x precision"
 
@@ -85,7 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t = parser.add_argument_group("timing")
     t.add_argument("--steps", type=_int_at_least(1), default=20, help="timed steps per case (default 20)")
     t.add_argument("--warmup", type=_int_at_least(0), default=3, help="untimed steps first (default 3)")
-    t.add_argument("--compile", action="store_true", help="train through torch.compile (Trainer(compile=True))")
+    t.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=False,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="train through torch.compile: default, reduce-overhead (CUDA graphs), max-autotune, or eager",
+    )
     t.add_argument("--seed", type=int, default=0, help="default 0")
 
     d = parser.add_argument_group("windows (20 days, horizon 5, ohlcv: issue 7's 20x5 windows)")
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"tsssl bench: {windows.description}")
     print(
         f"  {args.warmup} warm-up + {args.steps} timed steps per case, data on the device"
-        f"{', torch.compile' if args.compile else ''}"
+        f"{f', torch.compile ({args.compile})' if args.compile else ''}"
     )
     print(
         f"  machine: {machine['cpu']} ({machine['cpu_count']} CPUs, {machine['torch_threads']} torch threads)"

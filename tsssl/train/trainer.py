@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tsssl.registry import PRECISIONS
+from tsssl.registry import COMPILE_MODES, PRECISIONS
 from tsssl.train import distributed
 from tsssl.train.callbacks import (
     CallbackList,
@@ -175,6 +175,17 @@ def _number(name: str, value: Any, ok: Callable[[float], bool], accepted: str) -
     return float(value)
 
 
+def _compile_mode(value: bool | str) -> str | bool:
+    """False, or the torch.compile mode ("default" for True; "eager": the eager backend)."""
+    if value is False or value is None:
+        return False
+    if value is True:
+        return "default"
+    if value in COMPILE_MODES:
+        return value
+    raise ValueError(f"compile={value!r}; accepted: True, False or one of {', '.join(COMPILE_MODES)}")
+
+
 def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int) -> int:
     """Optimiser steps of a run: ``epochs`` x ``steps_per_epoch`` capped by ``max_steps``; only
     one of the two given: that one; neither: one epoch."""
@@ -203,7 +214,9 @@ class Trainer:
 
     Hardware: ``device`` "auto" (CUDA when available) / "cpu" / "cuda[:N]"; ``precision``
     "fp32", "bf16" (autocast, CPU and CUDA) or "fp16" (autocast + GradScaler, CUDA only);
-    ``compile=True`` runs the step through ``torch.compile``. ``on_device`` "auto" keeps tensor
+    ``compile`` runs the step through ``torch.compile``: True or "default", "reduce-overhead"
+    (CUDA graphs on a GPU) or "max-autotune" (its modes), or "eager" (the dynamo trace without
+    code generation: checks that a method compiles, quickly, e.g. on a CPU). ``on_device`` "auto" keeps tensor
     data resident on the device when it takes less than half the free memory (always on the
     CPU); True / False force it. Under ``torchrun`` (WORLD_SIZE > 1) or an initialised process
     group the method is wrapped in DistributedDataParallel and each rank trains on its shard.
@@ -246,7 +259,7 @@ class Trainer:
         checkpoint_minutes: float | None = None,
         log_every: int = 20,
         progress: bool | None = None,
-        compile: bool = False,
+        compile: bool | str = False,
         drop_last: bool = True,
         on_device: bool | str = "auto",
         callbacks: Iterable[Any] = (),
@@ -289,7 +302,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress, self.compile, self.drop_last, self.on_device = (
             progress,
-            bool(compile),
+            _compile_mode(compile),
             bool(drop_last),
             on_device,
         )
@@ -485,8 +498,10 @@ class Trainer:
                 device_ids=[run.device.index] if run.device.type == "cuda" else None,
                 find_unused_parameters=bool(getattr(run.method, "find_unused_parameters", False)),
             )
-        if self.compile:
-            model = torch.compile(model)
+        if self.compile == "eager":
+            model = torch.compile(model, backend="eager")
+        elif self.compile:
+            model = torch.compile(model, mode=self.compile)
         run.model = model
 
     def _step_fn(self, run: _Run) -> Callable[[Any, int], None]:
