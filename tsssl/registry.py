@@ -128,6 +128,7 @@ METHODS: dict[str, MethodSpec] = {
             "LSTM",
             timeseries=Use("cross-entropy (class-weighted)", _WINDOWS),
         ),
+        # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),
         _spec(
             "jigsaw",

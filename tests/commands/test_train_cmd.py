@@ -177,3 +177,15 @@ def test_torchrun_two_processes_train_once_rank_zero_reports(tmp_path):
     # both ranks' batches count: the global batch is 2 x 128
     assert ckpt["world_size"] == 2 and m["steps"] == ckpt["step"] > 0
     assert m["n_train"] // (2 * 128) == m["steps"]
+
+
+def test_method_and_encoder_kwargs_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "kw"
+    argv = [*TINY, "--max-steps", "2", "--out", str(out)]
+    assert main(["train", *argv, "--method-kwargs", "loss=pair_margin", "margin=0.5", "--encoder-kwargs", "hidden=8"]) == 0
+    cfg = resolve_config(out / "config.toml")
+    assert cfg.method_kwargs == {"loss": "pair_margin", "margin": 0.5} and cfg.encoder_kwargs["hidden"] == 8
+    with pytest.raises(SystemExit) as err:
+        main(["train", *TINY, "--max-steps", "2", "--out", str(tmp_path / "bad"), "--method-kwargs", "nope=1"])
+    msg = capsys.readouterr().err
+    assert err.value.code == 2 and "'nope'" in msg and "accepted" in msg and "Traceback" not in msg

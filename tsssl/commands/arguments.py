@@ -6,7 +6,13 @@ Every default is None: only the flags actually given override a config file.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS
 
@@ -77,12 +83,37 @@ def add_training_arguments(t: argparse._ArgumentGroup, encoder: bool = True) -> 
     )
 
 
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value): the value read as a TOML value (3, 0.2, true, [32, 64], "x"),
+    else as a plain string (``loss=triplet``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. temperature=0.2)")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def add_kwargs_arguments(g: argparse._ArgumentGroup) -> None:
+    """--method-kwargs / --encoder-kwargs KEY=VALUE ...: the config file's tables, from the command line."""
+    g.add_argument("--method-kwargs", nargs="+", type=key_value, default=None, metavar="KEY=VALUE",
+                   help="arguments of the method, e.g. loss=triplet margin=0.5 temperature=0.2")  # fmt: skip
+    g.add_argument("--encoder-kwargs", nargs="+", type=key_value, default=None, metavar="KEY=VALUE",
+                   help="sizes of the encoder, e.g. hidden=64 layers=2")  # fmt: skip
+
+
 def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:
     """RunConfig overrides from the flags named by ``keys`` (None: not given); --sample selects
     the bundled sample."""
     overrides: dict[str, Any] = {k: getattr(args, k, None) for k in keys}
     if getattr(args, "sample", None):
         overrides["source"] = "sample"
+    for key in ("method_kwargs", "encoder_kwargs"):
+        pairs = getattr(args, key, None)
+        if pairs:
+            overrides[key] = dict(pairs)
     return overrides
 
 

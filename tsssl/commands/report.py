@@ -35,6 +35,7 @@ from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
+    add_kwargs_arguments,
     add_output_arguments,
     add_source_arguments,
     add_split_arguments,
@@ -93,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     t = parser.add_argument_group("training and evaluation")
     add_training_arguments(t)
+    add_kwargs_arguments(t)
     t.add_argument(
         "--probe",
         choices=PROBES,

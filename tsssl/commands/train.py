@@ -28,6 +28,7 @@ from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
+    add_kwargs_arguments,
     add_output_arguments,
     add_source_arguments,
     add_split_arguments,
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"{'|'.join(windows)} (default siamcl); {'|'.join(others)} with --modality image / text",
     )
     g.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
+    add_kwargs_arguments(g)
     g.add_argument(
         "--modality",
         choices=MODALITIES,
