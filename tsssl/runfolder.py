@@ -112,8 +112,12 @@ class RunFolder:
             raise ValueError(
                 f"{p} already holds a {self.kind} ({FINISHED[self.kind]}); choose another --out or pass --overwrite"
             )
+        if (p / RESUME_FROM[self.kind]).exists():
+            raise ValueError(f"{p} holds an unfinished {self.kind}; pass --resume to continue it, --overwrite to "
+                             "replace it, or choose another --out")  # fmt: skip
         foreign = sorted(n for n in present if n not in ours)
-        what = f"files tsssl did not write ({', '.join(foreign[:5])})" if foreign else f"an unfinished {self.kind}"
+        noun = {"train": "run (killed before its first checkpoint)", "report": "report"}[self.kind]
+        what = f"files tsssl did not write ({', '.join(foreign[:5])})" if foreign else f"an unfinished {noun}"
         raise ValueError(f"{p} is not empty: it holds {what}; choose another --out or pass --overwrite")
 
     def contents(self) -> list[str]:
