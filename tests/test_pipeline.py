@@ -117,6 +117,34 @@ def test_ssl_method_trains_one_encoder_and_fits_a_probe_per_rebalance(splits):
         assert c.test_score.shape == (len(sd.test),) and c.val_score.shape == (len(sd.val),)
         assert c.projection.shape == (len(sd.test), 2) and "probe" in c.scored_by
         assert c.key == ("siamcl", "ohlcv+padic", c.rebalance, 1)
+    # the encoder's diagnostics at its last step, shared by the probes of one encoder
+    d = cells[0].diagnostics
+    assert d == cells[1].diagnostics and d["step"] == 2 and d["n_probe"] == 512 and "history" not in d
+    assert 0 <= d["alignment"] <= 4 and d["uniformity"] <= 0 and 1 <= d["effective_rank"] <= d["dim"]
+
+
+def test_cell_diagnostics_round_trip_through_the_cell_store(splits, tmp_path):
+    from tsssl.pipeline.cellstore import CellStore
+
+    cell = pipeline.run_method("lstm", _tiny_cfg(), splits["ohlcv"], ["v1"], seed=0, project=False)[0]
+    assert cell.diagnostics["alignment"] is None and cell.diagnostics["effective_rank"] > 1  # no views
+    store = CellStore(tmp_path / "cells")
+    store.save(cell)
+    assert store.load("lstm", "ohlcv", "v1", 0).diagnostics == cell.diagnostics
+
+
+def test_train_and_probe_writes_the_diagnostics_into_metrics_json(tmp_path):
+    import json
+
+    cfg = resolve_config(None, {**TINY, "max_steps": 3, "out": str(tmp_path / "run")})
+    metrics = pipeline.train_and_probe(cfg)
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["diagnostics"]
+    assert saved == metrics["diagnostics"]
+    for key in ("alignment", "uniformity", "effective_rank", "collapsed", "dim", "step", "history"):
+        assert key in saved, key
+    assert saved["step"] == 3 and [e["step"] for e in saved["history"]] == [3]
+    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
+    assert header.endswith("diag_step,alignment,uniformity,effective_rank,collapsed")
 
 
 def test_no_positive_in_validation_falls_back_to_a_stated_fixed_threshold():

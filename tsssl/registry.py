@@ -84,7 +84,12 @@ def _spec(name: str, target: str, label: str, **uses: Use) -> MethodSpec:
 METHODS: dict[str, MethodSpec] = {
     s.name: s
     for s in (
-        _spec("siamcl", "siamcl:SiamCL", "SiamCL", timeseries=Use("nt_xent (or pair_margin)", _WINDOWS)),
+        _spec(
+            "siamcl",
+            "siamcl:SiamCL",
+            "SiamCL",
+            timeseries=Use("nt_xent (or any pair loss of the library: loss=...)", _WINDOWS),
+        ),
         _spec(
             "cpc",
             "cpc:CPC",
@@ -127,6 +132,50 @@ METHODS: dict[str, MethodSpec] = {
             "supervised:SupervisedBaseline",
             "LSTM",
             timeseries=Use("cross-entropy (class-weighted)", _WINDOWS),
+        ),
+        _spec(
+            "deepcluster",
+            "deepcluster:DeepCluster",
+            "DeepCluster",
+            timeseries=Use("cross-entropy on k-means pseudo-labels (memory of recent windows)", _WINDOWS),
+        ),
+        _spec(
+            "swav",
+            "swav:SwAV",
+            "SwAV",
+            timeseries=Use("swapped prediction of Sinkhorn codes (prototypes)", _WINDOWS),
+        ),
+        _spec(
+            "order",
+            "order:OrderVerification",
+            "Order verification",
+            timeseries=Use("binary cross-entropy (segments in order vs shuffled)", _WINDOWS),
+        ),
+        _spec(
+            "arrow",
+            "arrow:ArrowOfTime",
+            "Arrow of time",
+            timeseries=Use("binary cross-entropy (forward vs reversed)", _WINDOWS),
+        ),
+        _spec("tcn", "tcn:TCN", "TCN", timeseries=Use("nt_xent (time-shifted sub-windows)", _WINDOWS)),
+        _spec(
+            "autoregressive",
+            "autoregressive:Autoregressive",
+            "Autoregressive",
+            timeseries=Use("MSE of the next day's standardised features", _WINDOWS),
+        ),
+        _spec("nnclr", "nnclr:NNCLR", "NNCLR", timeseries=Use("info_nce with nearest-neighbour positives", _WINDOWS)),
+        _spec(
+            "instdisc",
+            "instdisc:InstDisc",
+            "InstDisc (memory bank)",
+            timeseries=Use("nce over a memory bank (non-parametric softmax)", _WINDOWS),
+        ),
+        _spec(
+            "masked",
+            "masked:MaskedReconstruction",
+            "Masked reconstruction",
+            timeseries=Use("MSE on masked spans of the standardised window", _WINDOWS),
         ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),

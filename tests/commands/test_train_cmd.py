@@ -182,7 +182,9 @@ def test_torchrun_two_processes_train_once_rank_zero_reports(tmp_path):
 def test_method_and_encoder_kwargs_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "kw"
     argv = [*TINY, "--max-steps", "2", "--out", str(out)]
-    assert main(["train", *argv, "--method-kwargs", "loss=pair_margin", "margin=0.5", "--encoder-kwargs", "hidden=8"]) == 0
+    assert (
+        main(["train", *argv, "--method-kwargs", "loss=pair_margin", "margin=0.5", "--encoder-kwargs", "hidden=8"]) == 0
+    )
     cfg = resolve_config(out / "config.toml")
     assert cfg.method_kwargs == {"loss": "pair_margin", "margin": 0.5} and cfg.encoder_kwargs["hidden"] == 8
     with pytest.raises(SystemExit) as err:

@@ -56,6 +56,10 @@ def test_every_output_is_written_and_json_round_trips(written):
         missing = [k for k in REQUIRED if k not in r]
         assert not missing, missing
         assert r["n_seeds"] == 2 and r["seeds"] == [0, 1] and len(r["per_seed"]) == 2
+        d, seeds = r["diagnostics"], [s["diagnostics"] for s in r["per_seed"]]
+        assert d["n_seeds"] == 2 and d["effective_rank"] == pytest.approx(np.mean([s["effective_rank"] for s in seeds]))
+        assert d["collapsed"] == any(s["collapsed"] for s in seeds)
+        assert (d["alignment"] is None) == (r["method"] == "lstm")  # the baseline has no views
     with pytest.raises(ValueError, match="no report"):
         rep.load_report(out / "missing")
 
@@ -181,6 +185,7 @@ def test_markdown_has_the_talk_shaped_table(written):
         "Base rate and lift",
         "PR-AUC",
         "A DIFFERENT READING",
+        "## Representation diagnostics (final step)",
         "Purge 5 trading days",
         "Seeds: 0, 1",
         "tsssl 0.1",

@@ -1,11 +1,14 @@
-"""info_nce, nt_xent and n_pair against naive loop references in float64 (values and grads)."""
+"""info_nce, nt_xent and n_pair against naive loop references in float64 (values and grads),
+with and without the hard-negative options (debiased tau_plus, hardness beta, extra negatives)."""
 
 import math
+import re
 
 import pytest
 import torch
 
 from tsssl.losses import info_nce, n_pair, nt_xent
+from tsssl.losses.info_nce import hard_negative_log_partition
 
 
 def _cos(a, b):
@@ -170,4 +173,160 @@ def test_n_pair_matches_naive(l2_reg):
 )
 def test_argument_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+# -- hard negatives: debiased (Chuang et al. 2020) and hardness-weighted (Robinson et al. 2021) --
+
+
+def naive_hard_row(s, positives, negatives, t, tau_plus, beta):
+    """One query's loss, written out as in the papers: s are its similarities over t (a list)."""
+    n = len(negatives)
+    imp = [torch.exp(beta * s[j]) for j in negatives]  # importance weights exp(beta s_j)
+    reweighted = sum(imp[i] * torch.exp(s[j]) for i, j in enumerate(negatives)) / (sum(imp) / n)
+    pos_mean = sum(torch.exp(s[p]) for p in positives) / len(positives)
+    ng = (reweighted - tau_plus * n * pos_mean) / (1 - tau_plus)
+    ng = torch.clamp(ng, min=n * math.exp(-1 / t))
+    return sum(-torch.log(torch.exp(s[p]) / (torch.exp(s[p]) + ng)) for p in positives) / len(positives)
+
+
+def naive_hard_info_nce(query, keys, mask, t, tau_plus, beta, extra=None, normalize=True):
+    sim = _cos if normalize else _dot
+    B, K = query.shape[0], keys.shape[0]
+    total, rows = 0.0, 0
+    for i in range(B):
+        cols = [keys[k] for k in range(K)] + ([] if extra is None else [extra[i, j] for j in range(extra.shape[1])])
+        s = [sim(query[i], c) / t for c in cols]
+        positives = [k for k in range(K) if mask[i][k]]
+        if not positives:
+            continue
+        negatives = [k for k in range(len(cols)) if k >= K or not mask[i][k]]
+        total = total + naive_hard_row(s, positives, negatives, t, tau_plus, beta)
+        rows += 1
+    return total / rows
+
+
+def naive_hard_nt_xent(z1, z2, t, tau_plus, beta):
+    N = z1.shape[0]
+    views = [z1[i] for i in range(N)] + [z2[i] for i in range(N)]
+    total = 0.0
+    for a in range(2 * N):
+        partner = a + N if a < N else a - N
+        s = [_cos(views[a], views[k]) / t for k in range(2 * N)]
+        negatives = [k for k in range(2 * N) if k not in (a, partner)]
+        total = total + naive_hard_row(s, [partner], negatives, t, tau_plus, beta)
+    return total / (2 * N)
+
+
+HARD = [(0.1, 0.0), (0.0, 1.0), (0.1, 1.0), (0.3, 0.5)]
+
+
+@pytest.mark.parametrize("tau_plus, beta", HARD)
+def test_hard_info_nce_diagonal_matches_naive(tau_plus, beta):
+    leaves = _leaves((5, 3), (5, 3), seed=6)
+    eye = torch.eye(5, dtype=torch.bool).tolist()
+    _compare(
+        lambda q, k: info_nce(q, k, temperature=0.5, tau_plus=tau_plus, beta=beta),
+        lambda q, k: naive_hard_info_nce(q, k, eye, 0.5, tau_plus, beta),
+        leaves,
+    )
+
+
+@pytest.mark.parametrize("tau_plus, beta", HARD)
+def test_hard_info_nce_mask_form_with_extra_negatives_matches_naive(tau_plus, beta):
+    mask = torch.tensor(
+        [[1, 0, 0, 1, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 1]], dtype=torch.bool
+    )  # two positives in rows 0 and 3; row 2 has none and is ignored
+    leaves = _leaves((4, 3), (6, 3), (4, 2, 3), seed=7)
+    _compare(
+        lambda q, k, e: info_nce(q, k, mask, temperature=0.4, tau_plus=tau_plus, beta=beta, extra_negatives=e),
+        lambda q, k, e: naive_hard_info_nce(q, k, mask.tolist(), 0.4, tau_plus, beta, extra=e),
+        leaves,
+    )
+
+
+def test_hard_info_nce_dot_products_match_naive():
+    leaves = _leaves((4, 3), (4, 3), seed=8)
+    eye = torch.eye(4, dtype=torch.bool).tolist()
+    _compare(
+        lambda q, k: info_nce(q, k, temperature=2.0, normalize=False, tau_plus=0.2, beta=0.5),
+        lambda q, k: naive_hard_info_nce(q, k, eye, 2.0, 0.2, 0.5, normalize=False),
+        leaves,
+    )
+
+
+@pytest.mark.parametrize("tau_plus, beta", HARD)
+def test_hard_nt_xent_matches_naive(tau_plus, beta):
+    leaves = _leaves((4, 3), (4, 3), seed=9)
+    _compare(
+        lambda a, b: nt_xent(a, b, temperature=0.5, tau_plus=tau_plus, beta=beta),
+        lambda a, b: naive_hard_nt_xent(a, b, 0.5, tau_plus, beta),
+        leaves,
+    )
+
+
+def test_debiased_floor_is_reached_and_matches_naive():
+    # views nearly equal, tau_plus large: R - tau_plus n e^{s_p} < 0 for every query, so Ng sits
+    # on the floor n exp(-1/t) (zero gradient through the negatives there)
+    g = torch.Generator().manual_seed(10)
+    z1 = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    z2 = (z1 + 1e-3 * torch.randn(4, 3, generator=g, dtype=torch.float64)).requires_grad_(True)
+    z1.requires_grad_(True)
+    s = torch.nn.functional.normalize(z1, dim=1) @ torch.nn.functional.normalize(z2, dim=1).T / 0.5
+    n = 3
+    r = s.exp().sum(1) - s.diagonal().exp()
+    assert ((r - 0.9 * n * s.diagonal().exp()) < n * math.exp(-1 / 0.5)).all()  # the floor is active
+    _compare(
+        lambda a, b: info_nce(a, b, temperature=0.5, tau_plus=0.9),
+        lambda a, b: naive_hard_info_nce(a, b, torch.eye(4, dtype=torch.bool).tolist(), 0.5, 0.9, 0.0),
+        [z1, z2],
+    )
+
+
+def test_hard_negatives_off_is_the_plain_loss_bit_for_bit():
+    q, k = torch.randn(6, 4), torch.randn(6, 4)
+    mask = torch.rand(6, 6) < 0.3
+    assert torch.equal(info_nce(q, k, temperature=0.2, tau_plus=0.0, beta=0.0), info_nce(q, k, temperature=0.2))
+    assert torch.equal(info_nce(q, k, mask, 0.2, tau_plus=0.0, beta=0.0), info_nce(q, k, mask, 0.2))
+    assert torch.equal(nt_xent(q, k, 0.5, tau_plus=0.0, beta=0.0), nt_xent(q, k, 0.5))
+
+
+def test_extra_negatives_without_hard_options_match_naive():
+    leaves = _leaves((4, 3), (4, 3), (4, 3, 3), seed=11)
+    eye = torch.eye(4, dtype=torch.bool).tolist()
+    _compare(
+        lambda q, k, e: info_nce(q, k, temperature=0.3, extra_negatives=e),
+        lambda q, k, e: naive_hard_info_nce(q, k, eye, 0.3, 0.0, 0.0, extra=e),
+        leaves,
+    )
+
+
+def test_log_partition_limits():
+    logits = torch.tensor([[2.0, 0.5, -1.0, 1.5], [0.3, 0.2, 0.1, 0.0]], dtype=torch.float64)
+    pos = torch.tensor([[True, False, False, False], [False, True, False, False]])
+    neg = ~pos
+    # off: the log of the plain sum over the negatives
+    plain = torch.logsumexp(logits.masked_fill(pos, float("-inf")), dim=1)
+    torch.testing.assert_close(hard_negative_log_partition(logits, pos, neg, 1.0, 0.0, 0.0), plain)
+    # large beta: the weights concentrate on the hardest negative, Ng -> n * exp(max s_neg)
+    hardest = logits.masked_fill(pos, float("-inf")).amax(dim=1) + math.log(3)
+    torch.testing.assert_close(hard_negative_log_partition(logits, pos, neg, 1.0, 0.0, 200.0), hardest)
+    # no negatives in a row: log Ng = -inf, and the loss of that row is 0
+    none = torch.zeros_like(neg)
+    assert torch.isneginf(hard_negative_log_partition(logits, pos, none, 1.0, 0.1, 1.0)).all()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: info_nce(torch.randn(4, 3), torch.randn(4, 3), tau_plus=1.0), "tau_plus"),
+        (lambda: info_nce(torch.randn(4, 3), torch.randn(4, 3), tau_plus=-0.1), "tau_plus"),
+        (lambda: nt_xent(torch.randn(4, 3), torch.randn(4, 3), tau_plus=True), "tau_plus"),
+        (lambda: nt_xent(torch.randn(4, 3), torch.randn(4, 3), beta=-1.0), "beta"),
+        (lambda: info_nce(torch.randn(4, 3), torch.randn(4, 3), extra_negatives=torch.randn(4, 3)), "extra_negatives"),
+        (lambda: info_nce(torch.randn(4, 3), torch.randn(4, 3), extra_negatives=torch.randn(3, 2, 3)), "(4, S, 3)"),
+    ],
+)
+def test_hard_negative_argument_errors(call, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
         call()

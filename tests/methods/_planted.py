@@ -11,8 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
 from tsssl.data import build_windows, chronological_split, synthetic_market
-from tsssl.pipeline import make_window_method
 from tsssl.methods import channel_stats
+from tsssl.pipeline import make_window_method
 from tsssl.train import Trainer
 
 
@@ -43,5 +43,7 @@ def trained_vs_random(name, split, steps=60, batch_size=256, lr=3e-3, seed=0, **
                                 method_kwargs=method_kwargs, standardize=channel_stats(X),
                                 labels=split.train.y)  # fmt: skip
     random_auc = probe_pr_auc(__import__("copy").deepcopy(method.encoder), split)
-    Trainer(max_steps=steps, batch_size=batch_size, lr=lr, seed=seed, device="cpu", progress=False).fit(method, split.train)
+    Trainer(max_steps=steps, batch_size=batch_size, lr=lr, seed=seed, device="cpu", progress=False).fit(
+        method, split.train
+    )
     return probe_pr_auc(method.encoder, split), random_auc, float(np.mean(split.test.y))

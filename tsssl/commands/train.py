@@ -156,6 +156,8 @@ def _fmt(x: float | None) -> str:
 
 def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
     """The console summary of a run on price windows."""
+    from tsssl.train.diagnostics import describe
+
     p, s = m["probe"], m["split"]
     pr_auc = "n/a" if p.get("pr_auc") is None else f"{p['pr_auc']:.3f}"
     source = {"sample": "the bundled sample", "file": cfg.data, "tickers": _tickers(m.get("data", {}), cfg)}[cfg.source]
@@ -170,6 +172,7 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
             f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss {_fmt(m['final_loss'])}",
             f"  test ({p['scored_by']}): precision {_pct(p.get('precision'))}, recall "
             f"{_pct(p.get('recall'))}, PR-AUC {pr_auc}, base rate {_pct(p.get('base_rate'))}",
+            *([f"  representation: {describe(m['diagnostics'])}"] if m.get("diagnostics") else []),
             f"  outputs in {cfg.out}/: checkpoint.pt, config.toml, metrics.json, log.csv "
             f"({m['seconds']['total']:.1f} s in all)",
         ]

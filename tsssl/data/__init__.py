@@ -4,7 +4,9 @@ Sources (long price frames: date, ticker, open, high, low, close, volume): ``loa
 ``load_prices`` (yfinance + cache), ``read_prices`` (CSV / parquet), ``synthetic_market``;
 checked by ``validate_prices``. Windows: ``strict_rise_label``, ``build_windows`` ->
 ``WindowSet`` (P-adic features in ``tsssl.data.padic``). Splits: ``chronological_split`` ->
-``Split``, ``walk_forward``. Class balance: ``rebalance``.
+``Split``, ``walk_forward``. Class balance: ``rebalance``. The public UCR / UEA classification
+sets the SSL papers report (bundled, offline): ``load_classification`` (``CLASSIFICATION_SETS``,
+``class_labels``), ``znormalise`` (``tsssl.data.ucr``, which also reads ``.ts`` files).
 """
 
 from tsssl.data.labels import strict_rise_label
@@ -22,6 +24,7 @@ from tsssl.data.rebalance import rebalance
 from tsssl.data.sources import load_prices, load_sample, read_prices
 from tsssl.data.splits import Split, chronological_split, walk_forward
 from tsssl.data.synthetic import synthetic_market
+from tsssl.data.ucr import CLASSIFICATION_SETS, class_labels, load_classification, znormalise
 from tsssl.data.windows import build_windows
 from tsssl.data.windowset import WindowSet
 
@@ -45,4 +48,8 @@ __all__ = [
     "padic_feature_names",
     "padic_to_int",
     "reference_patterns",
+    "CLASSIFICATION_SETS",
+    "load_classification",
+    "class_labels",
+    "znormalise",
 ]

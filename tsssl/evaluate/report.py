@@ -228,6 +228,26 @@ _PER_SEED_KEYS = (
 )
 
 
+def _seed_entry(c: Any, y: np.ndarray, dates: np.ndarray | None, **boot: Any) -> dict[str, Any]:
+    """One seed's own metrics and interval (``boot``: top_k, n_boot, ci, seed) and training facts."""
+    from tsssl.evaluate.metrics import classification_report
+
+    rep = classification_report(
+        y, c.test_score, c.threshold, dates=dates, threshold_description=c.threshold_description, **boot
+    )
+    return {
+        "seed": c.seed,
+        "threshold": c.threshold,
+        "threshold_description": c.threshold_description,
+        **{k: rep[k] for k in _PER_SEED_KEYS},
+        "train_seconds": c.train_seconds,
+        "steps": c.steps,
+        "final_loss": c.final_loss,
+        "n_fit_rebalanced": c.n_fit_rebalanced,
+        "diagnostics": getattr(c, "diagnostics", None),
+    }
+
+
 def cell_record(
     method: str,
     features: str,
@@ -241,38 +261,14 @@ def cell_record(
     top_k: Sequence[float] = TOP_K,
 ) -> dict[str, Any]:
     """One JSON-ready record of a cell: its axes, the seed aggregate (:func:`aggregate_seeds`),
-    thresholds, training facts and ``per_seed`` (each seed's own metrics and interval)."""
-    from tsssl.evaluate.metrics import classification_report
-
+    thresholds, training facts, representation diagnostics (:func:`seed_diagnostics`) and
+    ``per_seed`` (each seed's own metrics, interval and diagnostics)."""
     if not cells:
         raise ValueError(f"cell ({method}, {features}, {rebalance}) has no run")
     scores = np.stack([c.test_score for c in cells])
     thresholds = [c.threshold for c in cells]
     agg = aggregate_seeds(y, scores, thresholds, dates=dates, n_boot=n_boot, ci=ci, seed=boot_seed, top_k=top_k)
-    per_seed = []
-    for c in cells:
-        rep = classification_report(
-            y,
-            c.test_score,
-            c.threshold,
-            dates=dates,
-            top_k=top_k,
-            n_boot=n_boot,
-            ci=ci,
-            seed=boot_seed,
-            threshold_description=c.threshold_description,
-        )
-        entry = {
-            "seed": c.seed,
-            "threshold": c.threshold,
-            "threshold_description": c.threshold_description,
-            **{k: rep[k] for k in _PER_SEED_KEYS},
-            "train_seconds": c.train_seconds,
-            "steps": c.steps,
-            "final_loss": c.final_loss,
-            "n_fit_rebalanced": c.n_fit_rebalanced,
-        }
-        per_seed.append(entry)
+    per_seed = [_seed_entry(c, y, dates, top_k=top_k, n_boot=n_boot, ci=ci, seed=boot_seed) for c in cells]
     record = {
         "method": method,
         "features": features,
@@ -283,9 +279,35 @@ def cell_record(
         "threshold_mean": float(np.mean(thresholds)),
         "thresholds": thresholds,
         "scored_by": cells[0].scored_by,
+        "diagnostics": seed_diagnostics([getattr(c, "diagnostics", None) for c in cells]),
         "per_seed": per_seed,
     }
     return json_ready(record)
+
+
+def seed_diagnostics(diags: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The representation diagnostics of a cell at the last training step over its seeds: the
+    mean of alignment / uniformity / effective_rank (over the seeds that have the value), dim,
+    collapsed (any seed), n_collapsed and n_seeds (seeds measured); None when no seed was."""
+    diags = [d for d in diags if d]
+    if not diags:
+        return None
+
+    def mean(key: str) -> float | None:
+        vals = [d[key] for d in diags if d.get(key) is not None and math.isfinite(d[key])]
+        return float(np.mean(vals)) if vals else None
+
+    n_collapsed = sum(bool(d.get("collapsed")) for d in diags)
+    return {
+        "alignment": mean("alignment"),
+        "uniformity": mean("uniformity"),
+        "effective_rank": mean("effective_rank"),
+        "dim": diags[0].get("dim"),
+        "collapsed": n_collapsed > 0,
+        "n_collapsed": n_collapsed,
+        "n_seeds": len(diags),
+        "step": diags[0].get("step"),
+    }
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -463,6 +485,39 @@ def _md_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _diagnostics_text(r: dict[str, Any]) -> str:
+    """A report cell's diagnostics: "align 0.410 · unif -3.10 · rank 17.2/32 · collapse no"."""
+    d = r.get("diagnostics")
+    if not d:
+        return "–"
+    rank = fmt_num(d.get("effective_rank"), 1) + (f"/{d['dim']}" if d.get("dim") else "")
+    n, k = d.get("n_seeds", 1), d.get("n_collapsed", int(bool(d.get("collapsed"))))
+    collapse = ("yes" if k else "no") if n <= 1 else (f"yes ({k}/{n} seeds)" if k else "no")
+    return (
+        f"align {fmt_num(d.get('alignment'))} · unif {fmt_num(d.get('uniformity'), 2)} · rank {rank} "
+        f"· collapse {collapse}"
+    )
+
+
+def _diagnostics_section(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
+    """The diagnostics table, when any cell has diagnostics (reports from before them have none)."""
+    if not any(r.get("diagnostics") for r in report["records"]):
+        return []
+    return [
+        (
+            "Representation diagnostics (final step)",
+            "Of the encoder on the first 512 training windows at the last training step, mean over "
+            "seeds. Alignment: mean squared distance between the L2-normalised embeddings of two "
+            "augmented views of a window (lower: closer; – for a method without views). Uniformity: "
+            "log of the mean exp(-2 x squared distance) over all pairs of windows (0: one point; "
+            "lower: spread over the sphere). Rank: effective rank of the centred embeddings (exp of "
+            "the entropy of their normalised singular values) / embedding size. Collapse: all "
+            "embeddings one point, or an effective rank below 1.5.",
+            metric_table(report, _diagnostics_text),
+        )
+    ]
+
+
 def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
     """(title, explanation, table rows) of every table of the report, in order."""
     meta = report["meta"]
@@ -532,6 +587,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
                 ),
             ),
         ),
+        *_diagnostics_section(report),
     ]
 
 

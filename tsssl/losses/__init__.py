@@ -10,11 +10,17 @@ DDP-averaged gradients = its exact gradient).
 Families: :mod:`.info_nce` (info_nce, nt_xent, n_pair), :mod:`.supervised` (supcon,
 soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
 lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
-(barlow_twins, vicreg), :mod:`.queue` (MemoryQueue), :mod:`.modules` (nn.Module wrappers).
+(barlow_twins, vicreg), :mod:`.clustering` (sinkhorn, swapped_prediction, kmeans,
+pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
+:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue),
+:mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
+(hardness-weighted) options of info_nce / nt_xent.
 """
 
+from .clustering import kmeans, kmeans_assign, pseudo_label_cross_entropy, sinkhorn, swapped_prediction
 from .gather import is_distributed, rank, world_size
-from .info_nce import info_nce, n_pair, nt_xent
+from .info_nce import hard_negative_log_partition, info_nce, n_pair, nt_xent
+from .memory_bank import MemoryBank, instdisc_nce, memory_bank_softmax
 from .modules import (
     NCE,
     BarlowTwins,
@@ -30,13 +36,28 @@ from .modules import (
     VICReg,
 )
 from .nce import nce
+from .neighbours import nearest_neighbour, nnclr_loss
 from .pairwise import contrastive_pair, lifted_structured, triplet_margin
 from .predictive import negative_cosine
+from .pretext import binary_pretext, next_step_prediction
 from .queue import MemoryQueue
 from .redundancy import barlow_twins, vicreg
 from .supervised import soft_nearest_neighbors, supcon
 
 __all__ = [
+    "binary_pretext",
+    "next_step_prediction",
+    "kmeans",
+    "kmeans_assign",
+    "pseudo_label_cross_entropy",
+    "sinkhorn",
+    "swapped_prediction",
+    "hard_negative_log_partition",
+    "MemoryBank",
+    "instdisc_nce",
+    "memory_bank_softmax",
+    "nearest_neighbour",
+    "nnclr_loss",
     "NCE",
     "BarlowTwins",
     "ContrastivePair",

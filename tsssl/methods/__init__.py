@@ -17,7 +17,7 @@ from importlib import import_module
 from typing import Any
 
 from .barlow import BarlowTwins
-from .base import Method
+from .base import Method, TwoViewMethod
 from .build import METHODS, StandardizedEncoder, build_method, channel_stats
 from .byol import BYOL
 from .cpc import CPC, CPCContextEncoder
@@ -28,8 +28,18 @@ from .simclr import SimCLR
 from .simsiam import SimSiam
 from .supervised import SupervisedBaseline
 
-#: image / text method classes, loaded on first access: name -> submodule
+#: method classes loaded on first access (images / text, and the window families added later):
+#: name -> submodule
 _LAZY = {
+    "DeepCluster": "deepcluster",
+    "SwAV": "swav",
+    "NNCLR": "nnclr",
+    "InstDisc": "instdisc",
+    "MaskedReconstruction": "masked",
+    "OrderVerification": "order",
+    "ArrowOfTime": "arrow",
+    "TCN": "tcn",
+    "Autoregressive": "autoregressive",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
     "CLIP": "clip",
@@ -40,6 +50,7 @@ _LAZY = {
 
 __all__ = [
     "Method",
+    "TwoViewMethod",
     "METHODS",
     "build_method",
     "channel_stats",
@@ -61,6 +72,15 @@ __all__ = [
     "Word2Vec",
     "MaskedLM",
     "SimCSE",  # the keys of _LAZY
+    "DeepCluster",
+    "SwAV",
+    "NNCLR",
+    "InstDisc",
+    "MaskedReconstruction",
+    "OrderVerification",
+    "ArrowOfTime",
+    "TCN",
+    "Autoregressive",
 ]
 
 

@@ -13,7 +13,8 @@ The Trainer and the window method of every run are built here, by :func:`make_tr
 
 Both then score the validation and test windows; the threshold comes from the validation scores
 (``threshold_rule``), and the test scores, threshold and the training history are returned as a
-:class:`CellResult` (plus a 2-D PCA projection of the test representations for the plots).
+:class:`CellResult` (plus a 2-D PCA projection of the test representations for the plots, and
+the representation diagnostics of the encoder's last step: :func:`run_diagnostics`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from tsssl.config import RunConfig
 from tsssl.pipeline.splits import SplitData, continuous_channels
 from tsssl.registry import THRESHOLD_RULES
 
+#: the representation diagnostics of every run: measured every DIAG_EVERY steps (and at the
+#: last) on the first DIAG_PROBE training windows (``tsssl.train.diagnostics.Diagnostics``)
+DIAG_EVERY = 50
+DIAG_PROBE = 512
+
 
 @dataclass
 class CellResult:
@@ -38,7 +44,9 @@ class CellResult:
     test_score / val_score: (N,) float64 confidence of a rise; threshold: the decision threshold
     (``score >= threshold`` is a call), chosen on the validation scores as
     ``threshold_description`` says; history: the Trainer's log rows; projection: (N_test, 2) PCA
-    of the test representations (None when not asked for).
+    of the test representations (None when not asked for); diagnostics: the representation
+    diagnostics at the last step (alignment (None without views), uniformity, effective_rank,
+    collapsed, dim, step, n_probe, every; see ``tsssl.train.diagnostics``), None when not measured.
     """
 
     method: str
@@ -57,6 +65,7 @@ class CellResult:
     steps: int = 0
     final_loss: float | None = None
     device: str = "cpu"
+    diagnostics: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -188,6 +197,20 @@ def build_cell_method(
     )
 
 
+def run_diagnostics(fit_ws: Any):
+    """The diagnostics callback of a run: every DIAG_EVERY steps on the first DIAG_PROBE windows
+    of ``fit_ws`` (the training windows in time order: the same probe for every method)."""
+    from tsssl.train.diagnostics import Diagnostics
+
+    return Diagnostics(every=DIAG_EVERY, windows=fit_ws.X[:DIAG_PROBE])
+
+
+def final_diagnostics(diag: Any) -> dict[str, Any] | None:
+    """The last measurement of a ``Diagnostics`` callback without its history (None: none taken)."""
+    summary = diag.summary()
+    return None if summary is None else {k: v for k, v in summary.items() if k != "history"}
+
+
 def _seed_all(seed: int) -> None:
     import torch
 
@@ -195,9 +218,11 @@ def _seed_all(seed: int) -> None:
     np.random.seed(seed)
 
 
-def _cell_trainer(cfg: RunConfig, seed: int, n_samples: int):
+def _cell_trainer(cfg: RunConfig, seed: int, n_samples: int, callbacks: list[Any] | None = None):
     """A report cell's Trainer: no checkpoints, no progress bar, the batch capped at the samples."""
-    return make_trainer(cfg, n_samples=n_samples, seed=seed, out_dir=None, progress=False)
+    return make_trainer(
+        cfg, n_samples=n_samples, seed=seed, out_dir=None, progress=False, callbacks=list(callbacks or [])
+    )
 
 
 def run_method(
@@ -229,6 +254,7 @@ def run_method(
         n_bal: int,
         scored_by: str,
         z_test: Any = None,
+        diagnostics: dict[str, Any] | None = None,
     ) -> None:
         t, how = choose_cell_threshold(sd.val.y, val_score, threshold_rule)
         cell = CellResult(
@@ -248,6 +274,7 @@ def run_method(
             steps=int(result.steps),
             final_loss=finite_or_none(result.final_loss),
             device=str(result.device),
+            diagnostics=diagnostics,
         )
         results.append(cell)
         if on_cell is not None:
@@ -275,14 +302,25 @@ def _run_labelled(
         _seed_all(seed)
         bal = data.rebalance(sd.fit, rebalance, seed=seed)
         method = build_cell_method(method_name, cfg, sd.fit, labels=bal.y, rebalance=rebalance)
+        diag = run_diagnostics(sd.fit)
         t0 = time.perf_counter()
-        result = _cell_trainer(cfg, seed, len(bal)).fit(method, bal)
+        result = _cell_trainer(cfg, seed, len(bal), [diag]).fit(method, bal)
         dt = time.perf_counter() - t0
         method.eval()
         val_score = method.predict_proba(sd.val.X)[:, 1]
         test_score = method.predict_proba(sd.test.X)[:, 1]
         z_test = embed(method.encoder, sd.test.X) if project else None
-        finish(rebalance, result, dt, val_score, test_score, len(bal), f"{method_name} classifier head", z_test)
+        finish(
+            rebalance,
+            result,
+            dt,
+            val_score,
+            test_score,
+            len(bal),
+            f"{method_name} classifier head",
+            z_test,
+            final_diagnostics(diag),
+        )
 
 
 def _run_self_supervised(
@@ -299,8 +337,9 @@ def _run_self_supervised(
 
     _seed_all(seed)
     method = build_cell_method(method_name, cfg, sd.fit)
+    diag = run_diagnostics(sd.fit)
     t0 = time.perf_counter()
-    result = _cell_trainer(cfg, seed, len(sd.fit)).fit(method, sd.fit)
+    result = _cell_trainer(cfg, seed, len(sd.fit), [diag]).fit(method, sd.fit)
     dt = time.perf_counter() - t0
     method.eval()
     z_val = evaluate.embed(method.encoder, sd.val.X)
@@ -318,4 +357,5 @@ def _run_self_supervised(
             len(bal),
             f"{cfg.probe} probe on the frozen encoder",
             z_test if project else None,
+            final_diagnostics(diag),
         )

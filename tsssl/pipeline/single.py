@@ -6,7 +6,9 @@ Self-supervised methods train on every training window (labels unused); a method
 labels (the ``lstm`` baseline) on the rebalanced ones. The frozen encoder is then probed on the
 (rebalanced) training windows and scored on the untouched test windows; the baseline scores with
 its own head. A window is called a rise when its score is >= 0.5: both scorers are trained
-class-balanced, and nothing is tuned on the test windows.
+class-balanced, and nothing is tuned on the test windows. The representation diagnostics
+(alignment, uniformity, effective rank, collapse: ``tsssl.train.diagnostics``) are measured during
+training on the first 512 training windows; they go into log.csv and metrics.json ("diagnostics").
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from tsssl.atomic import finite_or_none, json_ready, write_json
 from tsssl.config import RunConfig
-from tsssl.pipeline.cell import build_cell_method, make_trainer
+from tsssl.pipeline.cell import build_cell_method, make_trainer, run_diagnostics
 from tsssl.pipeline.splits import load_run_prices
 
 
@@ -102,6 +104,10 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     main = is_main_process()
     # self-supervised: every training window, no labels used
     fit_data = rd.train_balanced if registry.uses_labels(cfg.method) else rd.train
+    # rank 0 alone measures the representation (every rank holds the same weights)
+    diag = run_diagnostics(rd.train) if main else None
+    if diag is not None:
+        trainer = trainer.replace(callbacks=[*trainer.callbacks, diag])
     t0 = time.perf_counter()
     result = trainer.fit(method, fit_data, resume=resume)
     t_train = time.perf_counter() - t0
@@ -117,6 +123,7 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
         "total": round(time.perf_counter() - t_start, 3),
     }
     metrics = _metrics(cfg, rd, result, evaluation, seconds, str(next(method.parameters()).device))
+    metrics["diagnostics"] = diag.summary() if diag is not None else None  # the last one and its history
     write_json(out / "metrics.json", metrics)
     return metrics
 

@@ -6,6 +6,14 @@ the training device when they fit and batches are cut there by indexing with a p
 permutation; a Dataset goes through a DataLoader with the same per-epoch order. Every epoch's
 order comes from a ``torch.Generator`` seeded with (seed, epoch), so a run resumed in the middle
 of an epoch cuts the same batches without saving the permutation.
+
+Sample index (optional): a method whose class sets ``needs_sample_index = True`` (InstDisc's
+memory bank: one entry per training sample) gets each row's index into the data, int64 in
+0..n-1, as the LAST tensor of every batch (``make_batches(..., sample_index=True)``: a WindowSet
+gives ``(X, y, idx)``, ``(X,)`` gives ``(X, idx)``), and the Trainer calls its
+``set_num_samples(n)`` before training and before a checkpoint is loaded, so that per-sample
+state is sized first. The index is cut by the same permutation as the data, so a resumed run
+sees the same (row, index) pairs.
 """
 
 from __future__ import annotations
@@ -65,6 +73,35 @@ def as_tensors(data: Any) -> tuple[Tensor, ...] | Dataset:
             f"data tensors have different first dimensions {lengths}; they must all have one row per sample"
         )
     return tensors
+
+
+def needs_sample_index(method: Any) -> bool:
+    """Whether ``method``'s batches must end with each row's sample index (its class sets
+    ``needs_sample_index = True``; see the module docstring)."""
+    return bool(getattr(method, "needs_sample_index", False))
+
+
+class _IndexedDataset(Dataset):
+    """``dataset``'s items with their index appended: item i -> (*item, i)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        item = self.dataset[i]
+        item = tuple(item) if isinstance(item, (tuple, list)) else (item,)
+        return (*item, torch.tensor(i, dtype=torch.long))
+
+
+def with_sample_index(data: tuple[Tensor, ...] | Dataset) -> tuple[Tensor, ...] | Dataset:
+    """``as_tensors`` output with the sample index as the last tensor: tensors + (arange(n),),
+    or a Dataset whose items end with their index."""
+    if isinstance(data, Dataset):
+        return _IndexedDataset(data)
+    return (*data, torch.arange(len(data[0]), dtype=torch.long))
 
 
 def _is_windowset(data: Any) -> bool:
@@ -247,9 +284,13 @@ def make_batches(
     world_size: int = 1,
     drop_last: bool = True,
     on_device: bool | str = "auto",
+    sample_index: bool = False,
 ):
-    """``TensorBatches`` or ``DatasetBatches`` for any accepted data form."""
+    """``TensorBatches`` or ``DatasetBatches`` for any accepted data form; with
+    ``sample_index`` every batch ends with its rows' sample indices (module docstring)."""
     tensors = as_tensors(data)
+    if sample_index:
+        tensors = with_sample_index(tensors)
     if isinstance(tensors, Dataset):
         return DatasetBatches(
             tensors, batch_size, device, seed=seed, rank=rank, world_size=world_size, drop_last=drop_last

@@ -43,6 +43,7 @@ from tsssl.train.callbacks import (
     CSVLogger,
     ProgressBar,
     TensorBoardLogger,
+    extra_log_columns,
     progress_enabled,
     tensorboard_available,
 )
@@ -55,7 +56,7 @@ from tsssl.train.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from tsssl.train.data import DatasetBatches, TensorBatches, make_batches
+from tsssl.train.data import DatasetBatches, TensorBatches, make_batches, needs_sample_index
 from tsssl.train.ema import MomentumUpdater
 from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
 
@@ -98,7 +99,8 @@ class TrainResult:
     history: log rows (dicts: step = optimiser steps done, epoch = 0-based epoch of the row's
     last step, loss = mean loss since the previous row (averaged over ranks), lr = learning rate
     of the row's last step, samples_per_s since the previous row (all ranks), elapsed_s since
-    the run began, resumed runs included), the resumed run's earlier rows included; final_loss: the last row's loss (mean over its log window);
+    the run began, resumed runs included; plus the keys of the callbacks' ``log_values``), the
+    resumed run's earlier rows included; final_loss: the last row's loss (mean over its log window);
     samples_per_s: training samples (all ranks) per second of this call's loop; steps: optimiser
     steps done in total; epochs: passes over the data (steps / steps per epoch); elapsed_s: wall
     seconds of this call's loop; checkpoint_path: the final checkpoint (None without out_dir);
@@ -418,6 +420,7 @@ class Trainer:
             world_size=ctx.world_size,
             drop_last=self.drop_last,
             on_device=self.on_device,
+            sample_index=needs_sample_index(method),
         )
         total = self.total_steps(batches.steps_per_epoch)
         if ckpt_path is not None and ckpt is not None:
@@ -425,6 +428,8 @@ class Trainer:
             self._check_length(ckpt["step"], total, ckpt_path)
         method.to(device)
         method.train()
+        if needs_sample_index(method):  # per-sample state (a memory bank) sized before a checkpoint loads
+            method.set_num_samples(batches.n)
         if ckpt is not None:
             method.load_state_dict(ckpt["method"])
         else:
@@ -624,10 +629,11 @@ class Trainer:
     # -- pieces of the loop -------------------------------------------------------------------
     def _callbacks(self, ctx: distributed.DistContext) -> CallbackList:
         cbs: list[Any] = []
+        extra = extra_log_columns(self.callbacks)
         if ctx.is_main and self.out_dir is not None:
-            cbs.append(CSVLogger(self.out_dir / "log.csv"))
+            cbs.append(CSVLogger(self.out_dir / "log.csv", extra))
             if tensorboard_available():
-                cbs.append(TensorBoardLogger(self.out_dir / "tb"))
+                cbs.append(TensorBoardLogger(self.out_dir / "tb", extra))
         if ctx.is_main and progress_enabled(self.progress):
             cbs.append(ProgressBar())
         return CallbackList(cbs + self.callbacks)
@@ -720,6 +726,7 @@ class Trainer:
             "samples_per_s": steps * self.batch_size * world / max(now - run.t_last, 1e-9),
             "elapsed_s": run.elapsed_before + now - run.t_start,
         }
+        row.update(run.cbs.collect("log_values", run.step))  # callbacks' columns (e.g. diagnostics)
         run.loss_sum.zero_()
         run.n_acc, run.t_last, run.step_at_last_log = 0, now, run.step
         run.history.append(row)

@@ -1,0 +1,120 @@
+"""benchmarks/classification.py: the smoke run (ItalyPowerDemand, 2 methods, seed 0, 5 steps)
+trains for real and writes JSON and markdown with every row and accuracies in [0, 1]; the SVM
+protocol picks its folds from the smallest class; bad flags exit with status 2."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsssl import registry
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "classification.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("classification_under_test", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def smoke(script, tmp_path_factory):
+    out = tmp_path_factory.mktemp("classification")
+    rc = script.main(["--smoke", "--out", str(out)])
+    return rc, out
+
+
+def test_smoke_writes_every_row(script, smoke):
+    rc, out = smoke
+    assert rc == 0
+    doc = json.loads((out / "classification-smoke.json").read_text())
+    assert set(doc) >= {"machine", "settings", "sets", "results"}
+    ssl = [n for n in registry.names("timeseries") if not registry.uses_labels(n)]
+    assert doc["settings"]["methods"] == ssl[:2] and "lstm" not in ssl
+    assert doc["settings"]["steps"] == 5 and doc["settings"]["seeds"] == [0]
+    assert doc["sets"] == {"ItalyPowerDemand": {"train": 67, "test": 1029, "length": 24, "channels": 1, "classes": 2}}
+    rows = doc["results"]
+    args = script.parse_args(["--smoke"])
+    X = script.znormalise(script.load_classification("ItalyPowerDemand").X_train)
+    assert [(r["kind"], r["method"]) for r in rows] == [
+        ("random encoder", "random"),
+        ("self-supervised", ssl[0]),
+        ("self-supervised", ssl[1]),
+        ("supervised", "lstm"),
+    ]
+    for r in rows:
+        assert r["error"] is None and r["set"] == "ItalyPowerDemand" and r["seed"] == 0
+        assert 0.0 <= r["accuracy"] <= 1.0
+    for r in rows[1:]:
+        assert r["steps"] == 5 and r["batch_size"] == 16 and r["fit_seconds"] > 0 and r["windows_per_s"] > 0
+    for r in rows[:3]:  # the SVM's C comes from the grid, chosen by 5-fold CV (34 / 33 per class)
+        assert r["best_C"] in script.C_GRID and r["cv_folds"] == 5
+    for r in rows[1:3]:
+        assert 0.0 <= r["untrained_accuracy"] <= 1.0 and np.isfinite(r["final_loss"])
+    # a method whose encoder is the plain --encoder (not CPC's encoder + context GRU) starts from
+    # the random encoder's very weights: the same untrained accuracy
+    plain = [
+        r
+        for r in rows[1:3]
+        if type(script.untrained_method(r["method"], X, 0, args).encoder).__name__ == "StandardizedEncoder"
+    ]
+    assert plain and all(r["untrained_accuracy"] == rows[0]["accuracy"] for r in plain)
+
+
+def test_smoke_markdown_has_the_table(script, smoke, capsys):
+    _, out = smoke
+    text = (out / "classification-smoke.md").read_text()
+    labels = [
+        registry.label(m) for m in json.loads((out / "classification-smoke.json").read_text())["settings"]["methods"]
+    ]
+    header = next(ln for ln in text.splitlines() if ln.startswith("| set |"))
+    assert all(f" {label} |" in header for label in labels)
+    assert "random encoder" in header and "supervised `lstm`" in header and "TS2Vec (reference)" in header
+    row = next(ln for ln in text.splitlines() if ln.startswith("| ItalyPowerDemand |"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert len(cells) == 5  # random, 2 methods, supervised, TS2Vec
+    assert all(0.0 <= float(c) <= 1.0 for c in cells) and cells[-1] == "0.962"
+    assert "**mean over sets**" in text and script.TS2VEC_SOURCE in text
+    # --report renders the same markdown again from the JSON
+    capsys.readouterr()
+    assert script.main(["--report", str(out / "classification-smoke.json")]) == 0
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_svm_folds_follow_the_smallest_class(script):
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [10, 10, 3])
+    Z = rng.normal(size=(23, 4)) + 4.0 * np.eye(4)[y]  # well separated classes
+    res = script.svm_accuracy(Z, y, Z, y)
+    assert res["cv_folds"] == 3 and res["best_C"] in script.C_GRID and res["accuracy"] == 1.0
+    y1 = np.repeat([0, 1], [9, 1])  # a class of one series: no cross-validation
+    res1 = script.svm_accuracy(Z[:10], y1, Z[:10], y1)
+    assert res1["cv_folds"] == 0 and res1["best_C"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--methods", "lstm"], "argument --methods: invalid choice: 'lstm'"),
+        (["--sets", "FordA"], "argument --sets: invalid choice: 'FordA'"),
+        (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+        (["--batch-size", "1"], "argument --batch-size: must be at least 2, got 1"),
+    ],
+)
+def test_bad_flags_exit_2(script, argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        script.parse_args(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_defaults(script):
+    args = script.parse_args([])
+    assert args.sets == ["ArrowHead", "ItalyPowerDemand", "OSULeaf", "JapaneseVowels"]
+    assert args.seeds == [0, 1, 2] and args.steps == 200 and args.batch_size == 16 and args.encoder == "cnn"
+    assert "lstm" not in args.methods and args.methods == script.self_supervised_methods()
+    assert args.out.parent.name == "results" and args.out.name.endswith("-cpu")
