@@ -75,7 +75,7 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     describe = f"scikit-learn digits: {split.describe()}" + (" (upsampled from 8 x 8)" if size != 8 else "")
     if method == "clip":  # two towers and captions: a data set of its own
         return _clip_experiment(split, seed, mk, ek, describe)
-    model = (_cpc_model if method == "cpc" else _conv_model)(method, size, seed, mk, ek)
+    model = _MODELS.get(method, _conv_model)(method, size, seed, mk, ek)
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
         return _evaluate(method, split, seed, trained, initial)
@@ -139,6 +139,8 @@ def _jigsaw_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: 
 
 
 _PRETEXT_MODELS: dict[str, Callable[..., nn.Module]] = {"rotnet": _rotnet_model, "jigsaw": _jigsaw_model}
+#: methods whose model is not a conv encoder + method (CPC reads the digit as a sequence of pixel rows)
+_MODELS: dict[str, Callable[..., nn.Module]] = {"cpc": _cpc_model}
 
 
 def _rotation_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
