@@ -424,6 +424,25 @@ def check_resume(saved: RunConfig, cfg: RunConfig, report: bool = False) -> None
         )
 
 
+def resolve_resumed(
+    out: str | os.PathLike,
+    file: str | os.PathLike | None,
+    overrides: Mapping[str, Any],
+    *,
+    presets: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    command: str = "train",
+) -> RunConfig | None:
+    """The settings of a run resumed in ``out``: its config.toml is the base (``file`` instead when
+    given), then ``presets`` and ``overrides``, checked against the saved ones (``check_resume``).
+    None when ``out`` holds no config.toml."""
+    previous = Path(out) / "config.toml"
+    if not previous.is_file():
+        return None
+    cfg = resolve_config(file or previous, overrides, presets=presets, command=command)
+    check_resume(resolve_config(previous, command=command), cfg, report=command == "report")
+    return cfg
+
+
 def _check_coherent(cfg: RunConfig) -> None:
     if cfg.epochs is None and cfg.max_steps is None and cfg.modality == "timeseries":
         raise ValueError("give epochs or max_steps (a run needs a length)")

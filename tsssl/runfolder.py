@@ -41,6 +41,11 @@ RESUME_FROM = {"train": "checkpoint.pt", "report": "config.toml"}
 FINISHED = {"train": "metrics.json", "report": "report.json"}
 
 
+def timestamped(name: str) -> Path:
+    """The default output folder of a run called ``name``: ``runs/<name>-<YYYYmmdd-HHMMSS>``."""
+    return Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
 class FolderInUseError(ValueError):
     """The folder is locked by a live run, or by a stale lock that was not taken over."""
 

@@ -42,7 +42,7 @@ from tsssl.commands.arguments import (
     add_training_arguments,
     overrides_from_args,
 )
-from tsssl.config import QUICK_REPORT, RunConfig, check_resume, resolve_config
+from tsssl.config import QUICK_REPORT, RunConfig, resolve_config, resolve_resumed
 from tsssl.registry import FEATURES, PROBES, REBALANCE, THRESHOLD_RULES
 
 HELP = "run the grid methods x rebalancing x features (several seeds) and write the precision report"
@@ -140,21 +140,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         return resolve_config(args.config, flags, presets=presets, command="report")
     if not args.out:
         raise ValueError("--resume needs --out DIR, the folder of the report to continue")
-    previous = Path(args.out) / "config.toml"
-    if not previous.is_file():
+    cfg = resolve_resumed(args.out, args.config, flags, presets=presets, command="report")
+    if cfg is None:
         raise ValueError(f"--resume: no report to continue in {args.out} (no config.toml: no cell had finished)")
-    cfg = resolve_config(args.config or previous, flags, presets=presets, command="report")
-    check_resume(resolve_config(previous, command="report"), cfg, report=True)
     return cfg
 
 
 def run(args: argparse.Namespace) -> int:
     from tsssl.pipeline import run_report
     from tsssl.pipeline.cellstore import CellStore
-    from tsssl.runfolder import RunFolder
+    from tsssl.runfolder import RunFolder, timestamped
 
     cfg = config_from_args(args)
-    folder = RunFolder(cfg.out or default_report_out(), "report", args.resume, args.overwrite, args.force)
+    folder = RunFolder(cfg.out or timestamped("report"), "report", args.resume, args.overwrite, args.force)
     with folder:
         cfg.out = str(folder.path)
         try:
@@ -167,13 +165,6 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     print(summary(report, Path(cfg.out)))
     return 0
-
-
-def default_report_out() -> Path:
-    """``runs/report-<time>``."""
-    import datetime as _dt
-
-    return Path("runs") / f"report-{_dt.datetime.now():%Y%m%d-%H%M%S}"
 
 
 def summary(report: dict[str, Any], out: Path) -> str:

@@ -35,7 +35,7 @@ from tsssl.commands.arguments import (
     add_training_arguments,
     overrides_from_args,
 )
-from tsssl.config import RunConfig, check_resume, resolve_config
+from tsssl.config import RunConfig, resolve_config, resolve_resumed
 from tsssl.registry import ENCODERS, FEATURES, MODALITIES, REBALANCE
 
 HELP = "train a contrastive / self-supervised model (or the LSTM baseline) and probe it"
@@ -109,13 +109,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         return resolve_config(args.config, overrides)
     if not args.out:
         raise ValueError("--resume needs --out DIR, the folder of the run to continue")
-    previous = Path(args.out) / "config.toml"
-    if not previous.is_file():
+    cfg = resolve_resumed(args.out, args.config, overrides)
+    if cfg is None:  # a checkpoint without its config.toml: the flags and --config alone
         if not (Path(args.out) / "checkpoint.pt").is_file():
             raise ValueError(f"--resume: no checkpoint.pt in {args.out} to continue from")
         return resolve_config(args.config, overrides)
-    cfg = resolve_config(args.config or previous, overrides)
-    check_resume(resolve_config(previous), cfg)
     return cfg
 
 

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from tsssl import registry
 from tsssl.atomic import finite_or_none, write_json
-from tsssl.config import TRAINER_KEYS, RunConfig
+from tsssl.config import RunConfig
 from tsssl.experiments.base import Experiment
 
 #: (modality, method) -> the module whose ``build(method, seed, method_kwargs, encoder_kwargs)``
@@ -94,7 +94,11 @@ def run_experiment(cfg: RunConfig, resume: bool = False) -> dict[str, Any]:
             "evaluate": round(t_eval, 2),
             "total": round(time.perf_counter() - t_start, 2),
         },
-        "settings": {k: getattr(cfg, k) for k in TRAINER_KEYS + ("method_kwargs", "encoder_kwargs")},
+        "settings": {
+            **cfg.trainer_settings(),
+            "method_kwargs": cfg.method_kwargs,
+            "encoder_kwargs": cfg.encoder_kwargs,
+        },
     }
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -24,7 +24,7 @@ import numpy as np
 from tsssl.atomic import finite_or_none, json_ready, write_json
 from tsssl.config import RunConfig
 from tsssl.pipeline.cell import build_cell_method, make_trainer, run_diagnostics
-from tsssl.pipeline.splits import load_run_prices
+from tsssl.pipeline.splits import iso_day, load_run_prices
 
 
 @dataclass
@@ -187,21 +187,16 @@ def evaluate_split(method: Any, cfg: RunConfig, train: Any, test: Any) -> dict[s
 
 def split_dates(train: Any, test: Any) -> dict[str, str]:
     """First and last end dates of the training and test windows, as YYYY-MM-DD."""
-
-    def day(v: Any) -> str:
-        return str(np.datetime_as_string(np.asarray(v, dtype="datetime64[D]")))
-
     return {
-        "train_start": day(train.end_date.min()),
-        "train_end": day(train.end_date.max()),
-        "test_start": day(test.end_date.min()),
-        "test_end": day(test.end_date.max()),
+        "train_start": iso_day(train.end_date.min()),
+        "train_end": iso_day(train.end_date.max()),
+        "test_start": iso_day(test.end_date.min()),
+        "test_end": iso_day(test.end_date.max()),
     }
 
 
 def default_out(cfg: RunConfig) -> Path:
     """``runs/<method>-<time>`` (``runs/<modality>-<method>-<time>`` for images and text)."""
-    import datetime as _dt
+    from tsssl.runfolder import timestamped
 
-    name = cfg.method if cfg.modality == "timeseries" else f"{cfg.modality}-{cfg.method}"
-    return Path("runs") / f"{name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    return timestamped(cfg.method if cfg.modality == "timeseries" else f"{cfg.modality}-{cfg.method}")

@@ -90,7 +90,8 @@ def continuous_channels(feature_names: list[str]) -> list[int] | None:
     return None if len(keep) == len(feature_names) else keep
 
 
-def _day(value: Any) -> str:
+def iso_day(value: Any) -> str:
+    """A date (numpy datetime64, pandas Timestamp, ...) as YYYY-MM-DD."""
     return str(np.datetime_as_string(np.asarray(value, dtype="datetime64[D]")))
 
 
@@ -120,13 +121,13 @@ class SplitData:
         return {
             "features": self.features,
             "n_windows": len(self.windows),
-            "train_start": _day(s.train.end_date.min()),
-            "train_end": _day(s.train_end),
-            "fit_end": _day(v.train_end),
-            "val_start": _day(v.test.end_date.min()),
-            "val_end": _day(v.test_end),
-            "test_start": _day(s.test.end_date.min()),
-            "test_end": _day(s.test_end),
+            "train_start": iso_day(s.train.end_date.min()),
+            "train_end": iso_day(s.train_end),
+            "fit_end": iso_day(v.train_end),
+            "val_start": iso_day(v.test.end_date.min()),
+            "val_end": iso_day(v.test_end),
+            "test_start": iso_day(s.test.end_date.min()),
+            "test_end": iso_day(s.test_end),
             "purge": s.purge,
             "embargo": s.embargo,
             "n_purged": s.n_purged,
