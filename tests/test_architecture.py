@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "tsssl"
 
 # Bottom to top; a module may import its own layer and the ones below (lazy imports included).
 LAYERS = [
-    {"atomic", "memory", "registry", "config", "runfolder"},
+    {"atomic", "memory", "registry", "config", "runfolder", "budget"},
     {"data", "augment", "encoders", "losses"},
     {"methods"},
     {"train"},
@@ -86,7 +86,7 @@ def test_imports_only_go_down():
     assert offenders == []
 
 
-@pytest.mark.parametrize("module", ["registry.py", "config.py"])
+@pytest.mark.parametrize("module", ["registry.py", "config.py", "budget.py"])
 def test_registry_and_config_need_no_torch(module):
     names = {n.names[0].name for n in ast.walk(ast.parse((PKG / module).read_text())) if isinstance(n, ast.Import)}
     froms = {n.module for n in ast.walk(ast.parse((PKG / module).read_text())) if isinstance(n, ast.ImportFrom)}

@@ -548,3 +548,13 @@ def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(back.transform(X), est.transform(X))
     again = clone(est).fit(X)  # a clone of a fitted estimator: same dir, same fit -> loaded
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+def test_budget_left_open_is_chosen_from_the_data_and_said(data, capsys):
+    X, _ = data  # 96 windows: batch 16 (power of two <= 96/8 = 12, raised to 16), 200 steps
+    est = TSSSLEncoder(encoder_kwargs={"hidden": HIDDEN}, device="cpu", seed=0, progress=True).fit(X)
+    assert (est.budget_["batch_size"], est.budget_["max_steps"], est.budget_["epochs"]) == (16, 200, None)
+    assert est.budget_["chosen"] == ("batch_size", "max_steps") and est.n_steps_ == 200
+    assert "200 steps at batch 16 (chosen from the data" in capsys.readouterr().err
+    given = tiny(max_steps=4, batch_size=1000).fit(X)  # given values are kept, the batch capped at N
+    assert (given.budget_["batch_size"], given.n_steps_, given.budget_["chosen"]) == (len(X), 4, ())

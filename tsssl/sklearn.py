@@ -17,11 +17,13 @@ checkpoint left off when called again.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted
 
 from tsssl.atomic import atomic_write
+from tsssl.budget import auto_budget
 from tsssl.data.windowset import WindowSet
 
 __all__ = ["TSSSLEncoder"]
@@ -156,7 +159,10 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         fitted on a WindowSet with one-hot p-adic digits). ``class_weight="balanced"`` for
         "lstm" takes its weights from the ``y`` given to ``fit``.
     epochs, max_steps, batch_size, lr, weight_decay, device, precision, seed, progress: the
-        ``tsssl.Trainer``'s. The batch is capped at the number of training windows.
+        ``tsssl.Trainer``'s. The batch is capped at the number of training windows. Left None
+        (the default), the budget is chosen from the data by ``tsssl.budget.auto_budget``: batch
+        = the power of two <= N / 8 within [16, 512], length = 10 epochs within [200, 600]
+        optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).
     transform_batch_size: windows per forward pass in ``transform``.
@@ -174,7 +180,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     Fitted attributes: ``method_`` (the trained ``Method``), ``encoder_`` (its encoder),
     ``n_features_in_`` / ``in_channels_`` (C), ``window_length_`` (T), ``out_dim_`` (D),
-    ``feature_names_`` (when fitted on a WindowSet, else None), ``history_`` (the Trainer's log
+    ``feature_names_`` (when fitted on a WindowSet, else None), ``budget_`` (batch_size,
+    max_steps, epochs, chosen: the names the rule picked, and the rule), ``history_`` (the Trainer's log
     rows) and ``loss_curve_`` ((steps, losses) float arrays), ``n_steps_``, ``device_``.
 
     ``transform`` runs where the model is: the training device after ``fit``, the CPU after
@@ -189,9 +196,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         encoder: Any = "lstm",
         encoder_kwargs: Mapping[str, Any] | None = None,
         method_kwargs: Mapping[str, Any] | None = None,
-        epochs: int | None = 10,
+        epochs: int | None = None,
         max_steps: int | None = None,
-        batch_size: int = 512,
+        batch_size: int | None = None,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         device: str = "auto",
@@ -252,7 +259,19 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         # Trainer first: a bad device / precision / epochs fails before any model is built
         # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
-        trainer = make_trainer(self, n_samples=n, log_points=100, progress=self.progress, **self._checkpoint_options())
+        budget = auto_budget(n, batch_size=self.batch_size, max_steps=self.max_steps, epochs=self.epochs)
+        trainer = make_trainer(
+            self,
+            n_samples=n,
+            log_points=100,
+            progress=self.progress,
+            batch_size=budget.batch_size,
+            max_steps=budget.max_steps,
+            epochs=budget.epochs,
+            **self._checkpoint_options(),
+        )
+        if self.progress and budget.chosen:
+            print(f"TSSSLEncoder budget: {budget.describe()}", file=sys.stderr)
 
         recipe = self._recipe(Xa, ya, feature_names, method_kwargs)
         resume = self._claim_checkpoint_dir(Xa, ya, recipe)
@@ -274,6 +293,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.feature_names_ = feature_names
         self.history_ = [dict(row) for row in result.history]
         self.n_steps_ = int(result.steps)
+        self.budget_ = dataclasses.asdict(budget)
         return self
 
     def _checkpoint_options(self) -> dict[str, Any]:
