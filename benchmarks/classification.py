@@ -123,22 +123,24 @@ def run_self_supervised(
     from tsssl.evaluate import embed
 
     row = _start("self-supervised", method, name, seed)
-    batch = min(args.batch_size, len(d.X_train))
-    # epochs=None: the run is max_steps long on every set (TSSSLEncoder's default is 10 epochs)
-    est = TSSSLEncoder(
-        method=method,
-        encoder=args.encoder,
-        epochs=None,
-        max_steps=args.steps,
-        batch_size=batch,
-        lr=args.lr,
-        seed=seed,
-        device=args.device,
-        progress=False,
-    )
+    if args.defaults:  # TSSSLEncoder's own defaults: its encoder, lr and the budget it picks from the data
+        est = TSSSLEncoder(method=method, seed=seed, device=args.device, progress=False)
+    else:  # epochs=None: the run is max_steps long on every set
+        est = TSSSLEncoder(
+            method=method,
+            encoder=args.encoder,
+            epochs=None,
+            max_steps=args.steps,
+            batch_size=min(args.batch_size, len(d.X_train)),
+            lr=args.lr,
+            seed=seed,
+            device=args.device,
+            progress=False,
+        )
     t0 = time.perf_counter()
     est.fit(d.X_train)  # no y: the labels stay out of training
     fit_s = time.perf_counter() - t0
+    batch = est.budget_["batch_size"]
     t0 = time.perf_counter()
     Z_train, Z_test = est.transform(d.X_train), est.transform(d.X_test)
     row.update(svm_accuracy(Z_train, d.y_train, Z_test, d.y_test), transform_seconds=time.perf_counter() - t0)
@@ -314,6 +316,16 @@ def detail_table(rows: list[dict[str, Any]], sets: Sequence[str], methods: Seque
     return lines
 
 
+def _budget_line(s: dict[str, Any]) -> str:
+    if s.get("defaults"):
+        head = f"`TSSSLEncoder(method, seed)` at its defaults: encoder `{s['encoder']}`, lr {s['lr']}, the budget "
+        head += "it chooses from the data (each run's steps and batch in the JSON)"
+    else:
+        head = f"Encoder `{s['encoder']}` {s['encoder_kwargs']}, {s['steps']} steps, batch min({s['batch_size']}, N), "
+        head += f"lr {s['lr']}"
+    return head + f", seeds {s['seeds']}. Test accuracy, mean over seeds (± std over seeds when more than one)."
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """The report: settings, the accuracy table (mean over seeds) and the per-run details."""
     s, rows = doc["settings"], doc["results"]
@@ -326,8 +338,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"{m['date']}, {m['cpu']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), torch {m['torch']}, "
         f"device {s['device']}; load average {m['load_average_start']} at the start, {doc.get('load_average_end')} at the end.",
-        f"Encoder `{s['encoder']}` {s['encoder_kwargs']}, {s['steps']} steps, batch min({s['batch_size']}, N), "
-        f"lr {s['lr']}, seeds {s['seeds']}. Test accuracy, mean over seeds (± std over seeds when more than one).",
+        _budget_line(s),
         "",
         *accuracy_table(rows, s["sets"], s["methods"]),
         "",
@@ -383,9 +394,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--supervised", action=argparse.BooleanOptionalAction, default=True, help="the supervised reference (lstm)"
     )
     ap.add_argument("--out", type=Path, help="output folder (default benchmarks/results/<date>-<device>)")
+    ap.add_argument(
+        "--defaults",
+        action="store_true",
+        help="fit TSSSLEncoder(method, seed) with every other setting at its default (encoder, lr, the "
+        "budget it chooses from the data); --encoder/--steps/--batch-size/--lr are then not accepted",
+    )
     ap.add_argument("--smoke", action="store_true", help="ItalyPowerDemand, 2 methods, seed 0, 5 steps")
     ap.add_argument("--report", type=Path, metavar="JSON", help="only rewrite the markdown of a saved JSON")
     args = ap.parse_args(argv)
+    if args.defaults:
+        given = [
+            f for f in ("--encoder", "--steps", "--batch-size", "--lr") if any(a.startswith(f) for a in argv or ())
+        ]
+        if given:
+            ap.error(f"--defaults fits TSSSLEncoder's own settings; drop {', '.join(given)}")
+        from tsssl.sklearn import TSSSLEncoder
+
+        args.encoder, args.lr = TSSSLEncoder().encoder, TSSSLEncoder().lr
     preset = SMOKE if args.smoke else DEFAULTS
     args.sets = args.sets or preset.get("sets", list(CLASSIFICATION_SETS))
     args.methods = args.methods or ssl[: preset.get("n_methods", len(ssl))]
@@ -407,8 +433,9 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "seeds": list(args.seeds),
         "encoder": args.encoder,
         "encoder_kwargs": DEFAULT_ENCODER_KWARGS.get(args.encoder, {}),
-        "steps": args.steps,
-        "batch_size": args.batch_size,
+        "defaults": bool(args.defaults),
+        "steps": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.steps,
+        "batch_size": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.batch_size,
         "lr": args.lr,
         "device": args.device,
         "normalisation": "znormalise: per series and channel over time",

@@ -118,3 +118,14 @@ def test_defaults(script):
     assert args.seeds == [0, 1, 2] and args.steps == 200 and args.batch_size == 16 and args.encoder == "cnn"
     assert "lstm" not in args.methods and args.methods == script.self_supervised_methods()
     assert args.out.parent.name == "results" and args.out.name.endswith("-cpu")
+
+
+def test_defaults_takes_tsssl_encoders_own_settings_and_refuses_fixed_ones(script, capsys):
+    from tsssl.sklearn import TSSSLEncoder
+
+    args = script.parse_args(["--defaults", "--smoke"])
+    assert args.defaults and args.encoder == TSSSLEncoder().encoder and args.lr == TSSSLEncoder().lr
+    assert "chosen by TSSSLEncoder" in script._settings(args, ["--defaults"])["steps"]
+    with pytest.raises(SystemExit) as exc:
+        script.parse_args(["--defaults", "--steps", "10"])
+    assert exc.value.code == 2 and "drop --steps" in capsys.readouterr().err
