@@ -40,6 +40,10 @@ class Budget:
     chosen: tuple[str, ...]
     rule: str
 
+    def trainer_kwargs(self) -> dict[str, int | None]:
+        """The Trainer's batch_size, max_steps and epochs."""
+        return {"batch_size": self.batch_size, "max_steps": self.max_steps, "epochs": self.epochs}
+
     def describe(self) -> str:
         """One line for a run's summary, e.g. "200 steps at batch 16 (auto: ...)"."""
         length = f"{self.max_steps} steps" if self.max_steps is not None else f"{self.epochs} epochs"
@@ -83,7 +87,7 @@ def auto_budget(
         max_steps = auto_steps(n, batch_size)
         chosen.append("max_steps")
     rule = (
-        f"{n} series: batch = power of two <= n/8 in [{MIN_BATCH}, {MAX_BATCH}]; "
+        f"n = {n} training samples: batch = power of two <= n/8 in [{MIN_BATCH}, {MAX_BATCH}]; "
         f"steps = {AUTO_EPOCHS} epochs within [{MIN_STEPS}, {MAX_STEPS}]"
     )
     return Budget(batch_size, max_steps, epochs, tuple(chosen), rule)

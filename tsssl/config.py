@@ -129,9 +129,10 @@ class RunConfig:
     embargo: int = 0
     rebalance: str = "v2"
     # training
-    epochs: int | None = 10
+    # None: chosen from the data (tsssl.budget, docs/design.md "Budget")
+    epochs: int | None = None
     max_steps: int | None = None
-    batch_size: int = 512
+    batch_size: int | None = None
     lr: float = 3e-3
     weight_decay: float = 1e-4
     device: str = "auto"
@@ -208,7 +209,7 @@ _TABLES = {
     "method_kwargs": "method_kwargs must be a table of settings ([method_kwargs])",
 }
 _OPTIONAL = {
-    "start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs", "checkpoint_every",
+    "start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs", "batch_size", "checkpoint_every",
     "checkpoint_minutes", "compile",
 }  # fmt: skip
 _AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1, "checkpoint_every": 1}
@@ -444,8 +445,6 @@ def resolve_resumed(
 
 
 def _check_coherent(cfg: RunConfig) -> None:
-    if cfg.epochs is None and cfg.max_steps is None and cfg.modality == "timeseries":
-        raise ValueError("give epochs or max_steps (a run needs a length)")
     if cfg.source == "tickers" and not cfg.tickers:
         raise ValueError("source 'tickers' needs at least one ticker (--tickers A B ...)")
     if cfg.source == "file" and not cfg.data:

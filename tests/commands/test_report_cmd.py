@@ -97,7 +97,13 @@ def test_precedence_defaults_file_quick_flags(tmp_path):
         ["v1", "v2", "v3"],
         [0, 1, 2],
     )
-    assert cfg.window == 20 and cfg.epochs == 10 and s.n_boot == 1000 and s.threshold_rule == "f1"
+    assert (
+        cfg.window == 20
+        and cfg.epochs is None
+        and cfg.batch_size is None
+        and s.n_boot == 1000
+        and s.threshold_rule == "f1"
+    )
     f = tmp_path / "c.toml"
     f.write_text("epochs = 7\nhorizon = 4\n[report]\nseeds = [5, 6]\nn_boot = 10\n")
     cfg, s = settings_from_args(_args(["--config", str(f)]))

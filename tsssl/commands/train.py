@@ -166,6 +166,7 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
             f"  split: train {s['train_start']}..{s['train_end']} ({m['n_train']:,} windows; "
             f"{m['n_train_rebalanced']:,} after rebalance {cfg.rebalance}), "
             f"test {s['test_start']}..{s['test_end']} ({m['n_test']:,} windows)",
+            *([f"  budget: {m['budget']['rule']}"] if m.get("budget") else []),
             f"  trained {m['steps']} steps in {m['train_seconds']:.1f} s: "
             f"{(m['windows_per_s'] or 0):,.0f} windows/s, final loss {_fmt(m['final_loss'])}",
             f"  test ({p['scored_by']}): precision {_pct(p.get('precision'))}, recall "

@@ -20,6 +20,7 @@ from tsssl.pipeline.cell import (
     make_trainer,
     make_window_method,
     pca_2d,
+    run_budget,
     run_method,
 )
 from tsssl.pipeline.grid import GridResult, check_grid, run_grid, run_report
@@ -49,6 +50,7 @@ __all__ = [
     "evaluate_split",
     "load_configured_prices",
     "make_trainer",
+    "run_budget",
     "make_window_method",
     "pca_2d",
     "prepare_run_data",

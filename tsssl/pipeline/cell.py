@@ -126,13 +126,25 @@ def make_trainer(settings: Any, *, n_samples: int | None = None, log_points: int
     else:
         kwargs = {k: getattr(settings, k) for k in TRAINER_KEYS if hasattr(settings, k)}
     kwargs.update(options)
-    if n_samples is not None and "batch_size" in kwargs:
-        kwargs["batch_size"] = max(1, min(kwargs["batch_size"], n_samples))
+    if n_samples is not None:  # a length or batch left open (None) is chosen from the data
+        kwargs.update(run_budget(kwargs, n_samples).trainer_kwargs())
+    elif kwargs.get("batch_size") is None:  # not known yet: the Trainer's default until run_budget
+        kwargs.pop("batch_size", None)
     if log_points is not None and n_samples is not None:
         steps_per_epoch = max(1, n_samples // kwargs.get("batch_size", n_samples))
         run_steps = total_steps(kwargs.get("epochs"), kwargs.get("max_steps"), steps_per_epoch)
         kwargs["log_every"] = max(1, run_steps // log_points)
     return Trainer(**kwargs)
+
+
+def run_budget(settings: Any, n_samples: int):
+    """The :class:`tsssl.budget.Budget` of a run on ``n_samples`` training samples: the epochs,
+    max_steps and batch_size that ``settings`` (a mapping or an object) gives, the others chosen
+    by ``tsssl.budget.auto_budget`` (docs/design.md, "Budget")."""
+    from tsssl.budget import auto_budget
+
+    get = settings.get if isinstance(settings, Mapping) else lambda k: getattr(settings, k, None)
+    return auto_budget(n_samples, batch_size=get("batch_size"), max_steps=get("max_steps"), epochs=get("epochs"))
 
 
 def make_window_method(

@@ -23,7 +23,7 @@ import numpy as np
 
 from tsssl.atomic import finite_or_none, json_ready, write_json
 from tsssl.config import RunConfig
-from tsssl.pipeline.cell import build_cell_method, make_trainer, run_diagnostics
+from tsssl.pipeline.cell import build_cell_method, make_trainer, run_budget, run_diagnostics
 from tsssl.pipeline.splits import iso_day, load_run_prices
 
 
@@ -104,6 +104,8 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
     main = is_main_process()
     # self-supervised: every training window, no labels used
     fit_data = rd.train_balanced if registry.uses_labels(cfg.method) else rd.train
+    budget = run_budget(cfg, len(fit_data))  # what cfg leaves open, chosen from the data
+    trainer = trainer.replace(**budget.trainer_kwargs())
     # rank 0 alone measures the representation (every rank holds the same weights)
     diag = run_diagnostics(rd.train) if main else None
     if diag is not None:
@@ -123,6 +125,7 @@ def train_and_probe(cfg: RunConfig, resume: bool = False) -> dict[str, Any] | No
         "total": round(time.perf_counter() - t_start, 3),
     }
     metrics = _metrics(cfg, rd, result, evaluation, seconds, str(next(method.parameters()).device))
+    metrics["budget"] = {**budget.trainer_kwargs(), "chosen": list(budget.chosen), "rule": budget.describe()}
     metrics["diagnostics"] = diag.summary() if diag is not None else None  # the last one and its history
     write_json(out / "metrics.json", metrics)
     return metrics
