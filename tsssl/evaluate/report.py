@@ -19,6 +19,12 @@ interval for the seed-averaged metric that reflects the test-set sampling; the s
 seeds (training randomness) is reported next to it (``precision_seed_min`` / ``_max`` / ``_std``)
 and every seed's own values and interval are kept under ``per_seed``.
 
+Where no resample can move precision or recall (no hit, or only hits, for every seed) their
+intervals are exact binomial ones (``tsssl.evaluate.binomial``, marked in the tables). Every cell
+of a method other than LSTM is compared with the LSTM cell of the same features and rebalance
+(``tsssl.evaluate.paired``: paired block bootstrap, Holm-adjusted verdicts), and per-ticker and
+per-year tables break each method's first cell down (``tsssl.evaluate.breakdown``).
+
 Two readings of precision are on the page: ``precision`` on the natural test set (its base rate
 about 3-4% on daily index data) and, clearly labelled, ``balanced_precision``: the precision the
 same calls would show on a test set rebalanced to 1:1, TPR / (TPR + FPR), under which figures
@@ -56,7 +62,8 @@ AGGREGATION_NOTE = (
 #: the method every other cell is compared with (same features and rebalance, same test windows)
 BASELINE = "lstm"
 PAIRED_NOTE = (
-    "the difference cell - LSTM cell of the same features and rebalance, each the mean over seeds; 95% CI: "
+    "each cell's value minus that of the LSTM cell of the same features and rebalance (both means over "
+    "seeds); 95% CI: "
     "paired moving-block bootstrap over test dates (the same date blocks for both cells and all seeds "
     "in a replicate); p: two-sided bootstrap p-value, Holm–Bonferroni adjusted over all compared "
     "cells per metric; ahead / behind: adjusted p < 0.05"
@@ -194,7 +201,8 @@ def aggregate_seeds(
     date; None: iid over windows). Returns precision, recall, f1, pr_auc, lift,
     balanced_precision (mean over seeds), ``<metric>_ci_low`` / ``_ci_high`` for CI_METRICS,
     precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
-    the seed spread of precision and the mean confusion matrix.
+    the seed spread of precision and the mean confusion matrix; ``ci_kind`` / ``ci_degenerate``
+    say where an interval is exact binomial instead (``tsssl.evaluate.binomial``).
     """
     from tsssl.evaluate.binomial import exact_where_degenerate
     from tsssl.evaluate.metrics import _as_labels, _as_score
@@ -544,8 +552,8 @@ def _exact_footnote(report: dict[str, Any], key: str) -> str:
     from tsssl.evaluate.binomial import EXACT_NOTE
 
     return (
-        f" {EXACT_MARK} {EXACT_NOTE}: no call hit a rise (or every call did) for every seed, so every "
-        "resample gives the same value; the interval treats calls as independent."
+        f" {EXACT_MARK} {EXACT_NOTE} — for every seed the hits are none (or all), so every resample gives the "
+        "same value; the Clopper–Pearson interval of the seed-mean counts treats the calls as independent."
     )
 
 
@@ -623,11 +631,13 @@ def _diff_text(d: dict[str, Any] | None, scale: float, digits: int, unit: str) -
     return f"{_signed(d.get('diff'), scale, digits, unit)} [{lo}, {hi}]"
 
 
-def _p_text(d: dict[str, Any] | None) -> str:
-    """ "0.210 (0.070)": the Holm-adjusted p-value (the raw one)."""
+def _p_text(d: dict[str, Any] | None, n_boot: int) -> str:
+    """ "0.210 (0.070)": the Holm-adjusted p-value (the raw one); 0 is written "<1/n_boot"."""
     if not d or d.get("p") is None:
         return "–"
-    return f"{fmt_num(d.get('p_holm'))} ({fmt_num(d.get('p'))})"
+    p, p_holm = d["p"], d.get("p_holm")
+    zero = f"<{1 / max(n_boot, 1):.3f}"
+    return f"{zero if p_holm == 0 else fmt_num(p_holm)} ({zero if p == 0 else fmt_num(p)})"
 
 
 def _paired_section(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
@@ -647,6 +657,7 @@ def _paired_section(report: dict[str, Any]) -> list[tuple[str, str, list[list[st
             "verdict (PR-AUC)",
         ]
     ]
+    n_boot = report["meta"]["bootstrap"]["n_boot"]
     for r in report["records"]:
         v = r.get("vs_baseline")
         if not v:
@@ -656,18 +667,17 @@ def _paired_section(report: dict[str, Any]) -> list[tuple[str, str, list[list[st
             [
                 r["label"],
                 _diff_text(prec, 100, 1, " pp"),
-                _p_text(prec),
+                _p_text(prec, n_boot),
                 _diff_text(auc, 1, 3, ""),
-                _p_text(auc),
+                _p_text(auc, n_boot),
                 (prec or {}).get("verdict", "–"),
                 (auc or {}).get("verdict", "–"),
             ]
         )
-    n_boot = report["meta"]["bootstrap"]["n_boot"]
     note = (
         f"On the same test windows: {paired['note']} ({paired['n_compared']} cells compared). The interval "
-        "shown is not adjusted for the number of cells; a "
-        f"p-value of 0 means below 1/{n_boot} (the number of replicates)."
+        f"shown is not adjusted for the number of cells; p <{1 / max(n_boot, 1):.3f}: no replicate of "
+        f"the {n_boot} fell on the other side of 0."
     )
     return [(f"Against the {base} baseline (paired, Holm-adjusted)", note, rows)]
 
