@@ -84,6 +84,10 @@ def test_end_to_end_writes_the_report_and_repeats_from_its_config(tmp_path, caps
     assert cfg.start == "2015-06-01" and cfg.max_steps == 2 and cfg.encoder_kwargs["hidden"] == 8
     npz = np.load(out / "predictions.npz")
     assert npz["y_test"].size == r["n_test"]
+    # the paired verdicts against LSTM and the per-ticker / per-year breakdowns
+    md = (out / "report.md").read_text()
+    assert "| cell | precision − LSTM |" in md and "verdict (precision)" in md and "| SiamCL / original V1 |" in md
+    assert "## Per ticker at original V1" in md and "## Per year at original V1" in md
     # a second report into the same folder is refused unless --overwrite
     err = _fail(["--config", str(out / "config.toml"), "--out", str(out)], capsys)
     assert "already holds a report" in err and "--overwrite" in err

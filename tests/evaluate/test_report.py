@@ -172,12 +172,13 @@ def test_markdown_has_the_talk_shaped_table(written):
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         for text, col in zip(cells, cols):
             r = records[(method, *col)]
+            kind = r["ci_kind"]["precision"]
             if r["precision"] is None:
-                assert text == "–"
+                assert text == "– (no calls)" and kind == "undefined"
             else:
                 assert text == (
                     f"{100 * r['precision']:.1f}% [{100 * r['precision_ci_low']:.1f}–"
-                    f"{100 * r['precision_ci_high']:.1f}]"
+                    f"{100 * r['precision_ci_high']:.1f}]" + (rep.EXACT_MARK if kind == "exact" else "")
                 )
     # what makes the precision meaningful, and the setup, are on the page
     for needle in (
@@ -194,6 +195,60 @@ def test_markdown_has_the_talk_shaped_table(written):
         report["meta"]["split"]["val_start"],
     ):
         assert needle in md, needle
+
+
+def test_paired_comparisons_to_lstm_are_in_every_output(written):
+    _, report, out, _ = written
+    records = {(r["method"], r["features"], r["rebalance"]): r for r in report["records"]}
+    assert report["meta"]["paired"]["n_compared"] == 6 and report["meta"]["paired"]["baseline"] == "lstm"
+    verdicts = {"ahead", "behind", "not distinguishable", "undefined"}
+    for (m, f, rb), r in records.items():
+        if m == "lstm":
+            assert "vs_baseline" not in r
+            continue
+        v, base = r["vs_baseline"], records[("lstm", f, rb)]
+        assert v["baseline"] == f"lstm/{f}/{rb}"
+        for metric in ("precision", "pr_auc"):
+            d = v[metric]
+            assert d["verdict"] in verdicts and d["p_holm"] >= d["p"]
+            if r[metric] is not None and base[metric] is not None:
+                # the difference of the two cells' seed-means shown in the other tables
+                assert d["diff"] == pytest.approx(r[metric] - base[metric], abs=1e-12)
+                assert d["ci_low"] <= d["ci_high"]
+    md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
+    for text in (md, html):
+        assert "Against the LSTM baseline (paired, Holm-adjusted)" in text and "verdict (precision)" in text
+    assert md.count("| SiamCL / ") == 6
+
+
+def test_breakdowns_by_ticker_and_year_match_the_predictions(written):
+    _, report, out, _ = written
+    b = report["breakdown"]
+    assert (b["features"], b["rebalance"]) == ("ohlcv", "v1")
+    npz = np.load(out / "predictions.npz")
+    y, tickers, years = (
+        npz["y_test"],
+        npz["test_ticker"],
+        npz["test_end_date"].astype("datetime64[Y]").astype(int) + 1970,
+    )
+    assert [g["group"] for g in b["by_ticker"]] == sorted(set(tickers.tolist()))
+    assert [g["group"] for g in b["by_year"]] == sorted(set(years.tolist()))
+    lstm = next(r for r in report["records"] if (r["method"], r["features"], r["rebalance"]) == ("lstm", "ohlcv", "v1"))
+    assert sum(g["lstm"]["calls"] for g in b["by_year"]) == pytest.approx(lstm["n_pred_pos_mean"])
+    for g in b["by_ticker"]:
+        mask = tickers == g["group"]
+        assert g["n"] == mask.sum() and g["base_rate"] == pytest.approx(y[mask].mean())
+        per_seed = []
+        for seed in lstm["seeds"]:
+            key = rep.prediction_key("lstm", "ohlcv", "v1", seed, "")
+            calls = (npz[key + "test_score"] >= npz[key + "threshold"]) & mask
+            if calls.any():
+                per_seed.append(y[calls].mean())
+        assert g["lstm"]["precision"] == (pytest.approx(np.mean(per_seed)) if per_seed else None)
+    md = (out / "report.md").read_text()
+    assert "## Per ticker at original V1: base rate and precision" in md
+    assert "## Per year at original V1: base rate and precision" in md
+    assert "| ^GSPC |" in md
 
 
 def test_html_embeds_the_four_figures_as_png(written):

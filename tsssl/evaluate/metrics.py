@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tsssl.evaluate.binomial import exact_where_degenerate
 from tsssl.evaluate.bootstrap import DEFAULT_BLOCK_DAYS, bootstrap, effective_block_len
 
 BALANCED_PRECISION_NOTE = (
@@ -353,7 +354,9 @@ def classification_report(
     ``<metric>_ci_high`` for precision, recall, pr_auc, lift and balanced_precision, the
     threshold and how it was chosen, and a ``bootstrap`` sub-dict saying how the intervals were
     made (including how many replicates left a metric undefined; they are left out of its
-    interval).
+    interval). Where the bootstrap of precision or recall is degenerate (no hit, all hits) their
+    intervals (and lift's) are exact binomial ones; ``ci_kind`` / ``ci_degenerate`` say which
+    (``tsssl.evaluate.binomial``).
     """
     y = _as_labels(y_true)
     s = _as_score(score, y.size)
@@ -379,5 +382,6 @@ def classification_report(
 
     intervals, info = _report_intervals(y, s, pred, dates, n_boot, block_days, ci, seed)
     out.update(intervals)
+    exact_where_degenerate(out, [m["tp"]], [m["n_pred_pos"]], [m["n_pos"]], m["base_rate"], ci)
     out["bootstrap"] = info
     return out

@@ -19,6 +19,12 @@ interval for the seed-averaged metric that reflects the test-set sampling; the s
 seeds (training randomness) is reported next to it (``precision_seed_min`` / ``_max`` / ``_std``)
 and every seed's own values and interval are kept under ``per_seed``.
 
+Where no resample can move precision or recall (no hit, or only hits, for every seed) their
+intervals are exact binomial ones (``tsssl.evaluate.binomial``, marked in the tables). Every cell
+of a method other than LSTM is compared with the LSTM cell of the same features and rebalance
+(``tsssl.evaluate.paired``: paired block bootstrap, Holm-adjusted verdicts), and per-ticker and
+per-year tables break each method's first cell down (``tsssl.evaluate.breakdown``).
+
 Two readings of precision are on the page: ``precision`` on the natural test set (its base rate
 about 3-4% on daily index data) and, clearly labelled, ``balanced_precision``: the precision the
 same calls would show on a test set rebalanced to 1:1, TPR / (TPR + FPR), under which figures
@@ -52,6 +58,15 @@ AGGREGATION_NOTE = (
     "point value: mean over seeds of the per-seed metric (seeds where it is defined); 95% CI: "
     "moving-block bootstrap over test dates (blocks of window + horizon days), the same dates "
     "drawn for every seed in a replicate, statistic = mean over seeds; percentile interval"
+)
+#: the method every other cell is compared with (same features and rebalance, same test windows)
+BASELINE = "lstm"
+PAIRED_NOTE = (
+    "each cell's value minus that of the LSTM cell of the same features and rebalance (both means over "
+    "seeds); 95% CI: "
+    "paired moving-block bootstrap over test dates (the same date blocks for both cells and all seeds "
+    "in a replicate); p: two-sided bootstrap p-value, Holm–Bonferroni adjusted over all compared "
+    "cells per metric; ahead / behind: adjusted p < 0.05"
 )
 THRESHOLD_RULE_NOTES = {
     "f1": "the threshold of highest F1",
@@ -186,8 +201,10 @@ def aggregate_seeds(
     date; None: iid over windows). Returns precision, recall, f1, pr_auc, lift,
     balanced_precision (mean over seeds), ``<metric>_ci_low`` / ``_ci_high`` for CI_METRICS,
     precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
-    the seed spread of precision and the mean confusion matrix.
+    the seed spread of precision and the mean confusion matrix; ``ci_kind`` / ``ci_degenerate``
+    say where an interval is exact binomial instead (``tsssl.evaluate.binomial``).
     """
+    from tsssl.evaluate.binomial import exact_where_degenerate
     from tsssl.evaluate.metrics import _as_labels, _as_score
 
     y = _as_labels(y)
@@ -203,6 +220,9 @@ def aggregate_seeds(
     out = _point_metrics(y, scores, preds, top_k)
     intervals, info = _intervals(y, scores, preds, dates, n_boot, ci, seed, block_days)
     out.update(intervals)
+    # where no resample can move precision / recall (no hit, all hits): exact binomial intervals
+    tp = (preds * y).sum(axis=1)
+    exact_where_degenerate(out, tp, preds.sum(axis=1), np.full_like(tp, y.sum()), out["base_rate"], ci)
     out["bootstrap"] = info
     return out
 
@@ -225,6 +245,7 @@ _PER_SEED_KEYS = (
     "confusion_matrix",
     "n_pred_pos",
     "precision_undefined",
+    "ci_kind",
 )
 
 
@@ -363,6 +384,8 @@ def build_report(
         for f in grid.features
         for r in grid.rebalances
     ]
+    paired = paired_comparisons(grid, records, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
+    breakdowns = breakdown_tables(grid)
     cfg = grid.cfg
     split = grid.split
     devices = sorted({c.device for c in grid.cells})
@@ -402,6 +425,7 @@ def build_report(
         "features_note": "P-adic = ohlcv plus our documented reading of the talk's P-adic enhancement "
         "(per-day base-3 digit of the return, one-hot, and the p-adic distance of the "
         "window to the constant reference patterns); see tsssl.data.padic",
+        "paired": paired,
         "versions": _versions(),
         "device": ", ".join(devices) if devices else cfg.device,
         "wall_seconds": {"grid": grid.wall_seconds},
@@ -410,7 +434,62 @@ def build_report(
     meta["wall_seconds"]["report"] = round(time.perf_counter() - t0, 3)
     if extra_meta:
         meta.update(extra_meta)
-    return {"meta": json_ready(meta), "records": records}
+    return {"meta": json_ready(meta), "records": records, "breakdown": json_ready(breakdowns)}
+
+
+# -- paired comparisons and breakdowns (post-processing of the collected predictions) ------------
+def cell_arrays(grid: Any, method: str, features: str, rebalance: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, calls) of a cell, each (S, N) with one row per seed; a call is score >= the
+    seed's threshold."""
+    cells = grid.cells_of(method, features, rebalance)
+    scores = np.stack([np.asarray(c.test_score, dtype=np.float64) for c in cells])
+    thresholds = np.array([c.threshold for c in cells], dtype=np.float64)
+    return scores, (scores >= thresholds[:, None]).astype(np.int64)
+
+
+def paired_comparisons(
+    grid: Any, records: list[dict[str, Any]], n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0
+) -> dict[str, Any] | None:
+    """Add ``vs_baseline`` (:func:`tsssl.evaluate.paired.compare_to_baseline`) to every record of
+    a non-baseline method: its paired difference to the BASELINE cell of the same features and
+    rebalance. Returns the description for the meta block (None without a baseline to compare)."""
+    from tsssl.evaluate.paired import compare_to_baseline
+
+    if BASELINE not in grid.methods or len(grid.methods) < 2:
+        return None
+    keys = [(m, f, r) for m in grid.methods for f in grid.features for r in grid.rebalances]
+    baseline_of = {k: (BASELINE, k[1], k[2]) for k in keys if k[0] != BASELINE}
+    cells = {k: cell_arrays(grid, *k) for k in keys}
+    test = grid.test
+    res = compare_to_baseline(test.y, test.end_date, cells, baseline_of, n_boot=n_boot, ci=ci, seed=boot_seed)
+    for rec in records:
+        key = (rec["method"], rec["features"], rec["rebalance"])
+        if key in res:
+            rec["vs_baseline"] = json_ready({**res[key], "baseline": "/".join(res[key]["baseline"])})
+    return {
+        "baseline": BASELINE,
+        "n_compared": len(baseline_of),
+        "correction": "Holm–Bonferroni over the compared cells, per metric",
+        "alpha": round(1.0 - ci, 10),
+        "note": PAIRED_NOTE,
+    }
+
+
+def breakdown_tables(grid: Any, features: str | None = None, rebalance: str | None = None) -> dict[str, Any]:
+    """Per-ticker and per-year base rate and precision (:func:`tsssl.evaluate.breakdown.breakdown`)
+    of each method's cell at ``features`` / ``rebalance`` (default: the grid's first of each)."""
+    from tsssl.evaluate.breakdown import breakdown, years_of
+
+    features = features or grid.features[0]
+    rebalance = rebalance or grid.rebalances[0]
+    calls = {m: cell_arrays(grid, m, features, rebalance)[1] for m in grid.methods}
+    test = grid.test
+    return {
+        "features": features,
+        "rebalance": rebalance,
+        "by_ticker": breakdown(test.y, np.asarray(test.ticker).astype(str), calls),
+        "by_year": breakdown(test.y, years_of(test.end_date), calls),
+    }
 
 
 # -- outputs -------------------------------------------------------------------------------------
@@ -447,13 +526,35 @@ def fmt_num(v: Any, digits: int = 3) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
 
+#: marks an exact binomial interval in the tables (the footnote says why)
+EXACT_MARK = "†"
+
+
 def with_ci(r: dict[str, Any], key: str, fmt: Callable[[Any], str] = _pct) -> str:
+    """ "4.2% [2.3–6.1]"; "0.0% [0.0–26.5]†" for an exact interval; "– (no calls)" when undefined."""
+    kind = (r.get("ci_kind") or {}).get(key)
+    if kind == "undefined":
+        return "– (no calls)" if key in ("precision", "lift") else "– (no rises)"
+    mark = EXACT_MARK if kind == "exact" else ""
     lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
     if lo is None or hi is None:
         return fmt(r.get(key))
     if fmt is _pct:
-        return f"{fmt(r.get(key))} [{100 * lo:.1f}–{100 * hi:.1f}]"
-    return f"{fmt(r.get(key))} [{fmt(lo)}–{fmt(hi)}]"
+        return f"{fmt(r.get(key))} [{100 * lo:.1f}–{100 * hi:.1f}]{mark}"
+    return f"{fmt(r.get(key))} [{fmt(lo)}–{fmt(hi)}]{mark}"
+
+
+def _exact_footnote(report: dict[str, Any], key: str) -> str:
+    """The footnote of a table whose cells may carry EXACT_MARK ('' when none does)."""
+    kinds = [(r.get("ci_kind") or {}).get(key) for r in report["records"]]
+    if "exact" not in kinds:
+        return ""
+    from tsssl.evaluate.binomial import EXACT_NOTE
+
+    return (
+        f" {EXACT_MARK} {EXACT_NOTE} — for every seed the hits are none (or all), so every resample gives the "
+        "same value; the Clopper–Pearson interval of the seed-mean counts treats the calls as independent."
+    )
 
 
 def _columns(meta: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -518,6 +619,92 @@ def _diagnostics_section(report: dict[str, Any]) -> list[tuple[str, str, list[li
     ]
 
 
+def _signed(v: Any, scale: float, digits: int, unit: str = "") -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{scale * v:+.{digits}f}{unit}"
+
+
+def _diff_text(d: dict[str, Any] | None, scale: float, digits: int, unit: str) -> str:
+    """ "+1.2 pp [−0.5, +2.9]" of a paired difference."""
+    if not d:
+        return "–"
+    lo, hi = _signed(d.get("ci_low"), scale, digits), _signed(d.get("ci_high"), scale, digits)
+    return f"{_signed(d.get('diff'), scale, digits, unit)} [{lo}, {hi}]"
+
+
+def _p_text(d: dict[str, Any] | None, n_boot: int) -> str:
+    """ "0.210 (0.070)": the Holm-adjusted p-value (the raw one); 0 is written "<1/n_boot"."""
+    if not d or d.get("p") is None:
+        return "–"
+    p, p_holm = d["p"], d.get("p_holm")
+    zero = f"<{1 / max(n_boot, 1):.3f}"
+    return f"{zero if p_holm == 0 else fmt_num(p_holm)} ({zero if p == 0 else fmt_num(p)})"
+
+
+def _paired_section(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
+    """One row per compared cell: its paired differences to the baseline and the verdicts."""
+    paired = report["meta"].get("paired")
+    if not paired:
+        return []
+    base = registry.label(paired["baseline"])
+    rows = [
+        [
+            "cell",
+            f"precision − {base}",
+            "p Holm (raw)",
+            f"PR-AUC − {base}",
+            "p Holm (raw)",
+            "verdict (precision)",
+            "verdict (PR-AUC)",
+        ]
+    ]
+    n_boot = report["meta"]["bootstrap"]["n_boot"]
+    for r in report["records"]:
+        v = r.get("vs_baseline")
+        if not v:
+            continue
+        prec, auc = v.get("precision"), v.get("pr_auc")
+        rows.append(
+            [
+                r["label"],
+                _diff_text(prec, 100, 1, " pp"),
+                _p_text(prec, n_boot),
+                _diff_text(auc, 1, 3, ""),
+                _p_text(auc, n_boot),
+                (prec or {}).get("verdict", "–"),
+                (auc or {}).get("verdict", "–"),
+            ]
+        )
+    note = (
+        f"On the same test windows: {paired['note']} ({paired['n_compared']} cells compared). The interval "
+        f"shown is not adjusted for the number of cells; p <{1 / max(n_boot, 1):.3f}: no replicate of "
+        f"the {n_boot} fell on the other side of 0."
+    )
+    return [(f"Against the {base} baseline (paired, Holm-adjusted)", note, rows)]
+
+
+def _breakdown_sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
+    """Per-ticker and per-year tables of base rate, precision and calls of each method's cell at
+    the breakdown's features / rebalance."""
+    b = report.get("breakdown")
+    if not b:
+        return []
+    methods = report["meta"]["grid"]["methods"]
+    setting = f"{FEATURE_LABELS.get(b['features'], b['features'])} {b['rebalance'].upper()}"
+    note = (
+        f"Each method's {setting} cell. Base rate: share of strict rises among the group's test windows. "
+        "Precision: mean over seeds (those calling a window of the group) of the precision among "
+        "the group's calls; calls: mean per seed."
+    )
+    out = []
+    for key, name in (("by_ticker", "ticker"), ("by_year", "year")):
+        rows = [[name, "windows (rises)", "base rate", *(registry.label(m) for m in methods)]]
+        for g in b[key]:
+            cells = [f"{_pct(g[m]['precision'])} ({g[m]['calls']:.0f} calls)" for m in methods]
+            rows.append([str(g["group"]), f"{g['n']:,} ({g['n_pos']})", _pct(g["base_rate"]), *cells])
+        out.append((f"Per {name} at {setting}: base rate and precision", note, rows))
+    return out
+
+
 def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
     """(title, explanation, table rows) of every table of the report, in order."""
     meta = report["meta"]
@@ -530,12 +717,13 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
         (
             f"Precision of the strict-rise class on the test set ({ci}% CI)",
             "Share of the windows called a rise that were a strict rise, on the untouched chronological "
-            "test set at its natural base rate. Mean over seeds, with the block-bootstrap interval.",
+            "test set at its natural base rate. Mean over seeds, with the block-bootstrap interval."
+            + _exact_footnote(report, "precision"),
             metric_table(report, lambda r: with_ci(r, "precision")),
         ),
         (
             f"Recall ({ci}% CI)",
-            "Share of the test set's strict rises that were called.",
+            "Share of the test set's strict rises that were called." + _exact_footnote(report, "recall"),
             metric_table(report, lambda r: with_ci(r, "recall")),
         ),
         (
@@ -588,6 +776,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
             ),
         ),
         *_diagnostics_section(report),
+        *_paired_section(report),
+        *_breakdown_sections(report),
     ]
 
 
