@@ -177,6 +177,18 @@ METHODS: dict[str, MethodSpec] = {
             "Masked reconstruction",
             timeseries=Use("MSE on masked spans of the standardised window", _WINDOWS),
         ),
+        _spec(
+            "tloss",
+            "tloss:TLoss",
+            "T-Loss",
+            timeseries=Use("triplet_logistic (sub-series in their reference vs other series)", _WINDOWS),
+        ),
+        _spec(
+            "tstcc",
+            "tstcc:TSTCC",
+            "TS-TCC",
+            timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", _WINDOWS),
+        ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),
         _spec(

@@ -9,10 +9,10 @@ DDP-averaged gradients = its exact gradient).
 
 Families: :mod:`.info_nce` (info_nce, nt_xent, n_pair), :mod:`.supervised` (supcon,
 soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
-lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
+lifted_structured, triplet_logistic), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
 (barlow_twins, vicreg), :mod:`.clustering` (sinkhorn, swapped_prediction, kmeans,
 pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
-:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue),
+:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue), :mod:`.temporal` (stepwise_info_nce),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
@@ -37,12 +37,13 @@ from .modules import (
 )
 from .nce import nce
 from .neighbours import nearest_neighbour, nnclr_loss
-from .pairwise import contrastive_pair, lifted_structured, triplet_margin
+from .pairwise import contrastive_pair, lifted_structured, triplet_logistic, triplet_margin
 from .predictive import negative_cosine
 from .pretext import binary_pretext, next_step_prediction
 from .queue import MemoryQueue
 from .redundancy import barlow_twins, vicreg
 from .supervised import soft_nearest_neighbors, supcon
+from .temporal import stepwise_info_nce
 
 __all__ = [
     "binary_pretext",
@@ -83,6 +84,8 @@ __all__ = [
     "rank",
     "soft_nearest_neighbors",
     "supcon",
+    "stepwise_info_nce",
+    "triplet_logistic",
     "triplet_margin",
     "vicreg",
     "world_size",

@@ -1,4 +1,5 @@
-"""Distance-margin losses: pair contrastive (Hadsell et al.), triplet, lifted structured.
+"""Distance-margin losses: pair contrastive (Hadsell et al.), triplet, lifted structured; and the
+logistic triplet of T-Loss (Franceschi et al.), on dot products.
 
 Euclidean distances ``d = sqrt(max(|a - b|^2, 1e-12))`` (the floor keeps the gradient finite
 when two embeddings coincide). Computed in float32 (float64 inputs stay float64), autocast off.
@@ -69,6 +70,34 @@ def triplet_margin(anchor: Tensor, positive: Tensor, negative: Tensor, margin: f
         d_ap = _dist((a - p).pow(2).sum(dim=-1))
         d_an = _dist((a - n).pow(2).sum(dim=-1))
         return F.relu(d_ap - d_an + margin).mean()
+
+
+def triplet_logistic(anchor: Tensor, positive: Tensor, negatives: Tensor, negative_weight: float = 1.0) -> Tensor:
+    """T-Loss's logistic triplet (Franceschi, Dieuleveut & Jaggi, NeurIPS 2019); mean over anchors.
+
+    anchor, positive: (B, D); negatives: (B, K, D), K >= 1 negatives per anchor. On raw dot
+    products (the paper's form, no normalisation, no temperature)::
+
+        loss_i = -log sigma(a_i . p_i) - negative_weight * sum_k log sigma(-a_i . n_ik)
+
+    ``negative_weight`` 1 is the paper's equation; 1 / K is its official code's weighting. Each
+    term is a softplus (-log sigma(s) = softplus(-s)), so large scores never overflow. A
+    per-anchor loss: under DDP the local mean.
+    """
+    check_tensor("anchor", anchor, 2, "a 2-D Tensor (B, D)")
+    check_tensor("positive", positive, 2, "a 2-D Tensor (B, D)")
+    check_same_shape("anchor", anchor, "positive", positive)
+    check_nonempty("anchor", anchor, "2-D Tensor (B, D)")
+    B, D = anchor.shape
+    check_tensor("negatives", negatives, 3, f"a 3-D Tensor (B, K, D) = ({B}, K, {D})")
+    if negatives.shape[0] != B or negatives.shape[2] != D or negatives.shape[1] < 1:
+        raise ValueError(f"negatives must have shape (B, K, D) = ({B}, K >= 1, {D}), got {tuple(negatives.shape)}")
+    check_nonnegative(negative_weight, "negative_weight")
+    with float32_region(anchor):
+        a, p, n = as_float(anchor, positive, negatives)
+        s_pos = (a * p).sum(dim=-1)  # (B,)
+        s_neg = torch.einsum("bd,bkd->bk", a, n)  # (B, K)
+        return (F.softplus(-s_pos) + negative_weight * F.softplus(s_neg).sum(dim=1)).mean()
 
 
 def _pairwise_sq(a: Tensor, b: Tensor) -> Tensor:

@@ -40,6 +40,8 @@ _LAZY = {
     "ArrowOfTime": "arrow",
     "TCN": "tcn",
     "Autoregressive": "autoregressive",
+    "TLoss": "tloss",
+    "TSTCC": "tstcc",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
     "CLIP": "clip",
@@ -81,6 +83,8 @@ __all__ = [
     "ArrowOfTime",
     "TCN",
     "Autoregressive",
+    "TLoss",
+    "TSTCC",
 ]
 
 
