@@ -30,6 +30,8 @@ from tsssl.experiments.base import Experiment
 #: makes the experiment; (modality, None): every other method of that modality
 TASKS: dict[tuple[str, str | None], str] = {
     ("image", None): "tsssl.experiments.image",
+    ("image", "colorization"): "tsssl.experiments.photos",
+    ("image", "splitbrain"): "tsssl.experiments.photos",
     ("text", None): "tsssl.experiments.text",
     ("text", "clip"): "tsssl.experiments.window_clip",
 }
