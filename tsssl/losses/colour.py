@@ -1,5 +1,6 @@
 """Colorization's loss (Zhang, Isola and Efros, "Colorful Image Colorization", ECCV 2016).
 
+- ``check_lab``: a clear error unless a batch is L*a*b* images (B, 3, H, W).
 - ``soft_encode``: each pixel's ab as a distribution over the quantised bins: Gaussian weights
   (``sigma`` ab units) on its ``k`` nearest bin centres, normalised (the paper: k = 5, sigma = 5).
 - ``rebalanced_cross_entropy``: the multinomial cross-entropy between those targets Z and the
@@ -12,6 +13,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def check_lab(x: Tensor, owner: str) -> None:
+    """ValueError unless x is a (B, 3, H, W) L*a*b* batch (L in [0, 100])."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"{owner}: needs L*a*b* images (B, 3, H, W), got shape {tuple(x.shape)}")
+    if x.numel() and (x[:, 0].min() < -1e-3 or x[:, 0].max() > 100.001):
+        raise ValueError(f"{owner}: channel 0 must be lightness L in [0, 100] (CIE L*a*b* units)")
 
 
 def soft_encode(ab: Tensor, centres: Tensor, k: int = 5, sigma: float = 5.0) -> tuple[Tensor, Tensor]:

@@ -28,21 +28,9 @@ import torch
 from torch import Tensor, nn
 
 from tsssl.augment.image import horizontal_flip
-from tsssl.losses.colour import colour_loss
+from tsssl.encoders.heads import pixel_head
+from tsssl.losses.colour import check_lab, colour_loss
 from tsssl.methods.base import Method, split_batch
-
-
-def check_lab(x: Tensor, owner: str) -> None:
-    """ValueError unless x is a (B, 3, H, W) L*a*b* batch (L in [0, 100])."""
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"{owner}: needs L*a*b* images (B, 3, H, W), got shape {tuple(x.shape)}")
-    if x.numel() and (x[:, 0].min() < -1e-3 or x[:, 0].max() > 100.001):
-        raise ValueError(f"{owner}: channel 0 must be lightness L in [0, 100] (CIE L*a*b* units)")
-
-
-def pixel_head(in_channels: int, hidden: int, out: int) -> nn.Module:
-    """1x1 convs: a per-cell MLP on a feature map (B, in_channels, h, w) -> (B, out, h, w)."""
-    return nn.Sequential(nn.Conv2d(in_channels, hidden, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden, out, 1))
 
 
 class Colorization(Method):

@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment.image import horizontal_flip
-from tsssl.losses.colour import colour_loss
+from tsssl.encoders.heads import pixel_head
+from tsssl.losses.colour import check_lab, colour_loss
 from tsssl.methods.base import Method, split_batch
-from tsssl.methods.colorization import check_lab, pixel_head
 
 
 class SplitBrainEncoder(nn.Module):
