@@ -61,3 +61,16 @@ def test_splitbrain_trains_both_halves_and_concatenates_them():
     assert z.shape == (4, 64) and torch.allclose(z[:, :32], m.l_encoder(lab[:4, :1] / 100))
     with pytest.raises(ValueError, match="needs L\\*a\\*b\\* images"):
         m.training_step((lab[:, :1],))
+
+
+def test_bad_colorization_arguments_are_clear_errors():
+    from tsssl.encoders.image import ConvEncoder
+
+    enc = ConvEncoder(1, (8,))
+    with pytest.raises(ValueError, match="centres must be \\(Q, 2\\)"):
+        Colorization(enc, torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="bin_weights must be \\(5,\\)"):
+        Colorization(enc, torch.zeros(5, 2), torch.ones(4))
+    m = Colorization(enc, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="lightness L in \\[0, 100\\]"):
+        m.training_step((torch.full((2, 3, 8, 8), 255.0),))
