@@ -198,6 +198,18 @@ METHODS: dict[str, MethodSpec] = {
             image=Use("cross-entropy over the permutation set", {**_IMAGE, "max_steps": 600}),
         ),
         _spec(
+            "colorization",
+            "colorization:Colorization",
+            "Colorization",
+            image=Use("rebalanced cross-entropy over quantised ab bins (L -> ab)", _IMAGE),
+        ),
+        _spec(
+            "splitbrain",
+            "splitbrain:SplitBrain",
+            "Split-brain auto-encoder",
+            image=Use("cross-entropy L -> ab bins + ab -> L bins", _IMAGE),
+        ),
+        _spec(
             "clip",
             "clip:CLIP",
             "CLIP",

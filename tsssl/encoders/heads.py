@@ -93,3 +93,11 @@ class ClassifierHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_features(x, self.in_dim, "ClassifierHead")
         return self.net(x)
+
+
+def pixel_head(in_channels: int, hidden: int, out: int) -> nn.Module:
+    """1x1 convs, an MLP applied to every cell of a feature map: (B, in_channels, h, w) ->
+    (B, out, h, w) (colorization's per-cell ab classifier)."""
+    for name, value in (("in_channels", in_channels), ("hidden", hidden), ("out", out)):
+        check_positive(value, name, "pixel_head")
+    return nn.Sequential(nn.Conv2d(in_channels, hidden, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden, out, 1))

@@ -5,6 +5,8 @@
 
 One module per task, chosen by the table ``TASKS``: ``image`` (scikit-learn's digits: the
 window methods with a conv encoder, RotNet, Jigsaw, CPC on pixel rows, CLIP with captions),
+``photos`` (colorization and the split-brain auto-encoder on scikit-learn's two sample
+photographs),
 ``text`` (pydoc topics: word2vec, masked LM, SimCSE) and ``window_clip`` (CLIP between price
 windows and generated descriptions). Each trains through the one Trainer (built by
 ``tsssl.pipeline.make_trainer``) and is evaluated against the same model at its random
@@ -30,6 +32,8 @@ from tsssl.experiments.base import Experiment
 #: makes the experiment; (modality, None): every other method of that modality
 TASKS: dict[tuple[str, str | None], str] = {
     ("image", None): "tsssl.experiments.image",
+    ("image", "colorization"): "tsssl.experiments.photos",
+    ("image", "splitbrain"): "tsssl.experiments.photos",
     ("text", None): "tsssl.experiments.text",
     ("text", "clip"): "tsssl.experiments.window_clip",
 }
