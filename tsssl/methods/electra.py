@@ -91,14 +91,30 @@ class Electra(Method):
 
     @torch.no_grad()
     def detection_accuracy(self, ids: Tensor, corrupted: Tensor) -> dict[str, float]:
-        """The share of replaced and of original real tokens of ``corrupted`` (B, L) (``ids``
-        with some tokens replaced, e.g. by ``corrupt``) the discriminator labels right, eval mode."""
+        """How well the discriminator tells the replaced from the original real tokens of
+        ``corrupted`` (B, L) (``ids`` with some tokens replaced, e.g. by ``corrupt``), eval mode:
+        the share of each it labels right (score > 0 = replaced) and the ROC AUC of its scores
+        (threshold-free: replaced tokens are rare, so "all original" scores well on accuracy)."""
         with eval_mode(self):
             replaced = replaced_token_labels(ids, corrupted)
-            pred = self.discriminator_logits(corrupted) > 0
+            score = self.discriminator_logits(corrupted).float()
             real = ids != PAD_ID
-            hit = pred == replaced
+            hit = (score > 0) == replaced
             return {
                 "replaced": float(hit[real & replaced].float().mean()),
                 "original": float(hit[real & ~replaced].float().mean()),
+                "auc": rank_auc(score[real], replaced[real]),
             }
+
+
+def rank_auc(score: Tensor, positive: Tensor) -> float:
+    """ROC AUC of ``score`` (N,) for the ``positive`` (N,) bool ones (Mann-Whitney U, average
+    ranks for ties); NaN when either class is empty."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = torch.unique(score, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    ranks = (ends - (counts.double() - 1) / 2)[inverse]  # average rank (1-based) of each score
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
