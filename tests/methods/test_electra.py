@@ -11,7 +11,7 @@ import torch
 from tsssl.data.text import CLS_ID, PAD_ID
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.methods.electra import Electra
-from tsssl.methods.mlm import IGNORE, bert_mask
+from tsssl.methods.mlm import IGNORE, MaskedLM, bert_mask
 from tsssl.train import Trainer
 
 
@@ -21,7 +21,7 @@ def electra(vocab, **kw):
             vocab, d_model=d, heads=heads, layers=1, dim_feedforward=2 * d, max_len=16, dropout=0.0
         )
 
-    return Electra(enc(32, 2), enc(16, 1), vocab, **kw)
+    return Electra(enc(32, 2), MaskedLM(enc(16, 1), vocab), vocab, **kw)
 
 
 def test_step_is_generator_mlm_plus_weighted_naive_bce():

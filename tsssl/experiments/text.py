@@ -113,14 +113,22 @@ def _sentence_model(method: str, vocab_size: int, enc_kw: dict, mk: dict) -> nn.
             "heads": heads,
             "dim_feedforward": max(1, round(enc_kw["dim_feedforward"] * f)),
         }
-        return cls(encoder, TextTransformerEncoder(vocab_size, **gen_kw), vocab_size, **mk)
+        mlm = registry.method_class("mlm")
+        generator = mlm(TextTransformerEncoder(vocab_size, **gen_kw), vocab_size, mask_prob=mk.get("mask_prob", 0.15))
+        return cls(encoder, generator, vocab_size, **mk)
     return cls(encoder, **mk)
 
 
-def pair_data(tok: Tokenizer, part: Any, task: str, max_len: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_data(
+    tok: Tokenizer, part: Any, task: str, max_len: int, seed: int, draws: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(pairs ``[CLS] a [CLS] b`` (M, max_len), label (M,)) of adjacent sentences of ``part``
-    (its ``position`` in the corpus), each segment cut to (max_len - 2) // 2 tokens."""
-    first, second, label = sentence_pairs(part.topic, part.position, task, seed=seed)
+    (its ``position`` in the corpus), each segment cut to (max_len - 2) // 2 tokens; ``draws``
+    independent draws of NSP negatives (each with the positives again), concatenated."""
+    if draws < 1:
+        raise ValueError(f"pair_draws must be >= 1, got {draws}")
+    parts = [sentence_pairs(part.topic, part.position, task, seed=seed * 1000 + k) for k in range(draws)]
+    first, second, label = (np.concatenate(x) for x in zip(*parts))
     seg = tok(part.sentences, max_len=(max_len - 2) // 2)
     return pack_pairs(seg[first], seg[second], max_len), torch.from_numpy(label)
 
@@ -131,6 +139,8 @@ def _sentence_experiment(
     """mlm / electra / simcse: a small Transformer over the first 32 tokens of each sentence."""
     tok = Tokenizer.from_texts(train.sentences, min_count=2)  # vocabulary from training sentences only
     L = _SENTENCE_TOKENS
+    # NSP negatives are drawn up front: 8 draws, so that 600 steps see ~3 passes, not 26 of one set
+    draws = int(mk.pop("pair_draws", 8 if mk.get("pair_task") == "nsp" else 1))
     ids_train = tok(train.sentences, max_len=L, add_cls=True)
     ids_test = tok(test.sentences, max_len=L, add_cls=True)
     enc_kw = {"d_model": 64, "heads": 4, "layers": 2, "dim_feedforward": 128, "max_len": L, "dropout": 0.1, **ek}
@@ -143,11 +153,13 @@ def _sentence_experiment(
     pair_task = getattr(m, "pair_task", "none")
     data: Any = ids_train
     if pair_task != "none":
-        data = pair_data(tok, train, pair_task, L, seed)
+        data = pair_data(tok, train, pair_task, L, seed, draws)
         held_out = pair_data(tok, test, pair_task, L, seed + 1)
+        train_pairs = tuple(t[: len(data[1]) // draws] for t in data)  # one draw, for the training accuracy
         describe += (
             f"; {pair_task} on [CLS] a [CLS] b pairs of adjacent sentences of one topic (segments of "
-            f"{(L - 2) // 2} tokens): {len(data[1]):,} training / {len(held_out[1]):,} held-out pairs, half negatives"
+            f"{(L - 2) // 2} tokens): {len(train_pairs[1]):,} training pairs x {draws} draw(s), "
+            f"{len(held_out[1]):,} held-out pairs, half negatives"
         )
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
@@ -159,7 +171,7 @@ def _sentence_experiment(
         if method == "mlm":
             out.update(_masked_token_metrics(trained, initial, ids_train, ids_test, seed))
             if pair_task != "none":
-                out["pair_task_accuracy"] = _pair_metrics(trained, initial, *held_out)
+                out["pair_task_accuracy"] = _pair_metrics(trained, initial, held_out, train_pairs)
         elif method == "electra":
             out.update(_electra_metrics(trained, initial, ids_train, ids_test, seed, n_topics, out["topic_probes"]))
         else:
@@ -174,14 +186,17 @@ def _sentence_experiment(
     return Experiment(method=m, data=data, evaluate=evaluate, describe=describe)
 
 
-def _pair_metrics(trained: Any, initial: Any, pairs: torch.Tensor, label: torch.Tensor) -> dict[str, Any]:
+def _pair_metrics(trained: Any, initial: Any, held_out: tuple, train_pairs: tuple) -> dict[str, Any]:
+    """Pair-task accuracy on held-out pairs (trained, random init, chance) and on training pairs."""
     dev = next(trained.parameters()).device
+    pairs, label = held_out
     return {
         "task": trained.pair_task,
         "held_out_pairs": len(label),
         "trained": round(trained.pair_accuracy(pairs.to(dev), label), 4),
         "random_init": round(initial.to(dev).pair_accuracy(pairs.to(dev), label), 4),
         "chance": 0.5,
+        "trained_on_training_pairs": round(trained.pair_accuracy(train_pairs[0].to(dev), train_pairs[1]), 4),
     }
 
 

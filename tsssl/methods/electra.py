@@ -13,8 +13,8 @@ Algorithm (one step)::
     disc_loss = mean over real tokens of BCE(D(t_hat), r)                # D: encoder + token head
     loss = gen_loss + disc_weight * disc_loss # disc_weight 50 as in the paper
 
-The generator is a ``MaskedLM`` on its own narrower encoder (the paper's best generators are 1/4
-to 1/2 of the discriminator's width); the discriminator's encoder is the representation. Unlike
+The generator is a masked LM (``tsssl.methods.mlm.MaskedLM``) on its own narrower encoder (the
+paper's best generators are 1/4 to 1/2 of the discriminator's width); the discriminator's encoder is the representation. Unlike
 the paper, generator and discriminator do not share token embeddings (their widths differ and
 the encoders have no embedding projection).
 """
@@ -30,7 +30,6 @@ from tsssl.augment.text import IGNORE, bert_mask
 from tsssl.data.text import MASK_ID, PAD_ID, SPECIAL_TOKENS
 from tsssl.losses import replaced_token_detection, replaced_token_labels
 from tsssl.methods.base import Method, eval_mode, split_batch
-from tsssl.methods.mlm import MaskedLM
 
 
 def sample_replacements(logits: Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
@@ -43,13 +42,14 @@ def sample_replacements(logits: Tensor, temperature: float = 1.0, generator: tor
 
 class Electra(Method):
     """encoder: the discriminator's ``TextTransformerEncoder`` (ids -> (B, L, D) with
-    ``return_sequence=True``); generator_encoder: a narrower one over the same vocabulary;
+    ``return_sequence=True``); generator: a masked LM over the same ``vocab_size`` words (its
+    ``token_logits(ids)`` (B, L, V); ``MaskedLM`` on a narrower encoder);
     ``disc_weight`` the lambda of the discriminator's loss; ``temperature`` of the sampling."""
 
     def __init__(
         self,
         encoder: nn.Module,
-        generator_encoder: nn.Module,
+        generator: nn.Module,
         vocab_size: int,
         *,
         mask_prob: float = 0.15,
@@ -60,7 +60,7 @@ class Electra(Method):
         if disc_weight <= 0 or temperature <= 0:
             raise ValueError(f"Electra: disc_weight and temperature must be > 0, got {disc_weight}, {temperature}")
         self.encoder = encoder
-        self.generator = MaskedLM(generator_encoder, vocab_size, mask_prob=mask_prob)
+        self.generator = generator
         d = encoder.out_dim
         self.disc_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
         self.vocab_size, self.mask_prob = vocab_size, mask_prob
