@@ -71,3 +71,13 @@ def test_bad_input_is_a_clear_error():
         sentence_pairs(np.array([0, 1]), np.array([0, 1]), "sop")
     with pytest.raises(ValueError, match="max_len"):
         pack_pairs(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.long), max_len=6)
+
+
+def test_a_corpus_subset_keeps_the_sentences_places():
+    from tsssl.data.text import TextCorpus
+
+    corpus = TextCorpus([f"s{i}" for i in range(9)], np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]), ["a", "b", "c"], "hand")
+    part = corpus.subset(np.array([8, 1, 2, 4, 5]))
+    assert part.position.tolist() == [8, 1, 2, 4, 5]
+    i, j = adjacent_pairs(part.topic, part.position)
+    assert {(part.sentences[a], part.sentences[b]) for a, b in zip(i, j)} == {("s1", "s2"), ("s4", "s5")}

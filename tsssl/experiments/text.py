@@ -48,9 +48,6 @@ def build(method: str, seed: int, mk: dict, ek: dict) -> Experiment:
     )
     if method == "word2vec":  # word vectors, not a sentence encoder
         return _word2vec_experiment(train, test, seed, mk, ek, describe)
-    position = {s: i for i, s in enumerate(corpus.sentences)}  # sentences are unique in the corpus
-    for part in (train, test):
-        part.position = np.array([position[s] for s in part.sentences], dtype=np.int64)
     return _sentence_experiment(method, train, test, seed, mk, ek, describe)
 
 
