@@ -130,14 +130,22 @@ def pair_data(
     return pack_pairs(seg[first], seg[second], max_len), torch.from_numpy(label)
 
 
+def _pair_draws(mk: dict) -> int:
+    """``pair_draws`` taken out of the method kwargs: 8 for NSP by default (its negatives are
+    drawn up front; 8 draws make 600 steps ~3 passes over them, not 26 over one set), else 1."""
+    task = mk.get("pair_task", "none")
+    if "pair_draws" in mk and task == "none":
+        raise ValueError("method_kwargs pair_draws needs pair_task 'nsp' or 'sop'")
+    return int(mk.pop("pair_draws", 8 if task == "nsp" else 1))
+
+
 def _sentence_experiment(
     method: str, train: Any, test: Any, seed: int, mk: dict, ek: dict, describe: str
 ) -> Experiment:
     """mlm / electra / simcse: a small Transformer over the first 32 tokens of each sentence."""
     tok = Tokenizer.from_texts(train.sentences, min_count=2)  # vocabulary from training sentences only
     L = _SENTENCE_TOKENS
-    # NSP negatives are drawn up front: 8 draws, so that 600 steps see ~3 passes, not 26 of one set
-    draws = int(mk.pop("pair_draws", 8 if mk.get("pair_task") == "nsp" else 1))
+    draws = _pair_draws(mk)
     ids_train = tok(train.sentences, max_len=L, add_cls=True)
     ids_test = tok(test.sentences, max_len=L, add_cls=True)
     enc_kw = {"d_model": 64, "heads": 4, "layers": 2, "dim_feedforward": 128, "max_len": L, "dropout": 0.1, **ek}
