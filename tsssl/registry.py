@@ -237,6 +237,15 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         _spec(
+            "electra",
+            "electra:Electra",
+            "ELECTRA",
+            text=Use(
+                "generator MLM + 50 x replaced-token BCE",
+                {"max_steps": 600, "batch_size": 128, "lr": 3e-3, "weight_decay": 1e-2},
+            ),
+        ),
+        _spec(
             "simcse",
             "simcse:SimCSE",
             "SimCSE",

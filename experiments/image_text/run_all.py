@@ -29,6 +29,8 @@ IMAGE_METHODS, TEXT_METHODS = registry.names("image"), registry.names("text")
 OUT = Path("runs/image_text")
 RUNS = [("image", m, m, {}) for m in IMAGE_METHODS] + [("text", m, m, {}) for m in TEXT_METHODS]
 RUNS.insert(len(IMAGE_METHODS) + 1, ("text", "word2vec", "cbow", {"mode": "cbow"}))
+_MLM = RUNS.index(("text", "mlm", "mlm", {}))
+RUNS[_MLM + 1 : _MLM + 1] = [("text", "mlm", f"mlm-{t}", {"pair_task": t}) for t in ("nsp", "sop")]
 
 
 def run(modality: str, method: str, label: str, method_kwargs: dict) -> dict:

@@ -103,6 +103,22 @@ def test_text_word2vec_from_the_command_line(tmp_path, capsys):
     assert "--method word2vec" in capsys.readouterr().out
 
 
+def test_text_electra_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "electra"
+    args = ["train", "--modality", "text", "--method", "electra", "--max-steps", "6", "--batch-size", "32"]
+    assert main([*args, "--seed", "0", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["modality"], m["method"], m["steps"]) == ("text", "electra", 6)
+    assert m["headline"]["trained"] == m["topic_probes"]["trained"]["knn"]
+    assert m["headline"]["majority_topic"] == m["topic_probes"]["majority_class"]
+    rtd = m["replaced_token_detection"]
+    assert 0.0 < rtd["replaced_share"] <= 0.15 + 0.05  # the chosen 15%, less the samples that were right
+    assert 0.0 <= rtd["trained"]["auc"] <= 1.0 and 0.0 <= rtd["random_init"]["auc"] <= 1.0
+    gen = m["generator_masked_token_accuracy"]
+    assert set(gen) == {"trained", "random_init", "most_frequent_word"}
+    assert "--method electra" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "modality,method", [("text", "rotnet"), ("image", "word2vec"), ("image", "mlm"), ("text", "lstm")]
 )

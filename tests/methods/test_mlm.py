@@ -57,3 +57,44 @@ def test_mlm_learns_to_fill_in_words_from_context():
     print(m.masked_accuracy(test), initial.masked_accuracy(test))
     acc, acc0 = m.masked_accuracy(test), initial.masked_accuracy(test)
     assert acc > 0.6 and acc > acc0 + 0.5, (acc, acc0)  # a frequency guess gets ~1/20
+
+
+def test_pair_task_step_adds_the_pair_cross_entropy_of_the_first_cls():
+    torch.manual_seed(0)
+    m = MaskedLM(small_encoder(30), 30, pair_task="sop")
+    ids = torch.randint(4, 30, (6, 10))
+    ids[:, 0] = ids[:, 5] = CLS_ID
+    label = torch.tensor([1, 0, 1, 1, 0, 0])
+    torch.manual_seed(5)
+    loss = m.training_step((ids, label))
+    torch.manual_seed(5)
+    inputs, labels = bert_mask(ids, 30)
+    h = m.encoder(inputs, return_sequence=True)
+    mlm = F.cross_entropy(m.decoder(m.transform(h)).reshape(-1, 30), labels.reshape(-1), ignore_index=IGNORE)
+    pair = F.cross_entropy(m.pair_head(h[:, 0]), label)
+    assert torch.allclose(loss, mlm + pair)
+    with pytest.raises(ValueError, match="pair label"):
+        m.training_step((ids,))
+    with pytest.raises(ValueError, match="none, nsp, sop"):
+        MaskedLM(small_encoder(30), 30, pair_task="rtd")
+
+
+def test_sop_learns_the_order_of_two_segments():
+    """[CLS] first half [CLS] second half of a counting sentence, or the halves swapped: the order
+    shows in the arithmetic across the boundary only."""
+    from tsssl.data.text_pairs import pack_pairs
+
+    def pairs(n, seed):
+        words = counting_language(n, seed=seed)[:, 1:7]  # every sentence has at least 6 words
+        a, b = words[:, :3], words[:, 3:]
+        swap = torch.from_numpy(np.random.default_rng(seed).random(n) < 0.5)
+        first, second = torch.where(swap[:, None], b, a), torch.where(swap[:, None], a, b)
+        return pack_pairs(first, second, 8), (~swap).long()
+
+    (x, y), (x_test, y_test) = pairs(3000, 0), pairs(500, 1)
+    torch.manual_seed(0)
+    m = MaskedLM(small_encoder(24), 24, pair_task="sop")
+    initial = copy.deepcopy(m)
+    Trainer(max_steps=60, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=20, progress=False).fit(m, (x, y))
+    acc, acc0 = m.pair_accuracy(x_test, y_test), initial.pair_accuracy(x_test, y_test)
+    assert acc > 0.8 and acc > acc0 + 0.25, (acc, acc0)

@@ -144,19 +144,27 @@ def pad_sequences(
 # --------------------------------------------------------------------------- the corpus
 @dataclass
 class TextCorpus:
-    """Sentences with an integer label each (their topic) and the label names."""
+    """Sentences with an integer label each (their topic), the label names, and each sentence's
+    place in the corpus (``position``, 0..N-1 unless given: subsets keep it, so sentences adjacent
+    in the corpus can be found again, e.g. for next-sentence prediction)."""
 
     sentences: list[str]
     topic: np.ndarray  # (N,) int64 index into topic_names
     topic_names: list[str]
     source: str
+    position: np.ndarray | None = None  # (N,) int64
+
+    def __post_init__(self) -> None:
+        if self.position is None:
+            self.position = np.arange(len(self.sentences), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.sentences)
 
     def subset(self, idx: np.ndarray) -> TextCorpus:
         idx = np.asarray(idx)
-        return TextCorpus([self.sentences[i] for i in idx], self.topic[idx], self.topic_names, self.source)
+        sentences = [self.sentences[i] for i in idx]
+        return TextCorpus(sentences, self.topic[idx], self.topic_names, self.source, self.position[idx])
 
 
 def split_sentences(text: str, min_words: int = 3) -> list[str]:

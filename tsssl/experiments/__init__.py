@@ -6,8 +6,8 @@
 One module per task, chosen by the table ``TASKS``: ``image`` (scikit-learn's digits: the
 window methods with a conv encoder, RotNet, Jigsaw, CPC on pixel rows, CLIP with captions),
 ``photos`` (colorization and the split-brain auto-encoder on scikit-learn's two sample
-photographs),
-``text`` (pydoc topics: word2vec, masked LM, SimCSE) and ``window_clip`` (CLIP between price
+photographs), ``text`` (pydoc topics: word2vec, masked LM with optional NSP / SOP, ELECTRA,
+SimCSE) and ``window_clip`` (CLIP between price
 windows and generated descriptions). Each trains through the one Trainer (built by
 ``tsssl.pipeline.make_trainer``) and is evaluated against the same model at its random
 initialisation. Training settings: the method's registry defaults, then the config file, then

@@ -1,9 +1,12 @@
 """Text experiments on ``pydoc_data.topics`` (Python's help topics: sentences labelled by topic).
 
-word2vec (skip-gram; ``method_kwargs = {mode = "cbow"}`` for CBOW), mlm and simcse, the
-vocabulary always from the training sentences only. Evaluation: related-vs-random word pairs
-and nearest words (word2vec), masked-token accuracy (mlm), topic probes of sentence embeddings
-(all), each against the same model at its random initialisation.
+word2vec (skip-gram; ``method_kwargs = {mode = "cbow"}`` for CBOW), mlm (``method_kwargs =
+{pair_task = "nsp" | "sop"}`` adds next-sentence / sentence-order prediction on pairs of
+adjacent sentences of one topic), electra and simcse, the vocabulary always from the training
+sentences only. Evaluation: related-vs-random word pairs and nearest words (word2vec),
+masked-token accuracy (mlm; electra's generator), pair-task accuracy on held-out pairs (mlm with
+a pair task), replaced-token detection (electra), topic probes of sentence embeddings (all),
+each against the same model at its random initialisation.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from tsssl.data.text import (
     topic_split,
     word2vec_data,
 )
+from tsssl.data.text_pairs import pack_pairs, sentence_pairs
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.evaluate import embed
 from tsssl.evaluate.embedding import nearest_words, probe_accuracies, related_vs_random
 from tsssl.experiments.base import Experiment, kw_error, rounded
+from tsssl.methods.base import eval_mode
 
 _SENTENCE_TOKENS = 32
 _NEAREST_QUERIES = ["list", "true", "int", "exception", "class", "loop", "string", "import"]
@@ -88,26 +93,79 @@ def most_frequent_word_accuracy(ids_train: torch.Tensor, ids_test: torch.Tensor,
     return float((labels[keep] == top).float().mean())
 
 
-def _sentence_model(method: str, encoder: nn.Module, vocab_size: int, mk: dict) -> nn.Module:
+def _sentence_model(method: str, vocab_size: int, enc_kw: dict, mk: dict) -> nn.Module:
     cls = registry.method_class(method)
-    return cls(encoder, vocab_size, **mk) if method == "mlm" else cls(encoder, **mk)
+    encoder = TextTransformerEncoder(vocab_size, **enc_kw)
+    if method == "mlm":
+        return cls(encoder, vocab_size, **mk)
+    if method == "electra":  # the generator: the same depth at a fraction of the width
+        f = float(mk.pop("generator_fraction", 0.5))
+        if not 0.0 < f <= 1.0:
+            raise ValueError(f"electra: generator_fraction must be in (0, 1], got {f}")
+        heads = max(1, round(enc_kw["heads"] * f))
+        d_gen = max(heads, round(enc_kw["d_model"] * f / heads) * heads)
+        gen_kw = {
+            **enc_kw,
+            "d_model": d_gen,
+            "heads": heads,
+            "dim_feedforward": max(1, round(enc_kw["dim_feedforward"] * f)),
+        }
+        mlm = registry.method_class("mlm")
+        generator = mlm(TextTransformerEncoder(vocab_size, **gen_kw), vocab_size, mask_prob=mk.get("mask_prob", 0.15))
+        return cls(encoder, generator, vocab_size, **mk)
+    return cls(encoder, **mk)
+
+
+def pair_data(
+    tok: Tokenizer, part: Any, task: str, max_len: int, seed: int, draws: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pairs ``[CLS] a [CLS] b`` (M, max_len), label (M,)) of adjacent sentences of ``part``
+    (its ``position`` in the corpus), each segment cut to (max_len - 2) // 2 tokens; ``draws``
+    independent draws of NSP negatives (each with the positives again), concatenated."""
+    if draws < 1:
+        raise ValueError(f"pair_draws must be >= 1, got {draws}")
+    parts = [sentence_pairs(part.topic, part.position, task, seed=seed * 1000 + k) for k in range(draws)]
+    first, second, label = (np.concatenate(x) for x in zip(*parts))
+    seg = tok(part.sentences, max_len=(max_len - 2) // 2)
+    return pack_pairs(seg[first], seg[second], max_len), torch.from_numpy(label)
+
+
+def _pair_draws(mk: dict) -> int:
+    """``pair_draws`` taken out of the method kwargs: 8 for NSP by default (its negatives are
+    drawn up front; 8 draws make 600 steps ~3 passes over them, not 26 over one set), else 1."""
+    task = mk.get("pair_task", "none")
+    if "pair_draws" in mk and task == "none":
+        raise ValueError("method_kwargs pair_draws needs pair_task 'nsp' or 'sop'")
+    return int(mk.pop("pair_draws", 8 if task == "nsp" else 1))
 
 
 def _sentence_experiment(
     method: str, train: Any, test: Any, seed: int, mk: dict, ek: dict, describe: str
 ) -> Experiment:
-    """mlm / simcse: a small Transformer over the first 32 tokens of each sentence."""
+    """mlm / electra / simcse: a small Transformer over the first 32 tokens of each sentence."""
     tok = Tokenizer.from_texts(train.sentences, min_count=2)  # vocabulary from training sentences only
     L = _SENTENCE_TOKENS
+    draws = _pair_draws(mk)
     ids_train = tok(train.sentences, max_len=L, add_cls=True)
     ids_test = tok(test.sentences, max_len=L, add_cls=True)
     enc_kw = {"d_model": 64, "heads": 4, "layers": 2, "dim_feedforward": 128, "max_len": L, "dropout": 0.1, **ek}
     try:
-        m = _sentence_model(method, TextTransformerEncoder(len(tok), **enc_kw), len(tok), mk)
+        m = _sentence_model(method, len(tok), enc_kw, mk)
     except TypeError as err:
         raise kw_error(method, err) from None
     describe += f"; vocabulary {len(tok):,} (min count 2, training sentences), {L} tokens per sentence"
     n_topics = len(np.unique(train.topic))
+    pair_task = getattr(m, "pair_task", "none")
+    data: Any = ids_train
+    if pair_task != "none":
+        data = pair_data(tok, train, pair_task, L, seed, draws)
+        held_out = pair_data(tok, test, pair_task, L, seed + 1)
+        train_pairs = tuple(t[: len(data[1]) // draws] for t in data)  # one draw, for the training accuracy
+        describe += (
+            f"; {pair_task} on [CLS] a [CLS] b pairs of adjacent sentences of one topic (segments of "
+            f"{(L - 2) // 2} tokens): {len(train_pairs[1]):,} training pairs x {draws} draw(s), "
+            f"{len(held_out[1]):,} held-out pairs, half negatives"
+        )
 
     def evaluate(trained: Any, initial: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -117,6 +175,10 @@ def _sentence_experiment(
         }
         if method == "mlm":
             out.update(_masked_token_metrics(trained, initial, ids_train, ids_test, seed))
+            if pair_task != "none":
+                out["pair_task_accuracy"] = _pair_metrics(trained, initial, held_out, train_pairs)
+        elif method == "electra":
+            out.update(_electra_metrics(trained, initial, ids_train, ids_test, seed, n_topics, out["topic_probes"]))
         else:
             t = out["topic_probes"]
             out["headline"] = {
@@ -126,7 +188,52 @@ def _sentence_experiment(
             }
         return out
 
-    return Experiment(method=m, data=ids_train, evaluate=evaluate, describe=describe)
+    return Experiment(method=m, data=data, evaluate=evaluate, describe=describe)
+
+
+def _pair_metrics(trained: Any, initial: Any, held_out: tuple, train_pairs: tuple) -> dict[str, Any]:
+    """Pair-task accuracy on held-out pairs (trained, random init, chance) and on training pairs."""
+    dev = next(trained.parameters()).device
+    pairs, label = held_out
+    return {
+        "task": trained.pair_task,
+        "held_out_pairs": len(label),
+        "trained": round(trained.pair_accuracy(pairs.to(dev), label), 4),
+        "random_init": round(initial.to(dev).pair_accuracy(pairs.to(dev), label), 4),
+        "chance": 0.5,
+        "trained_on_training_pairs": round(trained.pair_accuracy(train_pairs[0].to(dev), train_pairs[1]), 4),
+    }
+
+
+def _electra_metrics(
+    trained: Any, initial: Any, ids_train: torch.Tensor, ids_test: torch.Tensor, seed: int, n_topics: int, probes: dict
+) -> dict[str, Any]:
+    """The generator's masked-token accuracy, replaced-token detection on held-out sentences
+    corrupted by the trained generator (both discriminators see the same corruption), and the
+    discriminator encoder's topic k-NN as the headline."""
+    dev = next(trained.parameters()).device
+    ids = ids_test.to(dev)
+    with torch.no_grad(), eval_mode(trained):
+        corrupted, _, _ = trained.corrupt(ids, generator=torch.Generator(device=dev).manual_seed(seed))
+    acc = {
+        "trained": round(trained.generator.masked_accuracy(ids, seed), 4),
+        "random_init": round(initial.to(dev).generator.masked_accuracy(ids, seed), 4),
+        "most_frequent_word": round(most_frequent_word_accuracy(ids_train, ids_test, trained, seed), 4),
+    }
+    return {
+        "generator_masked_token_accuracy": acc,
+        "replaced_token_detection": {
+            "trained": {k: round(v, 4) for k, v in trained.detection_accuracy(ids, corrupted).items()},
+            "random_init": {k: round(v, 4) for k, v in initial.detection_accuracy(ids, corrupted).items()},
+            "replaced_share": round(float((corrupted != ids).float().sum() / (ids != 0).sum()), 4),
+        },
+        "headline": {
+            "metric": f"k-NN topic accuracy of sentence embeddings ({n_topics} topics)",
+            "trained": probes["trained"]["knn"],
+            "random_encoder": probes["random_encoder"]["knn"],
+            "majority_topic": probes["majority_class"],
+        },
+    }
 
 
 def _masked_token_metrics(

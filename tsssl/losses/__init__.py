@@ -12,7 +12,9 @@ soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
 lifted_structured, triplet_logistic), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
 (barlow_twins, vicreg), :mod:`.clustering` (sinkhorn, swapped_prediction, kmeans,
 pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
-:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue), :mod:`.temporal` (stepwise_info_nce),
+:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction),
+:mod:`.token_detection` (replaced_token_labels, replaced_token_detection), :mod:`.queue` (MemoryQueue),
+:mod:`.temporal` (stepwise_info_nce),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
@@ -44,8 +46,11 @@ from .queue import MemoryQueue
 from .redundancy import barlow_twins, vicreg
 from .supervised import soft_nearest_neighbors, supcon
 from .temporal import stepwise_info_nce
+from .token_detection import replaced_token_detection, replaced_token_labels
 
 __all__ = [
+    "replaced_token_detection",
+    "replaced_token_labels",
     "binary_pretext",
     "next_step_prediction",
     "kmeans",
