@@ -73,7 +73,7 @@ def resolve_features(features: str, columns: object) -> str:
     if features.startswith("ohlcv") and missing:
         raise ValueError(
             f"features {features!r} need the column(s) {', '.join(missing)}, which these prices lack; "
-            f"feature sets that work on closes alone: close, close+padic (or {AUTO_FEATURES})"
+            "feature sets that work on closes alone: close, close+padic"
         )
     return features
 
