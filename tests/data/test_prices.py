@@ -161,3 +161,12 @@ def test_non_numeric_cell_names_ticker_column_and_date():
     df.loc[3, "close"] = "12.5x"  # AAA, 2021-01-07
     with pytest.raises(ValueError, match=r"column close of ticker AAA on 2021-01-07 is '12.5x', not a number"):
         validate_prices(df)
+
+
+def test_iso_dates_with_changing_utc_offsets_keep_the_local_day():
+    df = frame(2, ("AAA",))
+    df["date"] = ["2021-03-12 00:00:00-05:00", "2021-03-15 00:00:00-04:00"]  # yfinance CSV across DST
+    out = validate_prices(df)
+    assert out["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-12", "2021-03-15"]
+    df["date"] = ["2021-03-12T00:00:00+09:00", "2021-03-15T00:00:00+09:00"]  # east of UTC: still that day
+    assert validate_prices(df)["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-12", "2021-03-15"]

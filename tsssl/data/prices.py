@@ -17,6 +17,7 @@ way yfinance's ``auto_adjust=True`` does it: open, high, low and close are multi
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 
@@ -144,17 +145,25 @@ def _select_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_OFFSET = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"  # a time, then its UTC offset
+
+
 def parse_dates(values: pd.Series, where: Callable[[int], str]) -> pd.Series:
     """``values`` (strings or datetimes) -> datetime64 Series (NaT where missing).
 
-    Strings are read as ISO 8601 when they all are, else in the format of the first date; a
+    Strings are read as ISO 8601 when they all are, else in the format of the first date (a
+    UTC offset after a time is dropped: the local calendar day is kept); a
     date in another format (two formats in one file) or not a date at all is a ValueError
     naming it and ``where(row)`` (e.g. "ticker AAPL, row 3").
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     missing = values.isna().to_numpy()
+    # "2021-03-15 00:00:00-04:00": the exchange's wall-clock day, as for tz-aware datetimes
+    # (a yfinance CSV's offsets change with daylight saving time: one parse would refuse them)
     text = values.astype(str).str.strip().where(~missing)
+    if (~missing).any() and re.search(_OFFSET, str(text.iloc[int(np.argmax(~missing))])):
+        text = text.str.replace(_OFFSET, r"\1", regex=True)
     try:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):  # mixed time zones and the like
