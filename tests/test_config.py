@@ -132,3 +132,17 @@ def test_toml_writer_round_trips_awkward_values(tmp_path):
     p = write_toml(tmp_path / "x.toml", data)
     assert tomllib.loads(p.read_text()) == expected
     assert [f.name for f in tmp_path.iterdir()] == ["x.toml"]  # no temp file left behind
+
+
+def test_sample_and_features_keys():
+    cfg = resolve_config()
+    assert cfg.sample == "indices" and cfg.features == "auto"
+    cfg = resolve_config(overrides={"source": "sample", "sample": "stocks20", "features": "close+padic"})
+    assert (cfg.sample, cfg.features) == ("stocks20", "close+padic")
+    assert tomllib.loads(cfg.to_toml("train"))["sample"] == "stocks20"
+    with pytest.raises(ValueError, match="sample = 'sp500' is not accepted; choose one of indices, stocks20"):
+        resolve_config(overrides={"sample": "sp500"})
+    with pytest.raises(
+        ValueError, match="features = 'hlc' is not accepted; choose one of ohlcv, .*close, close\\+padic, auto"
+    ):
+        resolve_config(overrides={"features": "hlc"})

@@ -27,6 +27,7 @@ from typing import Any
 
 from tsssl import registry
 from tsssl.registry import (
+    AUTO_FEATURES,
     COMPILE_MODES,
     ENCODERS,
     FEATURES,
@@ -34,6 +35,7 @@ from tsssl.registry import (
     PRECISIONS,
     PROBES,
     REBALANCE,
+    SAMPLES,
     SOURCES,
     THRESHOLD_RULES,
 )
@@ -56,10 +58,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "modality": MODALITIES,
     "method": registry.names(),
     "encoder": ENCODERS,
-    "features": FEATURES,
+    "features": (*FEATURES, AUTO_FEATURES),
     "rebalance": REBALANCE,
     "precision": PRECISIONS,
     "source": SOURCES,
+    "sample": SAMPLES,
     "probe": PROBES,
     "compile": COMPILE_MODES,
 }
@@ -67,7 +70,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed", "compile")
 #: keys a resumed run may not change: its checkpoint was trained on these data, windows and model
 RESUME_FIXED = (
-    "modality", "method", "encoder", "encoder_kwargs", "method_kwargs", "source", "tickers", "start", "end",
+    "modality", "method", "encoder", "encoder_kwargs", "method_kwargs", "source", "sample", "tickers", "start", "end",
     "data", "window", "horizon", "features", "test_frac", "test_start", "embargo", "rebalance", "batch_size",
     "seed",
 )  # fmt: skip
@@ -100,12 +103,15 @@ QUICK_REPORT: dict[str, Any] = {"epochs": 5, "report": {"seeds": [0], "n_boot": 
 class RunConfig:
     """Everything that decides a run (what ``config.toml`` holds).
 
-    Data: ``source`` is "sample" (the bundled prices, optionally cut to start..end),
+    Data: ``source`` is "sample" (the bundled prices ``sample``: "indices" or "stocks20",
+    optionally cut to start..end),
     "tickers" (yfinance download of ``tickers`` from ``start`` to ``end``, cached under
     ``cache_dir``) or "file" (``data``: a CSV / parquet path). Dates are "YYYY-MM-DD" strings.
     ``window`` days per window, strict-rise label over ``horizon`` days. The test split is the
     last ``test_frac`` of the dates (or from ``test_start``), purged by the horizon plus
-    ``embargo`` days. ``rebalance`` applies to the training windows only. ``report``: the grid
+    ``embargo`` days. ``features`` "auto" is resolved once the prices are loaded (``ohlcv``
+    when they have open, high, low and volume, else ``close``) and the run records the set used.
+    ``rebalance`` applies to the training windows only. ``report``: the grid
     of ``tsssl report`` (ignored by ``tsssl train``).
     """
 
@@ -116,6 +122,7 @@ class RunConfig:
     method_kwargs: dict[str, Any] = field(default_factory=dict)
     # data
     source: str = "sample"
+    sample: str = "indices"
     tickers: list[str] = field(default_factory=list)
     start: str | None = None
     end: str | None = None
@@ -123,7 +130,7 @@ class RunConfig:
     data: str | None = None
     window: int = 20
     horizon: int = 5
-    features: str = "ohlcv"
+    features: str = AUTO_FEATURES
     test_frac: float = 0.2
     test_start: str | None = None
     embargo: int = 0

@@ -31,13 +31,18 @@ ENCODER_CLASSES = {
     "transformer": "tsssl.encoders.transformer:TransformerEncoder",
 }
 ENCODERS = tuple(ENCODER_CLASSES)
-FEATURES = ("ohlcv", "ohlcv+padic")
-FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic"}
+#: per-day feature sets of the price windows (tsssl.data.windows); ``close*`` need closes alone
+FEATURES = ("ohlcv", "ohlcv+padic", "close", "close+padic")
+FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic", "close": "closes", "close+padic": "closes + P-adic"}
+#: RunConfig.features' default: ``ohlcv`` when the data have open, high, low and volume, else ``close``
+AUTO_FEATURES = "auto"
 REBALANCE = ("v1", "v2", "v3", "none")
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: torch.compile modes of the Trainer ("eager": the dynamo trace alone, without code generation)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "eager")
 SOURCES = ("sample", "tickers", "file")
+#: the bundled price samples (tsssl.data.load_sample); "indices" is the default
+SAMPLES = ("indices", "stocks20")
 PROBES = ("logreg", "mlp")
 #: how the decision threshold is chosen on the validation slice (tsssl.evaluate.choose_threshold)
 THRESHOLD_RULES = ("f1", "precision_at_recall", "top_frac", "fixed")

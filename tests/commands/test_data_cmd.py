@@ -116,3 +116,29 @@ def test_bad_input_is_a_clean_error(argv, message, capsys):
         main(["data", *argv])
     msg = capsys.readouterr().err
     assert err.value.code == 2 and "tsssl data: error:" in msg and message in msg and "Traceback" not in msg
+
+
+def test_wide_file_prints_its_layout_and_the_dropped_rows(tmp_path, capsys):
+    dates = pd.bdate_range("2020-01-01", periods=80, name="Date")
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(
+        {t: 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(dates)))) for t in ("AAA", "BBB", "CCC")}, index=dates
+    )
+    wide.iloc[:10, 1] = np.nan  # BBB listed 10 days later
+    wide.iloc[40:42, 2] = np.nan  # CCC halted two days
+    wide.to_csv(tmp_path / "wide.csv")
+    assert main(["data", "--data", str(tmp_path / "wide.csv"), "--stock-window", "10", "--horizon", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "layout     wide closes, 3 tickers" in out
+    assert "dropped    12 empty cells dropped: 10 before a ticker's first price (listed later), 2 inside" in out
+    assert "features close (auto: chosen from the columns close)" in out
+    assert f"(80 trading days, {80 * 3 - 12} rows)" in out
+
+
+def test_sample_by_name(capsys):
+    assert main(["data", "--sample", "stocks20", "--start", "2022-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "(20 in all)" in out and "layout     wide closes, 20 tickers" in out and "2022-12-28" in out
+    with pytest.raises(SystemExit):
+        main(["data", "--sample", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

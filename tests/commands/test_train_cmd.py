@@ -191,3 +191,37 @@ def test_method_and_encoder_kwargs_from_the_command_line(tmp_path, capsys):
         main(["train", *TINY, "--max-steps", "2", "--out", str(tmp_path / "bad"), "--method-kwargs", "nope=1"])
     msg = capsys.readouterr().err
     assert err.value.code == 2 and "'nope'" in msg and "accepted" in msg and "Traceback" not in msg
+
+
+def test_stocks20_sample_trains_on_closes_with_auto_features(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--sample", "stocks20", "--start", "2022-01-01", "--max-steps", "5", "--batch-size", "64"]
+    code, io = run_cli([*argv, "--stock-window", "10", "--out", str(out)], capsys)
+    assert code == 0
+    assert "on the bundled sample stocks20" in io.out and "close (auto)" in io.out
+    assert "layout: wide closes, 20 tickers" in io.out
+    cfg = resolve_config(out / "config.toml")
+    assert (cfg.sample, cfg.features) == ("stocks20", "close")  # the resolved set is recorded
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["data"]["features"] == {"requested": "auto", "used": "close"} and len(m["data"]["tickers"]) == 20
+    assert m["data"]["layout"] == "wide closes, 20 tickers" and m["steps"] == 5
+
+
+@pytest.mark.parametrize(
+    "cells,message",
+    [
+        ({"AAA": ["1.0", "1.1", "1.2"], "BBB": ["", "", ""]}, "ticker column(s) BBB have no price at all"),
+        ({"AAA": ["1.0", "abc", "1.2"], "BBB": ["2", "2", "2"]}, "column AAA on 2021-01-05 is 'abc', not a number"),
+        ({"AAA": ["1.0", "1.1", "-1.2"], "BBB": ["2", "2", "2"]}, "column close of ticker AAA is -1.2 on 2021-01-06"),
+        ({"AAA": ["1.0", "1.1", "1.2"], "BBB": ["2", "0", "2"]}, "column close of ticker BBB is 0.0 on 2021-01-05"),
+    ],
+)
+def test_bad_price_file_is_named_and_writes_nothing(tmp_path, capsys, cells, message):
+    frame = pd.DataFrame(cells, index=pd.Index(["2021-01-04", "2021-01-05", "2021-01-06"], name="Date"))
+    frame.to_csv(tmp_path / "wide.csv")
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--data", str(tmp_path / "wide.csv"), "--max-steps", "2", "--out", str(out)])
+    msg = capsys.readouterr().err
+    assert err.value.code == 2 and message in msg and "Traceback" not in msg
+    assert not out.exists()

@@ -58,8 +58,8 @@ def test_tz_aware_dates_become_naive_calendar_dates():
 
 
 def test_missing_column_is_named_with_what_is_accepted():
-    with pytest.raises(ValueError, match=r"missing column\(s\) volume; accepted: a long-format"):
-        validate_prices(frame().drop(columns="volume"))
+    with pytest.raises(ValueError, match=r"missing column\(s\) close; accepted: a long-format"):
+        validate_prices(frame().drop(columns="close"))
     with pytest.raises(ValueError, match="missing column.*ticker"):
         validate_prices(frame().drop(columns="ticker"))
     with pytest.raises(ValueError, match="must be a pandas DataFrame"):
@@ -129,3 +129,44 @@ def test_unreadable_dates_and_duplicate_columns():
     df["CLOSE"] = df["close"]
     with pytest.raises(ValueError, match="two columns for 'close'"):
         validate_prices(df)
+
+
+def test_closes_alone_or_without_volume_are_a_price_frame():
+    closes = validate_prices(frame()[["date", "ticker", "close"]])
+    assert list(closes.columns) == ["date", "ticker", "close"]
+    pd.testing.assert_series_equal(closes["close"], validate_prices(frame())["close"])
+    no_volume = validate_prices(frame().drop(columns="volume"))
+    assert list(no_volume.columns) == ["date", "ticker", "open", "high", "low", "close"]
+    df = frame()[["date", "ticker", "close"]]
+    df.loc[6, "close"] = -2.0  # BBB, 2021-01-05
+    with pytest.raises(ValueError, match=r"column close of ticker BBB is -2.0 on 2021-01-05"):
+        validate_prices(df)
+
+
+def test_dates_in_two_formats_name_the_ticker_and_the_date():
+    df = frame()
+    df["date"] = df["date"].dt.strftime("%Y-%m-%d")
+    df.loc[7, "date"] = "01/06/2021"  # BBB, US format among ISO dates
+    with pytest.raises(
+        ValueError, match=r"'01/06/2021' \(ticker BBB, row 7\) is not in the format %Y-%m-%d of the first date"
+    ):
+        validate_prices(df)
+    us = frame()
+    us["date"] = us["date"].dt.strftime("%m/%d/%Y")  # one format throughout: read
+    pd.testing.assert_frame_equal(validate_prices(us), validate_prices(frame()))
+
+
+def test_non_numeric_cell_names_ticker_column_and_date():
+    df = frame().astype({"close": object})
+    df.loc[3, "close"] = "12.5x"  # AAA, 2021-01-07
+    with pytest.raises(ValueError, match=r"column close of ticker AAA on 2021-01-07 is '12.5x', not a number"):
+        validate_prices(df)
+
+
+def test_iso_dates_with_changing_utc_offsets_keep_the_local_day():
+    df = frame(2, ("AAA",))
+    df["date"] = ["2021-03-12 00:00:00-05:00", "2021-03-15 00:00:00-04:00"]  # yfinance CSV across DST
+    out = validate_prices(df)
+    assert out["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-12", "2021-03-15"]
+    df["date"] = ["2021-03-12T00:00:00+09:00", "2021-03-15T00:00:00+09:00"]  # east of UTC: still that day
+    assert validate_prices(df)["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-12", "2021-03-15"]

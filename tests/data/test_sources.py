@@ -32,6 +32,25 @@ def test_load_sample_offline():
     assert sources.sample_dir().joinpath("sp500.csv").is_file()
 
 
+def test_load_sample_by_name():
+    pd.testing.assert_frame_equal(load_sample("indices"), load_sample())
+    stocks = load_sample("stocks20")
+    assert list(stocks.columns) == ["date", "ticker", "close"] and stocks["ticker"].nunique() == 20
+    spans = stocks.groupby("ticker")["date"].agg(["min", "max", "size"])
+    assert set(spans["min"]) == {pd.Timestamp("1990-01-02")} and set(spans["max"]) == {pd.Timestamp("2022-12-28")}
+    assert set(spans["size"]) == {8313}
+    assert stocks.attrs["layout"] == "wide closes, 20 tickers" and "AAPL" in set(stocks["ticker"])
+    assert sources.sample_dir("stocks20").joinpath("stocks20.csv.gz").is_file()
+    with pytest.raises(ValueError, match="unknown sample 'sp500'; accepted: indices, stocks20"):
+        load_sample("sp500")
+
+
+def test_sample_names_match_the_registry():
+    from tsssl.registry import SAMPLES
+
+    assert tuple(sources.SAMPLES) == SAMPLES
+
+
 # -- files -----------------------------------------------------------------------------------
 def ohlcv(n=6, start="2021-01-04", scale=1.0):
     close = scale * (100 + np.arange(n, dtype=float))
@@ -105,8 +124,10 @@ def test_read_prices_bad_paths(tmp_path):
     with pytest.raises(ValueError, match="no such file .*missing.csv") as err:
         read_prices(tmp_path / "missing.csv")
     assert isinstance(err.value, FileNotFoundError)
-    pd.DataFrame({"Date": ["2021-01-04"], "Close": [1.0]}).to_csv(tmp_path / "X.csv", index=False)
-    with pytest.raises(ValueError, match="missing column.*open, high, low, volume"):
+    pd.DataFrame({"Date": ["2021-01-04"], "Close": [1.0], "AAPL": [2.0]}).to_csv(tmp_path / "X.csv", index=False)
+    with pytest.raises(
+        ValueError, match=r"cannot tell the layout.*\(Close\) next to other columns \(AAPL\).*accepted layouts: long"
+    ):
         read_prices(tmp_path / "X.csv")
 
 

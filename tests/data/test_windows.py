@@ -133,7 +133,10 @@ def test_dropna_drops_with_a_warning_and_without_it_fails():
         ({"window": 1}, "window must be an integer >= 2"),
         ({"window": 20.5}, "window must be an integer >= 2"),
         ({"horizon": 0}, "horizon must be an integer >= 1"),
-        ({"features": "ohlc"}, "features must be one of ohlcv, ohlcv\\+padic, got 'ohlc'"),
+        (
+            {"features": "ohlc"},
+            "features must be one of ohlcv, ohlcv\\+padic, close, close\\+padic or auto, got .ohlc.",
+        ),
         ({"features": "ohlcv+padic", "p": 4}, "p must be a prime"),
         ({"features": "ohlcv+padic", "deadband": -1.0}, "deadband must be a positive"),
     ],
@@ -152,3 +155,54 @@ def test_series_shorter_than_window_plus_horizon_is_named():
     ):
         build_windows(df, window=20, horizon=5)
     assert len(build_windows(prices_of("X", walk(26, 8)), window=20, horizon=5)) == 1
+
+
+def test_close_features_by_hand_on_a_tiny_path():
+    close = [10.0, 11.0, 10.5, 12.0, 12.5, 11.0, 13.0, 13.5, 12.0, 14.0, 15.0, 14.5]
+    df = prices_of("AAA", close)[["date", "ticker", "close"]]  # closes alone
+    window, horizon = 4, 2
+    ws = build_windows(df, window=window, horizon=horizon, features="close")
+    assert ws.feature_names == ["log_ret", "log_close_ma5", "log_close_ma20", "rvol5_z"]
+    assert ws.meta["features"] == "close" and ws.X.shape == (12 - window - horizon, window, 4)
+    c = np.array(close)
+    r = [math.nan] + [math.log(c[t] / c[t - 1]) for t in range(1, 12)]
+    ma = lambda t, h: sum(c[max(0, t - h + 1) : t + 1]) / (t + 1 - max(0, t - h + 1))  # noqa: E731
+    rvol = [math.nan] + [math.sqrt(np.mean([r[s] ** 2 for s in range(max(1, t - 4), t + 1)])) for t in range(1, 12)]
+    k, end = 2, window + 2  # the 3rd window ends on day 6: days 3..6
+    days = range(end - window + 1, end + 1)
+    want_rvol = np.array([rvol[t] for t in days])
+    want_rvol = (want_rvol - want_rvol.mean()) / want_rvol.std()
+    for j, t in enumerate(days):
+        assert ws.X[k, j, 0] == pytest.approx(r[t], rel=1e-5)
+        assert ws.X[k, j, 1] == pytest.approx(math.log(c[t] / ma(t, 5)), rel=1e-5)
+        assert ws.X[k, j, 2] == pytest.approx(math.log(c[t] / ma(t, 20)), rel=1e-5)
+        assert ws.X[k, j, 3] == pytest.approx(want_rvol[j], rel=1e-4, abs=1e-5)
+    # no look-ahead: changing the last days leaves the earlier windows as they were
+    later = df.copy()
+    later.loc[9:, "close"] *= 3.0
+    np.testing.assert_array_equal(
+        build_windows(later, window=window, horizon=horizon, features="close").X[:4], ws.X[:4]
+    )
+    # the scale of the prices does not matter
+    scaled = df.assign(close=df["close"] * 1000)
+    np.testing.assert_allclose(
+        build_windows(scaled, window=window, horizon=horizon, features="close").X, ws.X, atol=1e-5
+    )
+
+
+def test_auto_features_and_ohlcv_on_closes_alone():
+    full = prices_of("AAA", walk(40, 3))
+    assert build_windows(full, window=5, horizon=2).meta["features"] == "ohlcv"
+    closes = full[["date", "ticker", "close"]]
+    auto = build_windows(closes, window=5, horizon=2)
+    assert auto.meta["features"] == "close" and auto.X.shape[2] == 4
+    padic = build_windows(closes, window=5, horizon=2, features="close+padic")
+    assert padic.feature_names[:4] == auto.feature_names and padic.X.shape[2] == 4 + 6
+    np.testing.assert_array_equal(padic.X[:, :, :4], auto.X)
+    np.testing.assert_array_equal(padic.y, build_windows(full, window=5, horizon=2, features="ohlcv+padic").y)
+    with pytest.raises(
+        ValueError,
+        match=r"features 'ohlcv\+padic' need the column\(s\) open, high, low, volume, which these prices lack; "
+        r"feature sets that work on closes alone: close, close\+padic",
+    ):
+        build_windows(closes, window=5, horizon=2, features="ohlcv+padic")

@@ -14,19 +14,30 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS
+from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS, SAMPLES
 
 # argparse dest -> RunConfig key, for the flags that map one to one
 DATA_FLAG_KEYS = ("tickers", "start", "end", "cache_dir", "data", "window", "horizon", "test_start", "embargo")
 TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision", "compile")
 
 
-def add_source_arguments(d: argparse._ArgumentGroup) -> None:
-    """--sample | --tickers | --data, --start, --end, --cache-dir, --stock-window, --horizon."""
-    src = d.add_mutually_exclusive_group()
+SAMPLE_HELP = (
+    "a bundled sample: indices (S&P 500 and NASDAQ OHLCV, 1999-2018; plain --sample and the default) "
+    "or stocks20 (adjusted closes of 20 large US stocks, 1990-2022)"
+)
+
+
+def add_sample_argument(src: argparse._MutuallyExclusiveGroup) -> None:
+    """--sample [NAME]: a bundled sample by name (tsssl.registry.SAMPLES), "indices" when no name is given."""
     src.add_argument(
-        "--sample", action="store_true", default=None, help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)"
+        "--sample", nargs="?", const=SAMPLES[0], choices=SAMPLES, default=None, metavar="NAME", help=SAMPLE_HELP
     )
+
+
+def add_source_arguments(d: argparse._ArgumentGroup) -> None:
+    """--sample [NAME] | --tickers | --data, --start, --end, --cache-dir, --stock-window, --horizon."""
+    src = d.add_mutually_exclusive_group()
+    add_sample_argument(src)
     src.add_argument(
         "--tickers", nargs="+", metavar="TICKER", default=None, help="download these tickers with yfinance (cached)"
     )
@@ -106,10 +117,11 @@ def add_kwargs_arguments(g: argparse._ArgumentGroup) -> None:
 
 def overrides_from_args(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:
     """RunConfig overrides from the flags named by ``keys`` (None: not given); --sample selects
-    the bundled sample."""
+    the bundled sample of that name."""
     overrides: dict[str, Any] = {k: getattr(args, k, None) for k in keys}
     if getattr(args, "sample", None):
         overrides["source"] = "sample"
+        overrides["sample"] = args.sample
     for key in ("method_kwargs", "encoder_kwargs"):
         pairs = getattr(args, key, None)
         if pairs:

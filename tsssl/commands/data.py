@@ -5,6 +5,7 @@ the number of windows, the positives (strict rises) and the base rate. Nothing i
 
 examples:
   tsssl data --sample
+  tsssl data --sample stocks20
   tsssl data --tickers AAPL MSFT --start 2015-01-01 --end 2020-12-31
   tsssl data --data prices.csv --stock-window 30 --horizon 5 --test-start 2019-01-02
   tsssl data --sample --features ohlcv+padic --embargo 10
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 
+from tsssl.commands.arguments import add_sample_argument
+from tsssl.registry import AUTO_FEATURES, FEATURES
+
 HELP = "load prices, build windows and show the split: tickers, dates, windows, base rates"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = parser.add_argument_group("prices (default: the bundled sample)")
     src = d.add_mutually_exclusive_group()
-    src.add_argument("--sample", action="store_true", help="bundled S&P 500 and NASDAQ prices, 1999-2018 (the default)")
+    add_sample_argument(src)
     src.add_argument("--tickers", nargs="+", metavar="TICKER", help="download these tickers with yfinance (cached)")
     src.add_argument("--data", metavar="PATH", help="prices from a CSV / parquet file")
     d.add_argument("--start", metavar="YYYY-MM-DD", help="first date used")
@@ -43,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--horizon", type=int, default=5, metavar="DAYS", help="label: strict rise over this many days (default 5)"
     )
     w.add_argument(
-        "--features", choices=("ohlcv", "ohlcv+padic"), default="ohlcv", help="per-day features (default ohlcv)"
+        "--features",
+        choices=(AUTO_FEATURES, *FEATURES),
+        default=AUTO_FEATURES,
+        help="per-day features (default auto: ohlcv when the prices have open, high, low and volume, else close)",
     )
     w.add_argument("--p", type=int, default=3, help="prime of the P-adic digits (default 3)")
     w.add_argument(
@@ -82,7 +89,8 @@ def load(args: argparse.Namespace):
         except OSError as err:  # unreadable file: a message, not a traceback
             raise ValueError(f"cannot read --data {args.data}: {err.strerror or err}") from None
     else:
-        prices = data.load_sample()
+        prices = data.load_sample(args.sample or "indices")
+    attrs = dict(prices.attrs)
     keep = pd.Series(True, index=prices.index)
     for flag, value, cmp in (("--start", args.start, "ge"), ("--end", args.end, "le")):
         if value:
@@ -96,21 +104,29 @@ def load(args: argparse.Namespace):
             f"no prices between --start {args.start or '-'} and --end {args.end or '-'}; the "
             f"data covers {prices['date'].min():%Y-%m-%d} to {prices['date'].max():%Y-%m-%d}"
         )
-    return prices[keep.to_numpy()].reset_index(drop=True)
+    prices = prices[keep.to_numpy()].reset_index(drop=True)
+    prices.attrs = attrs  # the layout and the dropped cells of the whole file
+    return prices
 
 
-def summary(prices, split) -> str:
+def summary(prices, split, features: str = "") -> str:
     """The printed report of a price frame and its split."""
     info = split.describe()
     tickers = list(dict.fromkeys(prices["ticker"]))
     shown = ", ".join(tickers[:12]) + (f", ... ({len(tickers)} in all)" if len(tickers) > 12 else "")
     meta = split.train.meta
+    columns = ", ".join(c for c in prices.columns if c not in ("date", "ticker"))
+    auto = f" ({features}: chosen from the columns {columns})"
     lines = [
         f"tickers    {shown}",
+        *([f"layout     {prices.attrs['layout']}"] if prices.attrs.get("layout") else []),
+        *([f"dropped    {prices.attrs['dropped_text']}"] if prices.attrs.get("dropped_text") else []),
         f"dates      {prices['date'].min():%Y-%m-%d} to {prices['date'].max():%Y-%m-%d} "
         f"({prices['date'].nunique()} trading days, {len(prices)} rows)",
         f"windows    {meta['window']} days, label: strict {meta['horizon']}-day rise, "
-        f"features {meta['features']}" + (f" (p={meta['p']}, deadband={meta['deadband']})" if meta.get("p") else ""),
+        f"features {meta['features']}"
+        + (auto if features == AUTO_FEATURES else "")
+        + (f" (p={meta['p']}, deadband={meta['deadband']})" if meta.get("p") else ""),
         f"split      train windows end {info['train']['start']} .. {info['train_end']}; "
         f"test {info['test_start']} .. {info['test_end']}",
         f"purge      {info['purge']} trading days + embargo {info['embargo']}: "
@@ -135,5 +151,5 @@ def run(args: argparse.Namespace) -> int:
     split = data.chronological_split(
         ws, test_start=args.test_start, test_frac=args.test_frac, purge=args.purge, embargo=args.embargo
     )
-    print(summary(prices, split))
+    print(summary(prices, split, args.features))
     return 0

@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FEATURES,
         default=None,
         metavar="FEATURES",
-        help="feature sets, any of ohlcv ohlcv+padic (default: both)",
+        help=f"feature sets, any of {' '.join(FEATURES)} (default: ohlcv ohlcv+padic; on closes alone, "
+        "e.g. --sample stocks20: close close+padic)",
     )
     g.add_argument(
         "--seeds",

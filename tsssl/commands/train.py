@@ -12,6 +12,7 @@ Settings come from the defaults, then --config FILE (TOML), then the flags given
 
 examples:
   tsssl train --stock-window 20
+  tsssl train --sample stocks20 --features close+padic
   tsssl train --method cpc --encoder cnn --rebalance v1 --epochs 10
   tsssl train --tickers AAPL MSFT --start 2010-01-01 --end 2020-12-31 --out runs/big
   tsssl train --config runs/big/config.toml --seed 1
@@ -36,7 +37,7 @@ from tsssl.commands.arguments import (
     overrides_from_args,
 )
 from tsssl.config import RunConfig, resolve_config, resolve_resumed
-from tsssl.registry import ENCODERS, FEATURES, MODALITIES, REBALANCE
+from tsssl.registry import AUTO_FEATURES, ENCODERS, FEATURES, MODALITIES, REBALANCE
 
 HELP = "train a contrastive / self-supervised model (or the LSTM baseline) and probe it"
 
@@ -69,7 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = parser.add_argument_group("data (default: the bundled sample)")
     add_source_arguments(d)
-    d.add_argument("--features", choices=FEATURES, default=None, help="per-day features (default ohlcv)")
+    d.add_argument(
+        "--features",
+        choices=(AUTO_FEATURES, *FEATURES),
+        default=None,
+        help="per-day features (default auto: ohlcv when the prices have open, high, low and volume, else close)",
+    )
     d.add_argument(
         "--rebalance", choices=REBALANCE, default=None, help="rebalancing of the training windows only (default v2)"
     )
@@ -158,11 +164,16 @@ def summary(cfg: RunConfig, m: dict[str, Any]) -> str:
 
     p, s = m["probe"], m["split"]
     pr_auc = "n/a" if p.get("pr_auc") is None else f"{p['pr_auc']:.3f}"
-    source = {"sample": "the bundled sample", "file": cfg.data, "tickers": _tickers(m.get("data", {}), cfg)}[cfg.source]
+    d = m.get("data", {})
+    source = {"sample": f"the bundled sample {cfg.sample}", "file": cfg.data, "tickers": _tickers(d, cfg)}[cfg.source]
+    auto = " (auto)" if (d.get("features") or {}).get("requested") == AUTO_FEATURES else ""
+    dropped = f"; {d['dropped_text']}" if d.get("dropped_text") else ""
+    layout = [f"  layout: {d['layout']}{dropped}"] if d.get("layout") else []
     return "\n".join(
         [
             f"tsssl train: {cfg.method} ({cfg.encoder} encoder) on {source}: {m['n_windows']:,} windows "
-            f"of {cfg.window} days, {cfg.features}, strict {cfg.horizon}-day rise",
+            f"of {cfg.window} days, {cfg.features}{auto}, strict {cfg.horizon}-day rise",
+            *layout,
             f"  split: train {s['train_start']}..{s['train_end']} ({m['n_train']:,} windows; "
             f"{m['n_train_rebalanced']:,} after rebalance {cfg.rebalance}), "
             f"test {s['test_start']}..{s['test_end']} ({m['n_test']:,} windows)",

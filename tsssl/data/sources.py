@@ -24,11 +24,13 @@ from tsssl.data.cache import (
     read_cache,
     write_cache,
 )
+from tsssl.data.layouts import to_long
 from tsssl.data.prices import PRICE_COLUMNS, standardize_columns, validate_prices
 
 AUTO_ADJUST = True  # adjusted OHLC, no "Adj Close"; recorded in the cache
 DEFAULT_START = "1990-01-01"  # start=None
 SAMPLE_FILES = {"^GSPC": "sp500.csv", "^IXIC": "nasdaq.csv"}
+STOCKS20_FILE = "stocks20.csv.gz"
 
 
 class PriceFileNotFoundError(ValueError, FileNotFoundError):
@@ -354,18 +356,45 @@ _CSV = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
 _PARQUET = (".parquet", ".pq")
 
 
-def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = False) -> pd.DataFrame:
-    """Prices from a CSV (also .csv.gz) or parquet file, in the long format (validated).
+def read_prices(path: str | Path | pd.DataFrame, ticker: str | None = None, dropna: bool = False) -> pd.DataFrame:
+    """Prices from a CSV (also .csv.gz) or parquet file, or a DataFrame, in the long format (validated).
 
-    Accepted layouts, column names in any case:
-    - long: date, ticker, open, high, low, close, volume (``ticker=`` keeps that ticker only);
-    - one ticker with a Date column (or index), e.g. yfinance's ``Date,Open,High,Low,Close,
-      Adj Close,Volume``; the ticker is ``ticker=`` or else the file name without suffix;
-    - a saved yfinance download with (Price, Ticker) header rows, one or many tickers.
+    Accepted layouts (:mod:`tsssl.data.layouts`, column names in any case): long (date,
+    ticker, close; open, high, low, volume optional), wide closes (a date column or index and one
+    column per ticker), one ticker (e.g. yfinance's ``Date,Open,High,Low,Close,Adj Close,
+    Volume`` or pandas' ``to_csv`` of a date-indexed frame; the ticker is ``ticker=`` or else the
+    file name without suffix), and a yfinance download (MultiIndex columns, also saved as a CSV
+    with its (Price, Ticker) header rows). ``ticker=`` keeps that ticker only in a table of many.
     An ``Adj Close`` column next to ``Close`` adjusts open/high/low/close by Adj Close / Close
-    (as yfinance's auto_adjust does), see :mod:`tsssl.data.prices`.
+    (as yfinance's auto_adjust does), see :mod:`tsssl.data.prices`. Empty cells of a wide panel
+    are dropped (a stock listed later, a halt), not an error.
+
+    ``attrs`` of the result: ``source``, ``layout`` (e.g. "wide closes, 20 tickers") and
+    ``dropped`` (the empty cells left out, :meth:`tsssl.data.layouts.Dropped.as_dict`, and
+    ``dropped_text``, one line).
     """
-    path = Path(path).expanduser()
+    if isinstance(path, pd.DataFrame):
+        raw, stem, where = path, ticker, "the DataFrame"
+    else:
+        raw, stem = _read_table(Path(path).expanduser())
+        where = str(Path(path).expanduser())
+    long, layout, dropped = to_long(raw, ticker=ticker if ticker is not None else stem)
+    if ticker is not None and layout.kind != "single":
+        available = sorted(long["ticker"].astype(str).unique())
+        long = long[long["ticker"].astype(str) == ticker]
+        if len(long) == 0:
+            raise ValueError(
+                f"read_prices: ticker {ticker!r} is not in {where}; tickers in the file: {', '.join(available[:20])}"
+            )
+    prices = validate_prices(long, dropna=dropna)
+    prices.attrs.update(source=where, layout=layout.describe(), dropped=dropped.as_dict(),
+                        dropped_text=dropped.describe())  # fmt: skip
+    return prices
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    """The raw table of a price file and the file name without its suffix; a CSV's header is
+    kept as written (pandas would rename a repeated column "AAPL" to "AAPL.1")."""
     name = path.name.lower()
     kind = "csv" if name.endswith(_CSV) else "parquet" if name.endswith(_PARQUET) else None
     if kind is None:
@@ -374,42 +403,16 @@ def read_prices(path: str | Path, ticker: str | None = None, dropna: bool = Fals
         raise PriceFileNotFoundError(f"read_prices: no such file {path}")
     stem = path.name[: -len(next(s for s in _CSV + _PARQUET if name.endswith(s)))]
     if kind == "parquet":
-        raw = pd.read_parquet(path)
-    elif _yfinance_header(path):
+        return pd.read_parquet(path), stem
+    if _yfinance_header(path):
         raw = pd.read_csv(path, header=[0, 1], index_col=0, skiprows=[2])
         raw.index = pd.to_datetime(raw.index)
-    else:
-        raw = pd.read_csv(path)
-
-    if isinstance(raw.columns, pd.MultiIndex):
-        level = [str(n).lower() for n in raw.columns.names]
-        lvl = level.index("ticker") if "ticker" in level else raw.columns.nlevels - 1
-        found = list(dict.fromkeys(str(v) for v in raw.columns.get_level_values(lvl)))
-        keep = found if ticker is None else [ticker]
-        frames = frames_by_ticker(raw, [t.upper() for t in keep])
-        if not frames:
-            raise ValueError(
-                f"read_prices: {path} has no prices for {', '.join(keep)}; tickers in the file: {', '.join(found)}"
-            )
-        long = pd.concat([f.assign(ticker=t) for t, f in frames.items()], ignore_index=True)
-    else:
-        cols = {str(c).strip().lower() for c in raw.columns}
-        if "ticker" in cols or "symbol" in cols:
-            long = standardize_columns(raw)
-            if ticker is not None:
-                available = sorted(long["ticker"].astype(str).unique())
-                long = long[long["ticker"].astype(str) == ticker]
-                if len(long) == 0:
-                    raise ValueError(
-                        f"read_prices: ticker {ticker!r} is not in {path}; "
-                        f"tickers in the file: {', '.join(available[:20])}"
-                    )
-        else:
-            long = standardize_columns(raw)
-            long["ticker"] = ticker if ticker is not None else stem
-    prices = validate_prices(long, dropna=dropna)
-    prices.attrs["source"] = str(path)
-    return prices
+        return raw, stem
+    raw = pd.read_csv(path)
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    if len(header) == raw.shape[1]:
+        raw.columns = [c if isinstance(h, float) else h for c, h in zip(raw.columns, header)]
+    return raw, stem
 
 
 def _yfinance_header(path: Path) -> bool:
@@ -421,33 +424,59 @@ def _yfinance_header(path: Path) -> bool:
     return [str(c).strip().lower() for c in head] == ["price", "ticker"]
 
 
-# -- the bundled sample ----------------------------------------------------------------------
-def sample_dir() -> Path:
-    """The folder of the bundled CSVs: ``tsssl/_sample`` in an installed wheel, the repository's
-    ``data/`` in a checkout or an editable install."""
+# -- the bundled samples ---------------------------------------------------------------------
+#: the bundled samples by name (tsssl.registry.SAMPLES lists the same names): their files
+SAMPLES: dict[str, tuple[str, ...]] = {
+    "indices": tuple(SAMPLE_FILES.values()),
+    "stocks20": (STOCKS20_FILE,),
+}
+
+
+def sample_dir(name: str = "indices") -> Path:
+    """The folder of the bundled sample ``name``: ``tsssl/_sample`` in an installed wheel, the
+    repository's ``data/`` in a checkout or an editable install."""
     import tsssl
 
+    files = SAMPLES[_sample_name(name)]
     here = Path(tsssl.__file__).resolve().parent
     for folder in (here / "_sample", here.parent / "data"):
-        if all((folder / f).is_file() for f in SAMPLE_FILES.values()):
+        if all((folder / f).is_file() for f in files):
             return folder
     raise PriceFileNotFoundError(
-        f"the bundled sample ({', '.join(SAMPLE_FILES.values())}) is missing from {here / '_sample'} "
+        f"the bundled sample ({', '.join(files)}) is missing from {here / '_sample'} "
         f"and {here.parent / 'data'}; reinstall tsssl"
     )
 
 
-@lru_cache(maxsize=1)
-def _sample() -> pd.DataFrame:
-    folder = sample_dir()
+def _sample_name(name: object) -> str:
+    if name not in SAMPLES:
+        raise ValueError(f"unknown sample {name!r}; accepted: {', '.join(SAMPLES)}")
+    return str(name)
+
+
+@lru_cache(maxsize=len(SAMPLES))
+def _sample(name: str) -> pd.DataFrame:
+    folder = sample_dir(name)
+    if name == "stocks20":
+        return read_prices(folder / STOCKS20_FILE)
     parts = [read_prices(folder / f, ticker=t) for t, f in SAMPLE_FILES.items()]
     return validate_prices(pd.concat(parts, ignore_index=True))
 
 
-def load_sample() -> pd.DataFrame:
-    """The bundled real sample, offline: daily OHLCV of the S&P 500 (``^GSPC``) and the NASDAQ
-    Composite (``^IXIC``), 1999-01-04 to 2018-12-31 (Yahoo! Finance via the ``arch`` package;
-    see data/README.md), in the long format sorted by ticker then date."""
-    prices = _sample().copy()
-    prices.attrs["source"] = "tsssl bundled sample"
+def load_sample(name: str = "indices") -> pd.DataFrame:
+    """A bundled real sample, offline, in the long format sorted by ticker then date (data/README.md):
+
+    - ``"indices"`` (the default): daily OHLCV of the S&P 500 (``^GSPC``) and the NASDAQ
+      Composite (``^IXIC``), 1999-01-04 to 2018-12-31 (Yahoo! Finance via the ``arch`` package);
+    - ``"stocks20"``: daily adjusted closes (no open / high / low / volume) of 20 large US
+      stocks, 1990-01-02 to 2022-12-28, 8,313 days (the S&P 500 set of the ``skfolio`` package).
+
+    ``attrs``: ``source``, ``sample`` (the name) and ``layout``.
+    """
+    prices = _sample(_sample_name(name)).copy()
+    prices.attrs["source"] = "tsssl bundled sample" + ("" if name == "indices" else f" {name}")
+    prices.attrs["sample"] = name
+    prices.attrs["layout"] = (
+        "two single-ticker OHLCV files" if name == "indices" else f"wide closes, {prices['ticker'].nunique()} tickers"
+    )
     return prices

@@ -11,10 +11,23 @@ Per ticker and trading day t (prev = the ticker's previous trading day):
                      the window's volume does not vary). A per-window statistic, so nothing
                      is fitted across windows or on test data.
 
+``features="close"`` needs the close alone (a panel of adjusted closes); every channel is
+scale-free and uses day t and earlier days of the ticker only (no look-ahead):
+
+- ``log_ret``        log(close[t] / close[prev]), as above
+- ``log_close_ma5``  log(close[t] / mean of the closes of the last 5 days up to t)
+- ``log_close_ma20`` the same over 20 days (both over the days there are in a ticker's first days)
+- ``rvol5_z``        realised volatility sqrt(mean of log_ret^2 over the last 5 days up to t),
+                     z-scored over the window's own days like ``volume_z`` (0 when flat)
+
+``features="auto"`` is ``ohlcv`` when the prices have open, high, low and volume, else
+``close`` (:func:`resolve_features`); ``ohlcv`` on closes alone is an error naming the missing
+columns.
+
 A window is the ``window`` days ending at t of one ticker; its first day needs a previous close,
 so a ticker with n rows gives n - window - horizon windows (the last ``horizon`` days have no
 full label future and give none: they are dropped, never labelled 0). Windows never cross
-tickers. ``features="ohlcv+padic"`` appends the channels of :mod:`tsssl.data.padic`.
+tickers. ``features="ohlcv+padic"`` / ``"close+padic"`` append the channels of :mod:`tsssl.data.padic`.
 
 Vectorised over all tickers at once: the per-day features are computed on the concatenated
 rows (validity masks keep windows inside their ticker), and the preallocated (N, window, C)
@@ -37,10 +50,32 @@ from tsssl.data.padic import (
 )
 from tsssl.data.prices import validate_prices
 from tsssl.data.windowset import WindowSet
-from tsssl.registry import FEATURES
+from tsssl.registry import AUTO_FEATURES, FEATURES
 
 CHUNK = 8192  # windows filled per step
 OHLCV_FEATURES = ["log_ret", "log_high_close", "log_low_close", "log_open_prev", "volume_z"]
+CLOSE_FEATURES = ["log_ret", "log_close_ma5", "log_close_ma20", "rvol5_z"]
+#: the columns the ``ohlcv`` feature sets need beyond the close
+OHLCV_COLUMNS = ("open", "high", "low", "volume")
+MA_DAYS = (5, 20)  # horizons of log(close / trailing mean)
+RVOL_DAYS = 5  # days of the realised volatility
+
+
+def resolve_features(features: str, columns: object) -> str:
+    """The feature set to build on prices with ``columns``: ``"auto"`` -> ``"ohlcv"`` when open,
+    high, low and volume are all there, else ``"close"``; any other name is checked (an ``ohlcv``
+    set on prices without those columns is a ValueError naming them and the sets that work)."""
+    if features != AUTO_FEATURES and features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)} or {AUTO_FEATURES}, got {features!r}")
+    missing = [c for c in OHLCV_COLUMNS if c not in set(columns)]
+    if features == AUTO_FEATURES:
+        return "close" if missing else "ohlcv"
+    if features.startswith("ohlcv") and missing:
+        raise ValueError(
+            f"features {features!r} need the column(s) {', '.join(missing)}, which these prices lack; "
+            "feature sets that work on closes alone: close, close+padic"
+        )
+    return features
 
 
 def _window_zscore(v: np.ndarray) -> np.ndarray:
@@ -85,7 +120,7 @@ def build_windows(
     prices: pd.DataFrame,
     window: int = 20,
     horizon: int = 5,
-    features: str = "ohlcv",
+    features: str = AUTO_FEATURES,
     p: int = DEFAULT_P,
     deadband: float = DEFAULT_DEADBAND,
     dropna: bool = False,
@@ -95,18 +130,22 @@ def build_windows(
     Returns a WindowSet with X (N, window, C) float32, y (N,) int64 (strict ``horizon``-day
     rise after the window's last day t), end_date (date of t), label_end_date (date of
     t + horizon), ticker (object array of str); rows ordered by ticker then date.
-    ``p`` and ``deadband`` set the P-adic digits when ``features="ohlcv+padic"``.
-    ``dropna=True`` drops NaN rows first (with a warning), see :func:`validate_prices`.
+    ``features``: a name of ``tsssl.registry.FEATURES`` or ``"auto"`` (:func:`resolve_features`;
+    ``meta["features"]`` records the set built). ``p`` and ``deadband`` set the P-adic digits of
+    the ``+padic`` sets. ``dropna=True`` drops NaN rows first (with a warning), see
+    :func:`validate_prices`.
     """
     window, horizon, padic = _check_args(window, horizon, features, p, deadband)
     df = validate_prices(prices, dropna=dropna)
+    features = resolve_features(features, df.columns)
+    base = OHLCV_FEATURES if features.startswith("ohlcv") else CLOSE_FEATURES
     codes, names, first, counts = _ticker_index(df, window, horizon)
-    names_out = list(OHLCV_FEATURES) + (padic_feature_names(p) if padic else [])
-    per_day, digits = _per_day_channels(df, first, len(names_out), p if padic else None, deadband)
+    names_out = list(base) + (padic_feature_names(p) if padic else [])
+    per_day, digits, zsource = _per_day_channels(df, first, base, len(names_out), p if padic else None, deadband)
     pos = np.arange(len(codes)) - first[codes]  # day index within the ticker
     ends = np.flatnonzero((pos >= window) & (pos + horizon <= counts[codes] - 1))
     closeness = _constant_pattern_distances(digits, ends, window, p) if padic else None
-    X = _gather_windows(per_day, df["volume"].to_numpy(), ends, window, closeness)
+    X = _gather_windows(per_day, zsource, len(base) - 1, ends, window, closeness)
     del per_day  # the (rows, C) copy is as large as X: free it before the labels
     meta = {
         "window": window,
@@ -123,9 +162,9 @@ def _check_args(window: object, horizon: object, features: object, p: int, deadb
     """(window, horizon, padic) after checking the arguments, before any work on the prices."""
     window = _check_int("window", window, 2, "days per window")
     horizon = _check_int("horizon", horizon, 1, "days of strict rise in the label")
-    if features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
-    padic = features == "ohlcv+padic"
+    if features != AUTO_FEATURES and features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)} or {AUTO_FEATURES}, got {features!r}")
+    padic = str(features).endswith("+padic")
     if padic:  # fail on a bad p / deadband before the work
         padic_digits(np.zeros(1), p, deadband)
     return window, horizon, padic
@@ -157,13 +196,15 @@ def _ticker_index(df: pd.DataFrame, window: int, horizon: int) -> tuple[np.ndarr
 
 
 def _per_day_channels(
-    df: pd.DataFrame, first: np.ndarray, n_channels: int, p: int | None, deadband: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(rows, n_channels) float32 of the per-day channels, and the p-adic digits (rows,) of the
-    log returns (None when ``p`` is None).
+    df: pd.DataFrame, first: np.ndarray, base: list[str], n_channels: int, p: int | None, deadband: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(rows, n_channels) float32 of the per-day channels, the p-adic digits (rows,) of the log
+    returns (None when ``p`` is None), and the per-day values (rows,) z-scored within each window
+    (the volume of ``ohlcv``, the realised volatility of ``close``).
 
     Laid out like a window's day, so that a block of windows is one contiguous np.take; the
-    per-window channels (volume z-score, p-adic distances) stay 0 here, filled per block.
+    per-window channels (the z-score, p-adic distances) stay 0 here, filled per block. ``base``:
+    OHLCV_FEATURES or CLOSE_FEATURES, the channels before the p-adic ones.
     """
     close = df["close"].to_numpy()
     prev = np.empty(len(close))
@@ -173,23 +214,51 @@ def _per_day_channels(
     log_ret = np.log(close / prev)
     per_day = np.zeros((len(close), n_channels), dtype=np.float32)
     per_day[:, 0] = log_ret
-    per_day[:, 1] = np.log(df["high"].to_numpy() / close)
-    per_day[:, 2] = np.log(df["low"].to_numpy() / close)
-    per_day[:, 3] = np.log(df["open"].to_numpy() / prev)
+    if base is OHLCV_FEATURES:
+        per_day[:, 1] = np.log(df["high"].to_numpy() / close)
+        per_day[:, 2] = np.log(df["low"].to_numpy() / close)
+        per_day[:, 3] = np.log(df["open"].to_numpy() / prev)
+        zsource = df["volume"].to_numpy()
+    else:
+        row_first = np.zeros(len(close), dtype=np.int64)
+        row_first[first] = first
+        row_first = np.maximum.accumulate(row_first)  # first row of each row's ticker
+        scaled = close / close[row_first]  # per-ticker scale: the trailing sums stay near 1
+        for k, days in enumerate(MA_DAYS):
+            per_day[:, 1 + k] = np.log(scaled / _trailing_mean(scaled, row_first, days))
+        squared = np.where(np.isnan(log_ret), 0.0, log_ret * log_ret)
+        zsource = np.sqrt(_trailing_mean(squared, row_first + 1, RVOL_DAYS))
     digits = None
     if p is not None:
         digits = padic_digits(log_ret, p, deadband)
         for d in range(p):
-            per_day[:, len(OHLCV_FEATURES) + d] = digits == d
-    return per_day, digits
+            per_day[:, len(base) + d] = digits == d
+    return per_day, digits, zsource
+
+
+def _trailing_mean(x: np.ndarray, start: np.ndarray, days: int) -> np.ndarray:
+    """(rows,) mean of ``x`` over the last ``days`` rows up to each row, not before row ``start``
+    of that row (its ticker's first usable row): fewer days at a ticker's start, NaN with none."""
+    sums = np.concatenate([[0.0], np.cumsum(x)])
+    index = np.arange(len(x))
+    lo = np.maximum(index - days + 1, start)
+    n = index + 1 - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[index + 1] - sums[np.minimum(lo, index + 1)]) / n, np.nan)
 
 
 def _gather_windows(
-    per_day: np.ndarray, volume: np.ndarray, ends: np.ndarray, window: int, closeness: np.ndarray | None
+    per_day: np.ndarray,
+    zsource: np.ndarray,
+    zchannel: int,
+    ends: np.ndarray,
+    window: int,
+    closeness: np.ndarray | None,
 ) -> np.ndarray:
     """X (N, window, C) float32 of the windows ending at rows ``ends`` (N,).
 
-    ``closeness`` (N, p), when given, fills the last p channels of every day of a window.
+    Channel ``zchannel`` is ``zsource`` (rows,) z-scored over each window's days; ``closeness``
+    (N, p), when given, fills the last p channels of every day of a window.
     """
     n = ends.size
     X = np.empty((n, window, per_day.shape[1]), dtype=np.float32)
@@ -198,7 +267,7 @@ def _gather_windows(
         rows = ends[lo : lo + CHUNK, None] - (window - 1) + offsets  # (block, window)
         out = X[lo : lo + CHUNK]
         np.take(per_day, rows, axis=0, out=out)
-        out[:, :, 4] = _window_zscore(volume[rows])
+        out[:, :, zchannel] = _window_zscore(zsource[rows])
         if closeness is not None:
             out[:, :, per_day.shape[1] - closeness.shape[1] :] = closeness[lo : lo + CHUNK, None, :]
     return X

@@ -40,10 +40,15 @@ class RunData:
 
 
 def prepare_run_data(cfg: RunConfig) -> RunData:
-    """Prices -> windows -> chronological split -> rebalanced training windows, as ``cfg`` says."""
+    """Prices -> windows -> chronological split -> rebalanced training windows, as ``cfg`` says.
+
+    ``cfg.features`` "auto" is replaced by the set the prices allow (the run records that one)."""
     from tsssl import data
+    from tsssl.data.windows import resolve_features
 
     prices, record = load_run_prices(cfg)
+    record["features"] = {"requested": cfg.features, "used": resolve_features(cfg.features, prices.columns)}
+    cfg.features = record["features"]["used"]
     ws = data.build_windows(prices, window=cfg.window, horizon=cfg.horizon, features=cfg.features)
     split = data.chronological_split(ws, test_start=cfg.test_start, test_frac=cfg.test_frac, embargo=cfg.embargo)
     if len(split.train) == 0 or len(split.test) == 0:

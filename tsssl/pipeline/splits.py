@@ -44,14 +44,17 @@ def load_run_prices(cfg: RunConfig) -> tuple[Any, dict[str, Any]]:
 
 def data_record(cfg: RunConfig, prices: Any, messages: list[str]) -> dict[str, Any]:
     """What the run's data are: tickers requested (for a ticker list), used, and left out with the
-    loader's reason; the rows; the loaders' warnings."""
+    loader's reason; the rows; the loaders' warnings; the file's layout and the empty cells of a
+    wide panel dropped (``tsssl.data.layouts``), when the loader says."""
     import pandas as pd
 
     used = sorted(map(str, pd.unique(prices["ticker"])))
     requested = [t.strip().upper() for t in cfg.tickers] if cfg.source == "tickers" else used
     left_out = {t: next((m for m in messages if t in m), "no rows in the data") for t in requested if t not in used}
-    return {"requested_tickers": requested, "tickers": used, "left_out": left_out, "n_rows": int(len(prices)),
-            "warnings": messages}  # fmt: skip
+    record = {"requested_tickers": requested, "tickers": used, "left_out": left_out, "n_rows": int(len(prices)),
+              "warnings": messages}  # fmt: skip
+    record.update({k: prices.attrs[k] for k in ("layout", "dropped", "dropped_text") if k in prices.attrs})
+    return record
 
 
 def _load_prices(cfg: RunConfig):
@@ -67,7 +70,7 @@ def _load_prices(cfg: RunConfig):
         except OSError as err:  # missing / unreadable file: a message, not a traceback
             raise ValueError(f"cannot read --data {cfg.data}: {err.strerror or err}") from None
     else:
-        prices = data.load_sample()
+        prices = data.load_sample(cfg.sample)
     if cfg.start or cfg.end:
         dates = pd.to_datetime(prices["date"])
         keep = pd.Series(True, index=prices.index)
@@ -80,7 +83,9 @@ def _load_prices(cfg: RunConfig):
             raise ValueError(
                 f"no prices between start={cfg.start or '-'} and end={cfg.end or '-'}; the data covers {span}"
             )
+        attrs = dict(prices.attrs)
         prices = prices[keep.to_numpy()].reset_index(drop=True)
+        prices.attrs = attrs  # the layout and dropped cells of the whole file
     return prices
 
 
