@@ -186,6 +186,20 @@ METHODS: dict[str, MethodSpec] = {
             image=Use("cross-entropy over the permutation set", {**_IMAGE, "max_steps": 600}),
         ),
         _spec(
+            "inpainting",
+            "inpainting:ContextEncoder",
+            "Context encoder (inpainting)",
+            image=Use("L2 on the masked region (random blocks)", _IMAGE),
+        ),
+        _spec(
+            "relpos",
+            "relpos:RelativePosition",
+            "Relative patch position",
+            image=Use("cross-entropy over 8 neighbour positions", _IMAGE),
+        ),
+        _spec("dae", "dae:DenoisingAutoencoder", "Denoising AE", image=Use("cross-entropy of the clean pixels", _IMAGE)),
+        _spec("vae", "vae:VAE", "VAE", image=Use("negative ELBO (Bernoulli pixels + KL)", _IMAGE)),
+        _spec(
             "clip",
             "clip:CLIP",
             "CLIP",

@@ -24,14 +24,16 @@ from tsssl.augment.image import RandomResizedCrop, default_image_views
 from tsssl.data.image import DIGIT_NAMES, DIGIT_TEMPLATES, digits_split
 from tsssl.data.text import Tokenizer
 from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
+from tsssl.encoders.image_decoder import ConvDecoder
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.evaluate import embed
 from tsssl.evaluate.embedding import calibrate_batchnorm, probe_accuracies, zero_shot_accuracy
 from tsssl.experiments.base import SMALL_TEXT_TOWER, Experiment, kw_error, rounded
+from tsssl.methods.base import eval_mode
 
 # RotNet and Jigsaw on the 8 x 8 digits did not beat the random encoder; upsampled to 16 x 16
 # they did (measured, experiments/image_text/RESULTS.md)
-_DIGIT_SIZE = {"rotnet": 16, "jigsaw": 16}
+_DIGIT_SIZE = {"rotnet": 16, "jigsaw": 16, "inpainting": 16, "relpos": 24}
 # The last blocks of a pretext network specialise to its task (Gidaris et al. found RotNet's
 # middle blocks best, Goyal et al. Jigsaw's lower / middle ones): RotNet keeps two blocks as the
 # representation and learns its task in an MLP head; Jigsaw keeps the first block (pooled to
@@ -138,7 +140,40 @@ def _jigsaw_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: 
     return registry.method_class("jigsaw")(encoder, shift, **kw)
 
 
-_PRETEXT_MODELS: dict[str, Callable[..., nn.Module]] = {"rotnet": _rotnet_model, "jigsaw": _jigsaw_model}
+def _decoder(in_dim: int, size: int, mk: dict) -> nn.Module:
+    return ConvDecoder(in_dim, size, tuple(mk.pop("decoder_channels", (64, 32))))
+
+
+def _inpainting_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    decoder = _decoder(encoder.out_dim, size, mk)
+    return registry.method_class("inpainting")(encoder, decoder, shift, **mk)
+
+
+def _relpos_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    trunk_channels = tuple(mk.pop("trunk_channels", (64, 128)))
+    trunk = ConvEncoder(encoder.map_channels, trunk_channels) if trunk_channels else None
+    return registry.method_class("relpos")(encoder, shift, **{"patch": 5, "margin": 1, "trunk": trunk, **mk})
+
+
+def _dae_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    decoder = _decoder(encoder.out_dim, size, mk)
+    return registry.method_class("dae")(encoder, decoder, **mk)
+
+
+def _vae_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    latent = mk.setdefault("latent_dim", 32)
+    decoder = _decoder(latent, size, mk) if isinstance(latent, int) else None  # VAE names a bad latent_dim
+    return registry.method_class("vae")(encoder, decoder, **mk)
+
+
+_PRETEXT_MODELS: dict[str, Callable[..., nn.Module]] = {
+    "rotnet": _rotnet_model,
+    "jigsaw": _jigsaw_model,
+    "inpainting": _inpainting_model,
+    "relpos": _relpos_model,
+    "dae": _dae_model,
+    "vae": _vae_model,
+}
 #: methods whose model is not a conv encoder + method (CPC reads the digit as a sequence of pixel rows)
 _MODELS: dict[str, Callable[..., nn.Module]] = {"cpc": _cpc_model}
 
@@ -156,8 +191,26 @@ def _puzzle_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str,
     }
 
 
-#: the pretext task's own accuracy on the held-out digits, next to the probes
-_TASK_ACCURACY = {"rotnet": _rotation_accuracy, "jigsaw": _puzzle_accuracy}
+def _position_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
+    return {"position_accuracy": {"trained": round(trained.position_accuracy(X_test, seed), 4), "chance": 0.125}}
+
+
+def _held_out_loss(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
+    """The training loss on the held-out digits (eval mode, seeded masks / noise)."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), eval_mode(trained):
+        torch.manual_seed(seed)
+        return {"held_out_loss": round(float(trained.training_step((X_test,))), 4)}
+
+
+#: the pretext task's own accuracy (or loss) on the held-out digits, next to the probes
+_TASK_ACCURACY = {
+    "rotnet": _rotation_accuracy,
+    "jigsaw": _puzzle_accuracy,
+    "relpos": _position_accuracy,
+    "inpainting": _held_out_loss,
+    "dae": _held_out_loss,
+    "vae": _held_out_loss,
+}
 
 
 def _evaluate(method: str, split: Any, seed: int, trained: Any, initial: Any) -> dict[str, Any]:
