@@ -197,7 +197,9 @@ METHODS: dict[str, MethodSpec] = {
             "Relative patch position",
             image=Use("cross-entropy over 8 neighbour positions", _IMAGE),
         ),
-        _spec("dae", "dae:DenoisingAutoencoder", "Denoising AE", image=Use("cross-entropy of the clean pixels", _IMAGE)),
+        _spec(
+            "dae", "dae:DenoisingAutoencoder", "Denoising AE", image=Use("cross-entropy of the clean pixels", _IMAGE)
+        ),
         _spec("vae", "vae:VAE", "VAE", image=Use("negative ELBO (Bernoulli pixels + KL)", _IMAGE)),
         _spec(
             "clip",
