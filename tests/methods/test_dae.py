@@ -2,6 +2,8 @@
 the pixels, Gaussian noise has the given spread), the loss is the cross-entropy of the clean
 image reconstructed from the corrupted one, and training on the digits lowers it."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,11 @@ import torch
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder
 from tsssl.encoders.image_decoder import ConvDecoder
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import calibrate_batchnorm, knn_accuracy, linear_probe_accuracy
 from tsssl.losses.reconstruction import bernoulli_nll
 from tsssl.methods.dae import DenoisingAutoencoder, corrupt
+from tsssl.train import Trainer
 
 
 def test_masking_noise_zeroes_the_given_share_and_keeps_the_rest():
@@ -42,12 +47,11 @@ def test_step_reconstructs_the_clean_image_from_the_corrupted_one():
     assert torch.allclose(loss, bernoulli_nll(method.decoder(method.encoder(xc)), x))
 
 
-def test_dae_lowers_its_loss():
-    from tsssl.train import Trainer
-
+def test_dae_lowers_its_loss_and_beats_the_random_encoder():
     split = digits_split(test_frac=0.25, seed=0)
     torch.manual_seed(0)
     enc = ConvEncoder(1, (16, 32))
+    initial = calibrate_batchnorm(copy.deepcopy(enc), split.X_train)
     method = DenoisingAutoencoder(enc, ConvDecoder(enc.out_dim, 8, (32, 16)))
     result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
         method, torch.from_numpy(split.X_train)
@@ -57,3 +61,17 @@ def test_dae_lowers_its_loss():
     x = torch.from_numpy(split.X_train)
     floor = float(bernoulli_nll(torch.logit(x.clamp(1e-6, 1 - 1e-6)), x))
     assert np.mean(losses[-2:]) - floor < 0.75 * (losses[0] - floor), (losses, floor)
+
+    def scores(enc):
+        a, b = embed(enc, split.X_train), embed(enc, split.X_test)
+        return (
+            linear_probe_accuracy(a, split.y_train, b, split.y_test),
+            knn_accuracy(a, split.y_train, b, split.y_test),
+        )
+
+    (lin, knn), (lin0, knn0) = (
+        scores(calibrate_batchnorm(copy.deepcopy(method.encoder), split.X_train)),
+        scores(initial),
+    )
+    print(lin, lin0, knn, knn0)
+    assert lin > lin0 + 0.01 and knn > knn0 + 0.01, (lin, lin0, knn, knn0)

@@ -2,6 +2,8 @@
 blocks), the loss is the L2 on the hidden region of the reconstruction from the context, and
 training on the digits lowers it."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,8 @@ import torch
 from tsssl.data.image import digits_split
 from tsssl.encoders.image import ConvEncoder
 from tsssl.encoders.image_decoder import ConvDecoder
+from tsssl.evaluate import embed
+from tsssl.evaluate.embedding import calibrate_batchnorm, knn_accuracy, linear_probe_accuracy
 from tsssl.losses.reconstruction import region_mse
 from tsssl.methods.inpainting import ContextEncoder, central_square_mask, random_block_mask
 from tsssl.train import Trainer
@@ -52,14 +56,42 @@ def test_step_is_the_l2_of_the_hidden_region_reconstructed_from_the_context():
         ContextEncoder(ConvEncoder(1, (4,)), ConvDecoder(4, 8), mask="ring")
 
 
-@pytest.mark.parametrize("mask", ["random_blocks", "center"])
-def test_inpainting_lowers_its_loss(mask):
-    split = digits_split(test_frac=0.25, seed=0)
+def train(mask, steps, split):
     torch.manual_seed(0)
     enc = ConvEncoder(1, (16, 32))
+    initial = calibrate_batchnorm(copy.deepcopy(enc), split.X_train)
     method = ContextEncoder(enc, ConvDecoder(enc.out_dim, 8, (32, 16)), mask=mask)
-    result = Trainer(max_steps=40, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
+    result = Trainer(max_steps=steps, batch_size=128, lr=3e-3, seed=0, device="cpu", log_every=10, progress=False).fit(
         method, torch.from_numpy(split.X_train)
     )
-    losses = [h["loss"] for h in result.history]
-    assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
+    return method, initial, [h["loss"] for h in result.history]
+
+
+@pytest.fixture(scope="module")
+def split():
+    return digits_split(test_frac=0.25, seed=0)
+
+
+@pytest.fixture(scope="module")
+def random_blocks(split):
+    return train("random_blocks", 80, split)
+
+
+def test_inpainting_lowers_its_loss(split, random_blocks):
+    for losses in (random_blocks[2], train("center", 30, split)[2]):
+        assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
+
+
+def test_inpainting_features_beat_the_random_encoder(split, random_blocks):
+    method, initial, _ = random_blocks
+    trained = calibrate_batchnorm(copy.deepcopy(method.encoder), split.X_train)
+
+    def scores(enc):
+        a, b = embed(enc, split.X_train), embed(enc, split.X_test)
+        return (
+            linear_probe_accuracy(a, split.y_train, b, split.y_test),
+            knn_accuracy(a, split.y_train, b, split.y_test),
+        )
+
+    (lin, knn), (lin0, knn0) = scores(trained), scores(initial)
+    assert lin > lin0 + 0.005 and knn > knn0 + 0.01, (lin, lin0, knn, knn0)
