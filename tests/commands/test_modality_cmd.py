@@ -217,7 +217,7 @@ def test_image_relpos_from_the_command_line(tmp_path):
         assert (out / name).is_file(), name
     m = json.loads((out / "metrics.json").read_text())
     assert (m["method"], m["steps"], m["position_accuracy"]["chance"]) == ("relpos", 4, 0.125)
-    assert "24x24" in m["data"] and 0 <= m["position_accuracy"]["trained"] <= 1
+    assert "32x32" in m["data"] and 0 <= m["position_accuracy"]["trained"] <= 1
     assert set(m["probes"]) == {"trained", "random_encoder", "raw_pixels"}
 
 
