@@ -200,7 +200,10 @@ METHODS: dict[str, MethodSpec] = {
         _spec(
             "dae", "dae:DenoisingAutoencoder", "Denoising AE", image=Use("cross-entropy of the clean pixels", _IMAGE)
         ),
-        _spec("vae", "vae:VAE", "VAE", image=Use("negative ELBO (Bernoulli pixels + KL)", _IMAGE)),
+        # 300 steps: the posterior mean's k-NN probe behind the random encoder's; 600: ahead
+        _spec(
+            "vae", "vae:VAE", "VAE", image=Use("negative ELBO (Bernoulli pixels + KL)", {**_IMAGE, "max_steps": 600})
+        ),
         _spec(
             "clip",
             "clip:CLIP",
