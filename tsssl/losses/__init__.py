@@ -13,6 +13,7 @@ lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.re
 (barlow_twins, vicreg), :mod:`.clustering` (sinkhorn, swapped_prediction, kmeans,
 pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
 :mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue),
+:mod:`.reconstruction` (region_mse, bernoulli_nll, gaussian_kl, negative_elbo),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
@@ -41,10 +42,15 @@ from .pairwise import contrastive_pair, lifted_structured, triplet_margin
 from .predictive import negative_cosine
 from .pretext import binary_pretext, next_step_prediction
 from .queue import MemoryQueue
+from .reconstruction import bernoulli_nll, gaussian_kl, negative_elbo, region_mse
 from .redundancy import barlow_twins, vicreg
 from .supervised import soft_nearest_neighbors, supcon
 
 __all__ = [
+    "region_mse",
+    "bernoulli_nll",
+    "gaussian_kl",
+    "negative_elbo",
     "binary_pretext",
     "next_step_prediction",
     "kmeans",
