@@ -12,9 +12,9 @@ Algorithm (one step)::
     xhat = g(f(x~))                           # encoder on the context, decoder paints the image
     loss = region_mse(xhat, x, m)             # L2 on the hidden region only
 
-The paper's adversarial term is not used: it sharpens the painted region (an image-quality
-goal), and the paper reports its features with the L2 loss alone for the classification
-transfer. ``self.encoder`` is f, applied to whole, unmasked images downstream.
+The paper's adversarial term is left out: it makes the painted region sharper (an image-quality
+goal) at the cost of a discriminator network and a min-max game, and whether it helps the
+features on small digits was not measured here. ``self.encoder`` is f, applied to whole, unmasked images downstream.
 """
 
 from __future__ import annotations
