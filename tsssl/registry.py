@@ -215,6 +215,25 @@ METHODS: dict[str, MethodSpec] = {
             image=Use("cross-entropy L -> ab bins + ab -> L bins", _IMAGE),
         ),
         _spec(
+            "inpainting",
+            "inpainting:ContextEncoder",
+            "Context encoder (inpainting)",
+            image=Use("L2 on the masked region (random blocks)", _IMAGE),
+        ),
+        _spec(
+            "relpos",
+            "relpos:RelativePosition",
+            "Relative patch position",
+            image=Use("cross-entropy over 8 neighbour positions", _IMAGE),
+        ),
+        _spec(
+            "dae", "dae:DenoisingAutoencoder", "Denoising AE", image=Use("cross-entropy of the clean pixels", _IMAGE)
+        ),
+        # 300 steps: the posterior mean's k-NN probe behind the random encoder's; 600: ahead
+        _spec(
+            "vae", "vae:VAE", "VAE", image=Use("negative ELBO (Bernoulli pixels + KL)", {**_IMAGE, "max_steps": 600})
+        ),
+        _spec(
             "clip",
             "clip:CLIP",
             "CLIP",

@@ -223,3 +223,35 @@ def test_image_probes_set_both_encoders_batchnorm_from_the_training_digits():
         return {k: round(v, 4) for k, v in r.items()}
 
     assert got["trained"] == probes(trained) and got["random_encoder"] == probes(initial)
+
+
+def test_image_relpos_from_the_command_line(tmp_path):
+    from tsssl.experiments import build_experiment
+
+    exp = build_experiment("image", "relpos")  # the defaults: 32 x 32 digits, 7-pixel patches
+    assert tuple(exp.data.shape[1:]) == (1, 32, 32) and (exp.method.patch, exp.method.margin) == (7, 1)
+    out = tmp_path / "relpos"
+    args = ["train", "--modality", "image", "--method", "relpos", "--max-steps", "4", "--batch-size", "64"]
+    # 24 x 24 digits with 5-pixel patches keep the probes of the raw pixels quick
+    assert main([*args, "--method-kwargs", "digit_size=24", "patch=5", "--out", str(out)]) == 0
+    for name in ("checkpoint.pt", "config.toml", "metrics.json", "log.csv"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["method"], m["steps"], m["position_accuracy"]["chance"]) == ("relpos", 4, 0.125)
+    assert "24x24" in m["data"] and 0 <= m["position_accuracy"]["trained"] <= 1
+    assert set(m["probes"]) == {"trained", "random_encoder", "raw_pixels"}
+
+
+@pytest.mark.parametrize("method", ["inpainting", "dae", "vae"])
+def test_image_auto_encoders_build_and_give_a_held_out_loss(method):
+    import torch
+
+    from tsssl.experiments import build_experiment
+    from tsssl.experiments.image import _TASK_ACCURACY
+
+    exp = build_experiment("image", method)
+    x = exp.data[:16]
+    assert exp.method.decoder(exp.method.encoder(x)).shape == x.shape  # vae: decoder(posterior mean)
+    loss = exp.method.train().training_step((x,))
+    held_out = _TASK_ACCURACY[method](exp.method, x, 0)["held_out_loss"]
+    assert np.isfinite(held_out) and torch.isfinite(loss) and exp.method.training  # its mode restored

@@ -1,12 +1,15 @@
 """Image experiments: scikit-learn's 8 x 8 digits (stratified 75/25 split), offline.
 
 simclr moco byol simsiam barlow (the window method classes with a conv encoder and image
-views), rotnet, jigsaw, cpc (pixel rows as the sequence) and clip (digits <-> "the digit
-seven"); rotnet and jigsaw run on the digits upsampled to 16 x 16 (``method_kwargs =
-{digit_size = 8}`` for the originals). Evaluation: linear-probe, k-NN and 5-labels-per-class
-probe accuracy on the held-out digits for the trained encoder, the same encoder at its random
-initialisation, and the raw pixels; both encoders' BatchNorm statistics are set from the
-training digits first; CLIP: zero-shot accuracy.
+views), rotnet, jigsaw, cpc (pixel rows as the sequence), clip (digits <-> "the digit
+seven"), and the generative / context pretexts: inpainting (context encoder), relpos (relative
+patch position), dae (denoising auto-encoder) and vae, the auto-encoders with a ``ConvDecoder``;
+rotnet, jigsaw and inpainting run on the digits upsampled to 16 x 16, relpos on 32 x 32
+(``method_kwargs = {digit_size = 8}`` for the originals). Evaluation: linear-probe, k-NN
+and 5-labels-per-class probe accuracy on the held-out digits for the trained encoder, the same
+encoder at its random initialisation, and the raw pixels; both encoders' BatchNorm statistics
+are set from the training digits first; CLIP: zero-shot accuracy; the pretext task's own
+held-out accuracy (rotnet, jigsaw, relpos) or loss (inpainting, dae, vae) next to them.
 """
 
 from __future__ import annotations
@@ -24,14 +27,20 @@ from tsssl.augment.image import RandomResizedCrop, default_image_views
 from tsssl.data.image import DIGIT_NAMES, DIGIT_TEMPLATES, digits_split
 from tsssl.data.text import Tokenizer
 from tsssl.encoders.image import ConvEncoder, ImageRowEncoder
+from tsssl.encoders.image_decoder import ConvDecoder
 from tsssl.encoders.text import TextTransformerEncoder
 from tsssl.evaluate import embed
 from tsssl.evaluate.embedding import calibrate_batchnorm, probe_accuracies, zero_shot_accuracy
 from tsssl.experiments.base import SMALL_TEXT_TOWER, Experiment, kw_error, rounded
+from tsssl.methods.base import eval_mode
 
 # RotNet and Jigsaw on the 8 x 8 digits did not beat the random encoder; upsampled to 16 x 16
 # they did (measured, experiments/image_text/RESULTS.md)
-_DIGIT_SIZE = {"rotnet": 16, "jigsaw": 16}
+_DIGIT_SIZE = {"rotnet": 16, "jigsaw": 16, "inpainting": 16, "relpos": 32}
+# relpos: a 3 x 3 grid of 10-pixel cells (the centre 30 x 30), 7-pixel patches at least one
+# pixel from their cell's edges: gaps of 2 - 4 pixels between a patch and its neighbour and
+# 2 x 2 jitter positions (on 24 x 24 digits, 5-pixel patches in 8-pixel cells, the k-NN probe
+# was far behind the random encoder: experiments/image_text/RESULTS.md)
 # The last blocks of a pretext network specialise to its task (Gidaris et al. found RotNet's
 # middle blocks best, Goyal et al. Jigsaw's lower / middle ones): RotNet keeps two blocks as the
 # representation and learns its task in an MLP head; Jigsaw keeps the first block (pooled to
@@ -138,7 +147,40 @@ def _jigsaw_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: 
     return registry.method_class("jigsaw")(encoder, shift, **kw)
 
 
-_PRETEXT_MODELS: dict[str, Callable[..., nn.Module]] = {"rotnet": _rotnet_model, "jigsaw": _jigsaw_model}
+def _decoder(in_dim: int, size: int, mk: dict) -> nn.Module:
+    return ConvDecoder(in_dim, size, tuple(mk.pop("decoder_channels", (64, 32))))
+
+
+def _inpainting_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    decoder = _decoder(encoder.out_dim, size, mk)
+    return registry.method_class("inpainting")(encoder, decoder, shift, **mk)
+
+
+def _relpos_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    trunk_channels = tuple(mk.pop("trunk_channels", (64, 128)))
+    trunk = ConvEncoder(encoder.map_channels, trunk_channels) if trunk_channels else None
+    return registry.method_class("relpos")(encoder, shift, **{"patch": 7, "margin": 1, "trunk": trunk, **mk})
+
+
+def _dae_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    decoder = _decoder(encoder.out_dim, size, mk)
+    return registry.method_class("dae")(encoder, decoder, **mk)
+
+
+def _vae_model(method: str, encoder: nn.Module, shift: Any, size: int, seed: int, mk: dict) -> nn.Module:
+    latent = mk.setdefault("latent_dim", 32)
+    decoder = _decoder(latent, size, mk) if isinstance(latent, int) else None  # VAE names a bad latent_dim
+    return registry.method_class("vae")(encoder, decoder, **mk)
+
+
+_PRETEXT_MODELS: dict[str, Callable[..., nn.Module]] = {
+    "rotnet": _rotnet_model,
+    "jigsaw": _jigsaw_model,
+    "inpainting": _inpainting_model,
+    "relpos": _relpos_model,
+    "dae": _dae_model,
+    "vae": _vae_model,
+}
 #: methods whose model is not a conv encoder + method (CPC reads the digit as a sequence of pixel rows)
 _MODELS: dict[str, Callable[..., nn.Module]] = {"cpc": _cpc_model}
 
@@ -156,8 +198,26 @@ def _puzzle_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str,
     }
 
 
-#: the pretext task's own accuracy on the held-out digits, next to the probes
-_TASK_ACCURACY = {"rotnet": _rotation_accuracy, "jigsaw": _puzzle_accuracy}
+def _position_accuracy(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
+    return {"position_accuracy": {"trained": round(trained.position_accuracy(X_test, seed), 4), "chance": 0.125}}
+
+
+def _held_out_loss(trained: Any, X_test: torch.Tensor, seed: int) -> dict[str, Any]:
+    """The training loss on the held-out digits (eval mode, seeded masks / noise)."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), eval_mode(trained):
+        torch.manual_seed(seed)
+        return {"held_out_loss": round(float(trained.training_step((X_test,))), 4)}
+
+
+#: the pretext task's own accuracy (or loss) on the held-out digits, next to the probes
+_TASK_ACCURACY = {
+    "rotnet": _rotation_accuracy,
+    "jigsaw": _puzzle_accuracy,
+    "relpos": _position_accuracy,
+    "inpainting": _held_out_loss,
+    "dae": _held_out_loss,
+    "vae": _held_out_loss,
+}
 
 
 def _evaluate(method: str, split: Any, seed: int, trained: Any, initial: Any) -> dict[str, Any]:

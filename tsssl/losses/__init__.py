@@ -15,6 +15,7 @@ pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
 :mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction),
 :mod:`.token_detection` (replaced_token_labels, replaced_token_detection), :mod:`.queue` (MemoryQueue),
 :mod:`.temporal` (stepwise_info_nce),
+:mod:`.reconstruction` (region_mse, bernoulli_nll, gaussian_kl, negative_elbo),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
@@ -43,6 +44,7 @@ from .pairwise import contrastive_pair, lifted_structured, triplet_logistic, tri
 from .predictive import negative_cosine
 from .pretext import binary_pretext, next_step_prediction
 from .queue import MemoryQueue
+from .reconstruction import bernoulli_nll, gaussian_kl, negative_elbo, region_mse
 from .redundancy import barlow_twins, vicreg
 from .supervised import soft_nearest_neighbors, supcon
 from .temporal import stepwise_info_nce
@@ -51,6 +53,10 @@ from .token_detection import replaced_token_detection, replaced_token_labels
 __all__ = [
     "replaced_token_detection",
     "replaced_token_labels",
+    "region_mse",
+    "bernoulli_nll",
+    "gaussian_kl",
+    "negative_elbo",
     "binary_pretext",
     "next_step_prediction",
     "kmeans",

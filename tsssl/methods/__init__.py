@@ -6,7 +6,8 @@ Windows: ``SiamCL``, ``CPC``, ``SimCLR``, ``MoCo``, ``BYOL``, ``SimSiam``, ``Bar
 encoder with a classifier head: ``FineTune`` and ``finetune(encoder, data)``.
 
 Images and text (``tsssl train --modality image | text``; SimCLR, MoCo, BYOL, SimSiam, Barlow
-Twins and CPC are the classes above with an image encoder): ``RotNet``, ``Jigsaw``, ``CLIP``,
+Twins and CPC are the classes above with an image encoder): ``RotNet``, ``Jigsaw``,
+``ContextEncoder``, ``RelativePosition``, ``DenoisingAutoencoder``, ``VAE``, ``CLIP``,
 ``Word2Vec``, ``MaskedLM``, ``SimCSE``. These load on first use (the text ones pull in the data
 package), so that ``import tsssl.methods`` stays cheap for the window methods.
 """
@@ -44,6 +45,10 @@ _LAZY = {
     "TSTCC": "tstcc",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
+    "ContextEncoder": "inpainting",
+    "RelativePosition": "relpos",
+    "DenoisingAutoencoder": "dae",
+    "VAE": "vae",
     "CLIP": "clip",
     "Word2Vec": "word2vec",
     "MaskedLM": "mlm",
@@ -70,6 +75,10 @@ __all__ = [
     "finetune",
     "RotNet",
     "Jigsaw",
+    "ContextEncoder",
+    "RelativePosition",
+    "DenoisingAutoencoder",
+    "VAE",
     "CLIP",
     "Word2Vec",
     "MaskedLM",
