@@ -289,7 +289,10 @@ class DeviceViews:
 
     def __init__(self, views: Any, device: torch.device) -> None:
         def put(a: np.ndarray | None, dtype: torch.dtype) -> Tensor | None:
-            return None if a is None else torch.as_tensor(np.asarray(a)).to(device, dtype)
+            if a is None:
+                return None
+            a = np.asarray(a)  # shared with torch on the CPU; a read-only array (pandas') is copied
+            return torch.from_numpy(a if a.flags.writeable else a.copy()).to(device, dtype)
 
         self.window, self.volume_channel = views.window, views.volume_channel
         self.per_day = put(views.per_day, torch.float32)
