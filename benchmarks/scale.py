@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tsssl.memory import peak_rss_mib, reset_peak_rss, status_kib
+from tsssl.memory import maxrss_mib, peak_rss_mib, reset_peak_rss, status_kib
 
 
 def _phase(rows: list[dict[str, Any]], name: str, fn: Callable[[], Any], windows: Callable[[Any], int]) -> Any:
@@ -138,10 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     print(f"machine      {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    load_start = os.getloadavg()[0]
     record = run(args)
+    record["load_average_1min"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]  # at start, at end
+    record["process_peak_rss_mib"] = round(maxrss_mib())
     print(
         f"{record['windows']:,} windows of {record['price_rows']:,} price rows: views hold "
-        f"{record['views_nbytes_gib']:.2f} GiB, the dense X would be {record['dense_x_gib']:.2f} GiB"
+        f"{record['views_nbytes_gib']:.2f} GiB, the dense X would be {record['dense_x_gib']:.2f} GiB; "
+        f"process peak RSS {record['process_peak_rss_mib']:,} MiB, load average {record['load_average_1min']}"
     )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -157,3 +157,16 @@ def test_training_on_views_equals_training_on_the_dense_windows():
     assert len(r_lazy.history) == 5
     for name, value in w_dense.items():
         assert torch.equal(w_lazy[name], value), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_views_are_gathered_on_the_cuda_device_when_the_days_fit():
+    lazy, dense = views_and_dense()
+    vb = make_batches(lazy, 32, torch.device("cuda"), seed=1)
+    tb = make_batches(dense, 32, torch.device("cpu"), seed=1)
+    assert vb.resident and vb.on_device.per_day.is_cuda
+    for (x, y), (x_ref, y_ref) in zip(vb.epoch(0), tb.epoch(0), strict=True):
+        assert x.is_cuda and y.is_cuda
+        torch.testing.assert_close(x.cpu(), x_ref, rtol=1e-6, atol=1e-6)
+        assert torch.equal(y.cpu(), y_ref)
