@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     exact_peak = reset_peak_rss()
     maxrss_before = maxrss_mib()
     t0 = time.perf_counter()
-    ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
+    ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features, lazy=False)
     seconds = time.perf_counter() - t0
     hwm = status_kib("VmHWM")
     x_gib = ws.X.nbytes / 2**30
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"memory       {rss_note}: {rss_rise:.3f} GiB = {rss_rise / x_gib:.2f} x X")
     if not args.no_trace:
         tracemalloc.start()
-        ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features)
+        ws = build_windows(prices, window=args.window, horizon=args.horizon, features=args.features, lazy=False)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"             tracemalloc peak of the build: {peak / 2**30:.3f} GiB = {peak / ws.X.nbytes:.2f} x X")

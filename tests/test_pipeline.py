@@ -173,3 +173,20 @@ def test_continuous_channels_leave_one_hot_digits_out():
     keep = pipeline.continuous_channels(ws.feature_names)
     assert keep is not None and all("digit" not in ws.feature_names[i] for i in keep)
     assert pipeline.continuous_channels(["a", "b"]) is None
+
+
+def test_a_run_on_windows_held_as_views_gives_the_numbers_of_the_dense_run(tmp_path, monkeypatch):
+    import importlib
+
+    from tsssl.data.windowviews import WindowViews
+
+    timing = ("windows_per_s", "train_seconds", "seconds")
+    dense = pipeline.train_and_probe(resolve_config(None, {**TINY, "max_steps": 3, "out": str(tmp_path / "dense")}))
+    monkeypatch.setattr(importlib.import_module("tsssl.data.windows"), "LAZY_AUTO_BYTES", 0)  # "auto" -> views
+
+    def cfg():  # a fresh one each time: prepare_run_data records the resolved feature set in it
+        return resolve_config(None, {**TINY, "max_steps": 3, "out": str(tmp_path / "views")})
+
+    assert isinstance(pipeline.single.prepare_run_data(cfg()).train_balanced.X, WindowViews)
+    views = pipeline.train_and_probe(cfg())
+    assert {k: v for k, v in views.items() if k not in timing} == {k: v for k, v in dense.items() if k not in timing}

@@ -103,3 +103,19 @@ def test_embed_on_cuda_matches_cpu_and_moves_the_encoder_back():
     z_gpu = embed(enc, X, batch_size=64, device="cuda")
     assert next(enc.parameters()).device.type == "cpu"
     np.testing.assert_allclose(z_gpu, z_cpu, rtol=1e-3, atol=1e-4)
+
+
+def test_embed_and_predict_proba_of_views_equal_those_of_the_dense_windows():
+    from tsssl.data import build_windows
+    from tsssl.data.synthetic import synthetic_market
+
+    prices = synthetic_market(2, 100, seed=4)
+    lazy = build_windows(prices, lazy=True)
+    dense = build_windows(prices, lazy=False)
+    torch.manual_seed(0)
+    enc = LSTMEncoder(5, hidden=8)
+    np.testing.assert_array_equal(embed(enc, lazy, batch_size=33), embed(enc, dense.X, batch_size=33))
+    model = SupervisedBaseline(LSTMEncoder(5, hidden=8))
+    np.testing.assert_array_equal(
+        model.predict_proba(lazy.X, batch_size=50), model.predict_proba(dense.X, batch_size=50)
+    )

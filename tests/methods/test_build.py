@@ -88,3 +88,16 @@ def test_cpc_gets_a_causal_step_encoder_by_default(encoder, recwarn):
     assert torch.allclose(z[:, :12], z2[:, :12], atol=1e-6) and not torch.allclose(z[:, 12:], z2[:, 12:])
     with pytest.warns(UserWarning, match="not causal"):  # asked for explicitly: allowed, with a warning
         build_method("cpc", 4, encoder=encoder, encoder_kwargs={"causal": False})
+
+
+def test_channel_stats_of_views_equal_those_of_the_dense_windows():
+    from tsssl.data import build_windows
+    from tsssl.data.synthetic import synthetic_market
+    from tsssl.methods.build import _blockwise_stats
+
+    prices = synthetic_market(3, 120, seed=2)
+    lazy = build_windows(prices, features="ohlcv+padic", lazy=True)
+    dense = build_windows(prices, features="ohlcv+padic", lazy=False).X
+    for got in (channel_stats(lazy.X), _blockwise_stats(lazy.X, block=7)):  # several uneven blocks
+        for g, want in zip(got, channel_stats(dense)):
+            np.testing.assert_allclose(g, want, rtol=1e-9, atol=1e-12)

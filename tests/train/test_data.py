@@ -97,3 +97,76 @@ def test_dataset_batches_equal_tensor_batches():
         assert len(tensor_path) == len(dataset_path) == 1  # 11 // (2*2) = 2 steps, resumed at step 1
         for a, b in zip(tensor_path, dataset_path):
             assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+# --- windows held as views (WindowViews): gathered per batch ---------------------------------
+
+
+def views_and_dense(features="ohlcv+padic"):
+    from tsssl.data import build_windows
+    from tsssl.data.synthetic import synthetic_market
+
+    prices = synthetic_market(3, 90, seed=5)
+    return build_windows(prices, features=features, lazy=True), build_windows(prices, features=features, lazy=False)
+
+
+def test_view_batches_equal_the_dense_tensor_batches_and_resume_mid_epoch():
+    from tsssl.train.data import ViewBatches
+
+    lazy, dense = views_and_dense()
+    vb = make_batches(lazy, 16, torch.device("cpu"), seed=3, sample_index=True)
+    tb = make_batches(dense, 16, torch.device("cpu"), seed=3, sample_index=True)
+    assert isinstance(vb, ViewBatches) and not vb.resident and vb.steps_per_epoch == tb.steps_per_epoch
+    for epoch, start in ((0, 0), (1, 2)):
+        for got, want in zip(vb.epoch(epoch, start), tb.epoch(epoch, start), strict=True):
+            assert len(got) == len(want) == 3
+            for g, w in zip(got, want):
+                assert torch.equal(g, w)
+
+
+def test_torch_gather_on_the_device_equals_the_numpy_gather():
+    from tsssl.train.data import DeviceViews
+
+    for features in ("ohlcv", "ohlcv+padic"):
+        lazy, dense = views_and_dense(features)
+        idx = torch.from_numpy(np.random.default_rng(0).integers(0, len(dense), 64))
+        got = DeviceViews(lazy.X, torch.device("cpu")).gather(idx)
+        assert got.dtype == torch.float32 and got.shape == (64, *dense.X.shape[1:])
+        np.testing.assert_allclose(got.numpy(), dense.X[idx.numpy()], rtol=1e-6, atol=1e-6)
+        resident = make_batches(lazy, 8, torch.device("cpu"), seed=0, on_device=True)
+        assert resident.resident
+        x, y = next(resident.epoch(0))
+        order = epoch_order(len(dense), 0, 0)[:8].numpy()
+        np.testing.assert_allclose(x.numpy(), dense.X[order], rtol=1e-6, atol=1e-6)
+        assert torch.equal(y, torch.from_numpy(dense.y[order]))
+
+
+def test_training_on_views_equals_training_on_the_dense_windows():
+    from tsssl.methods import build_method
+    from tsssl.train import Trainer
+
+    lazy, dense = views_and_dense("ohlcv")
+    results = []
+    for ws in (dense, lazy):
+        torch.manual_seed(0)
+        method = build_method("siamcl", 5, encoder="lstm", encoder_kwargs={"hidden": 8})
+        trainer = Trainer(device="cpu", progress=False, batch_size=32, max_steps=5, seed=2, log_every=1)
+        results.append((trainer.fit(method, ws), method.state_dict()))
+    (r_dense, w_dense), (r_lazy, w_lazy) = results
+    assert [h["loss"] for h in r_lazy.history] == [h["loss"] for h in r_dense.history]
+    assert len(r_lazy.history) == 5
+    for name, value in w_dense.items():
+        assert torch.equal(w_lazy[name], value), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_views_are_gathered_on_the_cuda_device_when_the_days_fit():
+    lazy, dense = views_and_dense()
+    vb = make_batches(lazy, 32, torch.device("cuda"), seed=1)
+    tb = make_batches(dense, 32, torch.device("cpu"), seed=1)
+    assert vb.resident and vb.on_device.per_day.is_cuda
+    for (x, y), (x_ref, y_ref) in zip(vb.epoch(0), tb.epoch(0), strict=True):
+        assert x.is_cuda and y.is_cuda
+        torch.testing.assert_close(x.cpu(), x_ref, rtol=1e-6, atol=1e-6)
+        assert torch.equal(y.cpu(), y_ref)

@@ -7,6 +7,10 @@ underneath.
   the new rows are marked ``synthetic=True`` with ticker ``"<smote>"`` and NaT dates;
 - ``none``: the windows as they are (class weights remain available to every loss).
 
+Windows held as views (:class:`tsssl.data.windowviews.WindowViews`) stay views under v1 / v2
+(rows selected by index). v3 materialises them; above ``SMOTE_MAX_VIEWS`` windows it is refused
+with a ValueError naming v1 / v2, the strategies that work on views.
+
 The random samplers are fitted on an index column (``np.arange(n)[:, None]``) and the windows
 are taken as ``X[sampler.sample_indices_]``: exact rows, the window shape never flattened. The
 kept indices are sorted, so the result stays in (ticker, date) order (duplicates of v2 sit next
@@ -23,9 +27,13 @@ import warnings
 import numpy as np
 
 from tsssl.data.windowset import WindowSet
+from tsssl.data.windowviews import WindowViews
 from tsssl.registry import REBALANCE as STRATEGIES
 
 SMOTE_TICKER = "<smote>"
+#: the most windows SMOTE takes when they are views (it needs them dense, flattened, and a
+#: nearest-neighbour search over the minority class)
+SMOTE_MAX_VIEWS = 1_000_000
 
 
 def rebalance(ws: WindowSet, strategy: str = "v1", seed: int = 0, k_neighbors: int = 5) -> WindowSet:
@@ -84,6 +92,12 @@ def _smote(ws: WindowSet, seed: int, k_neighbors: int) -> WindowSet:
     from imblearn.over_sampling import SMOTE
 
     n, t, c = ws.X.shape
+    if isinstance(ws.X, WindowViews) and n > SMOTE_MAX_VIEWS:
+        raise ValueError(
+            f"rebalance(strategy='v3'): SMOTE needs the {n:,} windows dense ({n * t * c * 4 / 2**30:.1f} GiB "
+            f"before its copies), more than SMOTE_MAX_VIEWS = {SMOTE_MAX_VIEWS:,} windows held as views; "
+            "use strategy='v1' (undersample) or 'v2' (oversample), which select views by index"
+        )
     minority = int(min((ws.y == 0).sum(), (ws.y == 1).sum()))
     if minority < 2:
         raise ValueError(
@@ -100,7 +114,7 @@ def _smote(ws: WindowSet, seed: int, k_neighbors: int) -> WindowSet:
             UserWarning,
             stacklevel=3,
         )
-    X_res, y_res = SMOTE(k_neighbors=k, random_state=seed).fit_resample(ws.X.reshape(n, t * c), ws.y)
+    X_res, y_res = SMOTE(k_neighbors=k, random_state=seed).fit_resample(np.asarray(ws.X).reshape(n, t * c), ws.y)
     if not np.array_equal(y_res[:n], ws.y):  # imblearn keeps the originals first, in order
         raise RuntimeError("SMOTE returned the original windows out of order")
     n_new = len(y_res) - n

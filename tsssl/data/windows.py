@@ -30,10 +30,11 @@ full label future and give none: they are dropped, never labelled 0). Windows ne
 tickers. ``features="ohlcv+padic"`` / ``"close+padic"`` append the channels of :mod:`tsssl.data.padic`.
 
 Vectorised over all tickers at once: the per-day features are computed on the concatenated
-rows (validity masks keep windows inside their ticker), and the preallocated (N, window, C)
-float32 array is filled by gathers of whole blocks of windows (no loop over windows; blocks of
-8,192 windows keep the writes in the CPU cache), so peak memory stays close to the output
-array itself.
+rows (validity masks keep windows inside their ticker) and the windows are views into them
+(:class:`tsssl.data.windowviews.WindowViews`: per-day arrays and the row of each window's last
+day). X is those views, or the dense (N, window, C) float32 array filled from them by gathers of
+whole blocks of windows (``lazy``; no loop over windows), so peak memory stays close to the
+output itself.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ from tsssl.data.padic import (
 )
 from tsssl.data.prices import validate_prices
 from tsssl.data.windowset import WindowSet
+from tsssl.data.windowviews import WindowViews
 from tsssl.registry import AUTO_FEATURES, FEATURES
 
-CHUNK = 8192  # windows filled per step
+LAZY_AUTO_BYTES = 2 << 30  # lazy="auto": views when the dense X would exceed 2 GiB
 OHLCV_FEATURES = ["log_ret", "log_high_close", "log_low_close", "log_open_prev", "volume_z"]
 CLOSE_FEATURES = ["log_ret", "log_close_ma5", "log_close_ma20", "rvol5_z"]
 #: the columns the ``ohlcv`` feature sets need beyond the close
@@ -76,15 +78,6 @@ def resolve_features(features: str, columns: object) -> str:
             "feature sets that work on closes alone: close, close+padic"
         )
     return features
-
-
-def _window_zscore(v: np.ndarray) -> np.ndarray:
-    """(n, window) -> z-score of each row over its own days (population std); 0 for flat rows."""
-    mean = v.mean(axis=1, keepdims=True)
-    dev = v - mean
-    std = np.sqrt(np.mean(dev * dev, axis=1, keepdims=True))
-    flat = std <= 1e-9 * np.abs(mean)
-    return np.where(flat, 0.0, dev / np.where(flat, 1.0, std))
 
 
 def _constant_pattern_distances(digits: np.ndarray, ends: np.ndarray, window: int, p: int) -> np.ndarray:
@@ -124,6 +117,7 @@ def build_windows(
     p: int = DEFAULT_P,
     deadband: float = DEFAULT_DEADBAND,
     dropna: bool = False,
+    lazy: bool | str = "auto",
 ) -> WindowSet:
     """Labelled windows of every ticker in ``prices`` (long format; validated first).
 
@@ -134,7 +128,12 @@ def build_windows(
     ``meta["features"]`` records the set built). ``p`` and ``deadband`` set the P-adic digits of
     the ``+padic`` sets. ``dropna=True`` drops NaN rows first (with a warning), see
     :func:`validate_prices`.
+    ``lazy``: True makes X a :class:`WindowViews` (windows gathered on demand from the per-day
+    array, bit-identical rows), False the dense array, "auto" views only when the dense X would
+    exceed ``LAZY_AUTO_BYTES`` (2 GiB).
     """
+    if lazy not in (True, False, "auto"):
+        raise ValueError(f"lazy must be True, False or 'auto', got {lazy!r}")
     window, horizon, padic = _check_args(window, horizon, features, p, deadband)
     df = validate_prices(prices, dropna=dropna)
     features = resolve_features(features, df.columns)
@@ -144,9 +143,9 @@ def build_windows(
     per_day, digits, zsource = _per_day_channels(df, first, base, len(names_out), p if padic else None, deadband)
     pos = np.arange(len(codes)) - first[codes]  # day index within the ticker
     ends = np.flatnonzero((pos >= window) & (pos + horizon <= counts[codes] - 1))
-    closeness = _constant_pattern_distances(digits, ends, window, p) if padic else None
-    X = _gather_windows(per_day, zsource, len(base) - 1, ends, window, closeness)
-    del per_day  # the (rows, C) copy is as large as X: free it before the labels
+    views = _window_views(per_day, digits, zsource, len(base) - 1, ends, window, p)
+    X = views if _use_views(lazy, views) else views.materialise()
+    del views, per_day  # the dense X needs the per-day arrays no more: free them before the labels
     meta = {
         "window": window,
         "horizon": horizon,
@@ -247,35 +246,33 @@ def _trailing_mean(x: np.ndarray, start: np.ndarray, days: int) -> np.ndarray:
         return np.where(n > 0, (sums[index + 1] - sums[np.minimum(lo, index + 1)]) / n, np.nan)
 
 
-def _gather_windows(
+def _window_views(
     per_day: np.ndarray,
+    digits: np.ndarray | None,
     zsource: np.ndarray,
-    zchannel: int,
+    z_channel: int,
     ends: np.ndarray,
     window: int,
-    closeness: np.ndarray | None,
-) -> np.ndarray:
-    """X (N, window, C) float32 of the windows ending at rows ``ends`` (N,).
+    p: int,
+) -> WindowViews:
+    """The windows ending at rows ``ends`` as views of ``per_day`` (rows, C), with the per-window
+    channels: ``zsource`` (rows,) z-scored over each window's days into channel ``z_channel``, and
+    the P-adic closeness of each possible last row (when ``digits`` are given)."""
+    closeness = None
+    if digits is not None:
+        closeness = _constant_pattern_distances(digits, np.arange(digits.size), window, p)
+    return WindowViews(per_day, ends, window, zsource=zsource, z_channel=z_channel, closeness=closeness)
 
-    Channel ``zchannel`` is ``zsource`` (rows,) z-scored over each window's days; ``closeness``
-    (N, p), when given, fills the last p channels of every day of a window.
-    """
-    n = ends.size
-    X = np.empty((n, window, per_day.shape[1]), dtype=np.float32)
-    offsets = np.arange(window)
-    for lo in range(0, n, CHUNK):  # blocks keep each gather and write inside the CPU cache
-        rows = ends[lo : lo + CHUNK, None] - (window - 1) + offsets  # (block, window)
-        out = X[lo : lo + CHUNK]
-        np.take(per_day, rows, axis=0, out=out)
-        out[:, :, zchannel] = _window_zscore(zsource[rows])
-        if closeness is not None:
-            out[:, :, per_day.shape[1] - closeness.shape[1] :] = closeness[lo : lo + CHUNK, None, :]
-    return X
+
+def _use_views(lazy: bool | str, views: WindowViews) -> bool:
+    if lazy == "auto":
+        return len(views) * views.window * views.shape[2] * 4 > LAZY_AUTO_BYTES
+    return bool(lazy)
 
 
 def _assemble(
     df: pd.DataFrame,
-    X: np.ndarray,
+    X: np.ndarray | WindowViews,
     ends: np.ndarray,
     codes: np.ndarray,
     names: pd.Index,

@@ -7,12 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from tsssl.data.windowviews import WindowViews
+
 
 @dataclass
 class WindowSet:
     """Windows and their labels.
 
-    X: (N, window, C) float32 scale-free features; y: (N,) int64 strict-rise label (0/1);
+    X: (N, window, C) float32 scale-free features (an ndarray, or :class:`WindowViews` gathering
+    the windows from the per-day array on demand); y: (N,) int64 strict-rise label (0/1);
     end_date: (N,) datetime64[ns], the window's last day t; ticker: (N,) str;
     feature_names: C names; synthetic: (N,) bool, True for rows made by SMOTE (they have no
     real date or ticker of their own); meta: how the set was built (window, horizon,
@@ -22,7 +25,7 @@ class WindowSet:
     a test period; None when unknown (a hand-made set), NaT for SMOTE rows.
     """
 
-    X: np.ndarray
+    X: np.ndarray | WindowViews
     y: np.ndarray
     end_date: np.ndarray
     ticker: np.ndarray
@@ -62,11 +65,12 @@ class WindowSet:
         return float(self.y.mean()) if len(self.y) else float("nan")
 
     def subset(self, index: np.ndarray) -> WindowSet:
-        """Rows `index` (integer positions or a boolean mask), metadata kept."""
+        """Rows `index` (integer positions or a boolean mask), metadata kept; views stay views
+        (sharing the per-day array)."""
         index = np.asarray(index)
         return replace(
             self,
-            X=self.X[index],
+            X=self.X.take(index) if isinstance(self.X, WindowViews) else self.X[index],
             y=self.y[index],
             end_date=self.end_date[index],
             ticker=self.ticker[index],

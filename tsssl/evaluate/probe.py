@@ -8,6 +8,7 @@ score = probe_scores(probe, embed(method.encoder, test.X))   # (N,) P(strict ris
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from torch import Tensor, nn
 
 from tsssl.data.windowset import WindowSet
+from tsssl.data.windowviews import WindowViews
 from tsssl.registry import PROBES
 
 
@@ -45,7 +47,8 @@ def embed(
     The encoder runs in eval mode (dropout off, batch-norm statistics frozen) under no_grad, in
     batches of ``batch_size`` inputs; its training mode is restored afterwards. A ``Method`` is
     accepted for its ``encoder``. Floating inputs are cast to float32; integer inputs (token ids)
-    keep their dtype. device: where to run (default: where the encoder's parameters are); the
+    keep their dtype; windows held as views (``WindowViews``) are gathered batch by batch.
+    device: where to run (default: where the encoder's parameters are); the
     encoder is moved there for the call and moved back.
     """
     from tsssl.methods.base import Method
@@ -56,22 +59,26 @@ def embed(
         raise ValueError(f"encoder must be an nn.Module (or a Method), got {type(encoder).__name__}")
     if isinstance(X, WindowSet):
         X = X.X
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(X, WindowViews):  # gathered batch by batch, never materialised whole
+        return _embed_batches(encoder, (torch.from_numpy(b) for b in X.blocks(batch_size)), device)
     x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
     if x.is_floating_point():
         x = x.float()
     if x.dim() < 2:
         raise ValueError(f"X must be a batch of inputs (N, ...), got shape {tuple(x.shape)}")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return _embed_batches(encoder, (x[i : i + batch_size] for i in range(0, len(x), batch_size)), device)
+
+
+def _embed_batches(encoder: nn.Module, batches: Iterator[Tensor], device: None | str | torch.device) -> np.ndarray:
+    """(N, D) float32 of the encoder in eval mode on each batch, on ``device`` (module docstring)."""
     home = _module_device(encoder)
     dev = home if device is None else torch.device(device)
     was_training = encoder.training
     encoder.to(dev).eval()
     try:
-        parts = [
-            encoder(x[i : i + batch_size].to(dev, non_blocking=True)).float().cpu()
-            for i in range(0, len(x), batch_size)
-        ]
+        parts = [encoder(b.to(dev, non_blocking=True)).float().cpu() for b in batches]
     finally:
         encoder.to(home).train(was_training)
     if not parts:

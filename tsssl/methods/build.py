@@ -66,12 +66,34 @@ class StandardizedEncoder(nn.Module):
 
 
 def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of windows X (N, T, C) over windows and days, in float64."""
+    """Per-channel mean and std of windows X (N, T, C) over windows and days, in float64.
+
+    Windows held as views (``WindowViews``) are gathered in blocks and the blocks' means and
+    sums of squared deviations combined (Chan et al.'s pairwise update), never materialised.
+    """
+    if getattr(type(X), "is_window_views", False):
+        return _blockwise_stats(X)
     X = np.asarray(X)
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"channel_stats needs windows (N, T, C) with N > 0, got shape {X.shape}")
     flat = X.reshape(-1, X.shape[2]).astype(np.float64)
     return flat.mean(axis=0), flat.std(axis=0)
+
+
+def _blockwise_stats(views: Any, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """channel_stats of views (N, T, C), one block of windows at a time."""
+    if len(views) == 0:
+        raise ValueError(f"channel_stats needs windows (N, T, C) with N > 0, got shape {views.shape}")
+    count, mean, m2 = 0, np.zeros(views.shape[2]), np.zeros(views.shape[2])
+    for part in views.blocks(block):
+        flat = part.reshape(-1, part.shape[2]).astype(np.float64)
+        n_b, mean_b = len(flat), flat.mean(axis=0)
+        m2_b = np.square(flat - mean_b).sum(axis=0)
+        delta, total = mean_b - mean, count + n_b
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta * delta * (count * n_b / total)
+        count = total
+    return mean, np.sqrt(m2 / count)
 
 
 def _accepted(cls: Any, skip: tuple[str, ...]) -> list[str]:

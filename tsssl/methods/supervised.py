@@ -100,12 +100,13 @@ class SupervisedBaseline(Method):
     def predict_proba(self, X: np.ndarray | Tensor, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (N, n_classes) for windows X (N, T, C), in eval mode, batched."""
         device = next(self.parameters()).device
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32) if not isinstance(X, Tensor) else X)
+        if getattr(type(X), "is_window_views", False):  # views: gathered batch by batch
+            batches = (torch.from_numpy(b) for b in X.blocks(batch_size))
+        else:
+            X = torch.as_tensor(np.asarray(X, dtype=np.float32) if not isinstance(X, Tensor) else X)
+            batches = (X[i : i + batch_size] for i in range(0, len(X), batch_size))
         with eval_mode(self):
-            out = [
-                F.softmax(self.forward_logits(X[i : i + batch_size].to(device, torch.float32)).float(), dim=1).cpu()
-                for i in range(0, len(X), batch_size)
-            ]
+            out = [F.softmax(self.forward_logits(b.to(device, torch.float32)).float(), dim=1).cpu() for b in batches]
         if not out:
             return np.zeros((0, self.n_classes), dtype=np.float32)
         return torch.cat(out).numpy()

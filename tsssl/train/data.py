@@ -1,7 +1,9 @@
 """The Trainer's data: the accepted input forms, and batches cut on the device.
 
 Accepted: a Tensor, a tuple / list of Tensors with equal first dimension, a tsssl
-``WindowSet`` (-> ``(X, y)``), or a ``torch.utils.data.Dataset``. Tensors are kept resident on
+``WindowSet`` (-> ``(X, y)``), or a ``torch.utils.data.Dataset``. A WindowSet whose X is
+views into its per-day array (``WindowViews``) is never materialised: ``ViewBatches`` gathers
+each batch's windows, on the device when the days fit there. Tensors are kept resident on
 the training device when they fit and batches are cut there by indexing with a per-epoch
 permutation; a Dataset goes through a DataLoader with the same per-epoch order. Every epoch's
 order comes from a ``torch.Generator`` seeded with (seed, epoch), so a run resumed in the middle
@@ -123,11 +125,14 @@ def _from_numpy(a: np.ndarray, name: str) -> Tensor:
 def fits_on_device(tensors: Sequence[Tensor], device: torch.device, fraction: float = 0.5) -> bool:
     """True when the tensors take less than ``fraction`` of the device's free memory (always
     true for the CPU)."""
+    return _fits(sum(t.numel() * t.element_size() for t in tensors if t.device != device), device, fraction)
+
+
+def _fits(nbytes: int, device: torch.device, fraction: float = 0.5) -> bool:
     if device.type != "cuda":
         return True
     free, _ = torch.cuda.mem_get_info(device)
-    needed = sum(t.numel() * t.element_size() for t in tensors if t.device != device)
-    return needed < fraction * free
+    return nbytes < fraction * free
 
 
 class TensorBatches:
@@ -274,6 +279,96 @@ def steps_per_epoch(n: int, batch_size: int, world_size: int = 1, drop_last: boo
     return steps
 
 
+def _is_views(x: Any) -> bool:
+    return bool(getattr(type(x), "is_window_views", False))
+
+
+class DeviceViews:
+    """A :class:`tsssl.data.windowviews.WindowViews`'s arrays as tensors on ``device``, and the
+    same gather in torch (``gather``), so that batches of windows are cut where the days live."""
+
+    def __init__(self, views: Any, device: torch.device) -> None:
+        def put(a: np.ndarray | None, dtype: torch.dtype) -> Tensor | None:
+            if a is None:
+                return None
+            a = np.asarray(a)  # shared with torch on the CPU; a read-only array (pandas') is copied
+            return torch.from_numpy(a if a.flags.writeable else a.copy()).to(device, dtype)
+
+        self.window, self.z_channel = views.window, views.z_channel
+        self.per_day = put(views.per_day, torch.float32)
+        self.ends = put(views.ends, torch.int64)
+        self.zsource = put(views.zsource, torch.float64)
+        self.closeness = put(views.closeness, torch.float32)
+        self.offsets = torch.arange(self.window, device=device) - (self.window - 1)
+
+    def gather(self, idx: Tensor) -> Tensor:
+        """(B, window, C) float32 windows at positions ``idx`` (B,) int64 (on the same device):
+        the numpy gather's channels, the per-window z-score in float64 as there."""
+        ends = self.ends.index_select(0, idx)
+        rows = ends[:, None] + self.offsets  # (B, window)
+        x = self.per_day[rows]
+        if self.z_channel is not None:
+            v = self.zsource[rows]
+            mean = v.mean(dim=1, keepdim=True)
+            dev = v - mean
+            std = (dev * dev).mean(dim=1, keepdim=True).sqrt()
+            flat = std <= 1e-9 * mean.abs()
+            x[:, :, self.z_channel] = torch.where(flat, 0.0, dev / torch.where(flat, 1.0, std)).float()
+        if self.closeness is not None:
+            p = self.closeness.shape[1]
+            x[:, :, x.shape[2] - p :] = self.closeness.index_select(0, ends)[:, None, :]
+        return x
+
+
+class ViewBatches:
+    """Batches of windows held as views (``WindowViews``) and their per-sample tensors
+    (labels, sample index): the same per-epoch order as ``TensorBatches``, each batch's windows
+    gathered when it is cut. ``resident``: the per-day arrays are copied to ``device`` (a CUDA
+    device where they take under half the free memory, or ``on_device=True``) and gathered there
+    in torch; otherwise gathered on the host by the numpy gather (bit-identical to the dense
+    windows), pinned and copied."""
+
+    def __init__(
+        self,
+        views: Any,
+        tensors: Sequence[Tensor],
+        batch_size: int,
+        device: torch.device,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = True,
+        on_device: bool | str = "auto",
+    ) -> None:
+        self.views, self.n = views, len(views)
+        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        if on_device == "auto":
+            extra = sum(t.numel() * t.element_size() for t in tensors)
+            on_device = device.type == "cuda" and _fits(views.nbytes + extra, device)
+        self.resident = bool(on_device)
+        self.on_device = DeviceViews(views, device) if self.resident else None
+        self.tensors = tuple(t.to(device) if self.resident else t.cpu() for t in tensors)
+        self.steps_per_epoch = steps_per_epoch(self.n, batch_size, world_size, drop_last)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
+        """Batches ``start, start + 1, ...`` of epoch ``epoch`` for this rank: (X, *tensors)."""
+        order = shard_order(
+            epoch_order(self.n, self.seed, epoch), self.batch_size, self.rank, self.world_size, self.drop_last
+        )
+        if self.resident:
+            order = order.to(self.device, non_blocking=True)
+        b, pin = self.batch_size, self.device.type == "cuda"
+        for pos in range(start, self.steps_per_epoch):
+            idx = order[pos * b : (pos + 1) * b]
+            if self.resident:
+                yield (self.on_device.gather(idx), *(t.index_select(0, idx) for t in self.tensors))
+            else:
+                rows = [torch.from_numpy(self.views[idx.numpy()])] + [t.index_select(0, idx) for t in self.tensors]
+                yield tuple((r.pin_memory() if pin else r).to(self.device, non_blocking=True) for r in rows)
+
+
 def make_batches(
     data: Any,
     batch_size: int,
@@ -286,8 +381,24 @@ def make_batches(
     on_device: bool | str = "auto",
     sample_index: bool = False,
 ):
-    """``TensorBatches`` or ``DatasetBatches`` for any accepted data form; with
-    ``sample_index`` every batch ends with its rows' sample indices (module docstring)."""
+    """``TensorBatches``, ``ViewBatches`` (a WindowSet whose X is views) or ``DatasetBatches``
+    for any accepted data form; with ``sample_index`` every batch ends with its rows' sample
+    indices (module docstring)."""
+    if _is_windowset(data) and _is_views(data.X):
+        extra = (_from_numpy(data.y, "WindowSet.y"),)
+        if sample_index:
+            extra += (torch.arange(len(data.X), dtype=torch.long),)
+        return ViewBatches(
+            data.X,
+            extra,
+            batch_size,
+            device,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            drop_last=drop_last,
+            on_device=on_device,
+        )
     tensors = as_tensors(data)
     if sample_index:
         tensors = with_sample_index(tensors)

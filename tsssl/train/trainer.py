@@ -56,7 +56,7 @@ from tsssl.train.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from tsssl.train.data import DatasetBatches, TensorBatches, make_batches, needs_sample_index
+from tsssl.train.data import DatasetBatches, TensorBatches, ViewBatches, make_batches, needs_sample_index
 from tsssl.train.ema import MomentumUpdater
 from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
 
@@ -776,7 +776,7 @@ class _Run:
     method: nn.Module
     device: torch.device
     ctx: distributed.DistContext
-    batches: TensorBatches | DatasetBatches
+    batches: TensorBatches | ViewBatches | DatasetBatches
     total: int  # optimiser steps of the whole run
     ckpt_file: Path | None  # where checkpoints go (None without out_dir)
     # both updated in place once the loop starts (the step closure holds them)
