@@ -130,12 +130,16 @@ def walk_forward_by_default(n_tickers: int, years: float) -> bool:
 
 #: settings of ``tsssl report`` under a config file: a step budget per cell (docs/design.md,
 #: "Data flow"); a layer that gives ``epochs`` without ``max_steps`` trains for those epochs
-REPORT_DEFAULTS: dict[str, Any] = {"max_steps": 300}
+REPORT_DEFAULTS: dict[str, Any] = {"max_steps": 200}
 
 
 #: ``tsssl report --quick``: one seed, 5 epochs, 300 bootstrap replicates (the whole table's
 #: shape in about 20 s on a 2-core CPU)
-QUICK_REPORT: dict[str, Any] = {"epochs": 5, "report": {"seeds": [0], "n_boot": 300, "split": "single"}}
+QUICK_REPORT: dict[str, Any] = {
+    "epochs": 5,
+    "max_steps": 150,
+    "report": {"seeds": [0], "n_boot": 300, "split": "single"},
+}
 
 
 @dataclass

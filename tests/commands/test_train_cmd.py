@@ -191,3 +191,23 @@ def test_method_and_encoder_kwargs_from_the_command_line(tmp_path, capsys):
         main(["train", *TINY, "--max-steps", "2", "--out", str(tmp_path / "bad"), "--method-kwargs", "nope=1"])
     msg = capsys.readouterr().err
     assert err.value.code == 2 and "'nope'" in msg and "accepted" in msg and "Traceback" not in msg
+
+
+def test_knobs_reach_the_windows_the_model_and_the_records(tmp_path, capsys):
+    out = tmp_path / "knobs"
+    argv = [*TINY, "--features", "ohlcv+padic", "--padic-p", "5", "--padic-deadband", "0.004", "--purge", "6",
+            "--embargo", "1", "--test-frac", "0.3", "--siamcl-loss", "triplet_margin", "--siamcl-margin", "0.5",
+            "--max-steps", "2", "--out", str(out)]  # fmt: skip
+    code, _ = run_cli(argv, capsys)
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["setup"] == {"features": "ohlcv+padic", "padic_p": 5, "padic_deadband": 0.004,
+                          "method_settings": {"loss": "triplet_margin", "temperature": 0.2, "margin": 0.5}}  # fmt: skip
+    assert (m["split"]["purge"], m["split"]["embargo"], m["split"]["test_frac"]) == (6, 1, 0.3)
+    cfg = resolve_config(out / "config.toml")
+    assert (cfg.padic_p, cfg.purge, cfg.siamcl_loss, cfg.siamcl_margin) == (5, 6, "triplet_margin", 0.5)
+    import torch
+
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    mean = next(v for k, v in ckpt["method"].items() if k.endswith("encoder.mean"))
+    assert mean.numel() == 5 + 2 * 5  # OHLCV channels + one-hot digits and distances at p = 5

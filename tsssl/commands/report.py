@@ -101,21 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a first look: seed 0 only, 5 epochs, 300 bootstrap replicates, one split",
     )
-    g.add_argument(
-        "--split",
-        choices=REPORT_SPLITS,
-        default=None,
-        help="single (one chronological split), walk-forward (--folds test periods, each trained on its past), "
-        f"or auto (the default: walk-forward on >= {WALK_FORWARD_MIN_TICKERS} tickers over >= "
-        f"{WALK_FORWARD_MIN_YEARS:g} years)",
-    )
-    g.add_argument("--folds", type=int, default=None, help="walk-forward test periods (default 4)")
-    g.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="a progress bar over the cells with the time left, on stderr (default: only on a terminal)",
-    )
+    _add_split_mode_arguments(g)
 
     d = parser.add_argument_group("data (default: the bundled sample)")
     add_source_arguments(d)
@@ -131,17 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="probe on the frozen representations of the SSL methods (default logreg)",
     )
-    t.add_argument(
-        "--threshold-rule",
-        choices=THRESHOLD_RULES,
-        default=None,
-        help="how the decision threshold is chosen on the validation slice (default f1)",
-    )
-    t.add_argument("--min-recall", type=float, default=None, help="rule precision_at_recall: least recall (0.1)")
-    t.add_argument(
-        "--top-frac", type=float, default=None, help="rule top_frac: share flagged (default: the validation base rate)"
-    )
-    t.add_argument("--threshold-value", type=float, default=None, help="rule fixed: the threshold (default 0.5)")
+    _add_threshold_arguments(t)
     t.add_argument(
         "--val-frac",
         type=float,
@@ -161,6 +137,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         out_help="output folder (default runs/report-<time>)",
         resume_help="continue the report in --out: its finished cells are read back, the others run",
     )
+
+
+def _add_split_mode_arguments(g: argparse._ArgumentGroup) -> None:
+    """--split, --folds, --progress / --no-progress."""
+    g.add_argument(
+        "--split",
+        choices=REPORT_SPLITS,
+        default=None,
+        help="single (one chronological split), walk-forward (--folds test periods, each trained on its past), "
+        f"or auto (the default: walk-forward on >= {WALK_FORWARD_MIN_TICKERS} tickers over >= "
+        f"{WALK_FORWARD_MIN_YEARS:g} years)",
+    )
+    g.add_argument("--folds", type=int, default=None, help="walk-forward test periods (default 4)")
+    g.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar over the cells with the time left, on stderr (default: only on a terminal)",
+    )
+
+
+def _add_threshold_arguments(t: argparse._ArgumentGroup) -> None:
+    """--threshold-rule and the rules' parameters: --min-recall, --top-frac, --threshold-value."""
+    t.add_argument(
+        "--threshold-rule",
+        choices=THRESHOLD_RULES,
+        default=None,
+        help="how the decision threshold is chosen on the validation slice (default f1)",
+    )
+    t.add_argument("--min-recall", type=float, default=None, help="rule precision_at_recall: least recall (0.1)")
+    t.add_argument(
+        "--top-frac", type=float, default=None, help="rule top_frac: share flagged (default: the validation base rate)"
+    )
+    t.add_argument("--threshold-value", type=float, default=None, help="rule fixed: the threshold (default 0.5)")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
