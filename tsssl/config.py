@@ -104,7 +104,7 @@ class ReportSettings:
     top_frac: float | None = None
     threshold_value: float = 0.5
     split: str = "auto"
-    folds: int = 4
+    folds: int = 3
 
     def threshold_kwargs(self) -> dict[str, Any]:
         """The parameter of the threshold rule as ``choose_threshold``'s keyword ({} for f1)."""

@@ -149,7 +149,7 @@ def _add_split_mode_arguments(g: argparse._ArgumentGroup) -> None:
         f"or auto (the default: walk-forward on >= {WALK_FORWARD_MIN_TICKERS} tickers over >= "
         f"{WALK_FORWARD_MIN_YEARS:g} years)",
     )
-    g.add_argument("--folds", type=int, default=None, help="walk-forward test periods (default 4)")
+    g.add_argument("--folds", type=int, default=None, help="walk-forward test periods (default 3)")
     g.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
