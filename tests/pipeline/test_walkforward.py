@@ -112,3 +112,13 @@ def test_a_resumed_walk_forward_grid_reads_every_fold_back(prices, tmp_path):
         np.testing.assert_array_equal(a.calls(), b.calls())
     assert len(first.test) == len(first.cells[0].test_score) == len(first.test_fold)
     assert first.split["n_folds"] == 2 and len(first.folds) == 2
+
+
+def test_folds_from_a_given_test_start_split_the_rest_evenly(prices):
+    folds = prepare_folds(prices, features=("ohlcv",), folds=2, test_start="2002-06-03")
+    one, two = (f["ohlcv"] for f in folds)
+    assert one.test.end_date.min() == np.datetime64("2002-06-03")
+    n1, n2 = (len(np.unique(sd.test.end_date)) for sd in (one, two))
+    assert abs(n1 - n2) <= 1 and two.test.end_date.max() == one.windows.end_date.max()
+    with pytest.raises(ValueError, match="fewer than n_folds=2"):
+        prepare_folds(prices, features=("ohlcv",), folds=2, test_start=str(one.windows.end_date.max())[:10])
