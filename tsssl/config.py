@@ -130,8 +130,8 @@ def walk_forward_by_default(n_tickers: int, years: float) -> bool:
 
 #: settings of ``tsssl report`` under a config file: a step budget per cell (docs/design.md,
 #: "Walk-forward"); a layer that gives ``epochs`` without ``max_steps`` trains for those epochs.
-#: 300 steps of 512 windows do not cap the bundled sample's 10 epochs (at most 240 steps)
-REPORT_DEFAULTS: dict[str, Any] = {"max_steps": 300}
+#: 250 steps of 512 windows do not cap the bundled sample's 10 epochs (at most 240 steps)
+REPORT_DEFAULTS: dict[str, Any] = {"max_steps": 250}
 
 
 #: ``tsssl report --quick``: one seed, 5 epochs (at most 150 steps a cell), 300 bootstrap
