@@ -146,3 +146,61 @@ def test_sample_and_features_keys():
         ValueError, match="features = 'hlc' is not accepted; choose one of ohlcv, .*close, close\\+padic, auto"
     ):
         resolve_config(overrides={"features": "hlc"})
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"purge": 3}, "purge = 3 is shorter than the horizon (5 days)"),
+        ({"purge": -1}, "purge must be >= 0 trading days"),
+        ({"padic_p": 4}, "padic_p must be a prime number (2, 3, 5, 7, ...), got 4"),
+        ({"padic_deadband": 0.0}, "padic_deadband must be a finite number > 0"),
+        ({"siamcl_loss": "hinge"}, "siamcl_loss = 'hinge' is not accepted; choose one of nt_xent, info_nce, supcon"),
+        ({"siamcl_temperature": -0.1}, "siamcl_temperature must be a finite number > 0"),
+        ({"siamcl_margin": float("nan")}, "siamcl_margin must be a finite number > 0"),
+        ({"test_frac": 0.0}, "test_frac must lie strictly between 0 and 1"),
+        ({"report": {"split": "rolling"}}, "split must be one of auto, single, walk-forward, got 'rolling'"),
+        ({"report": {"folds": 1}}, "folds must be an integer >= 2"),
+        ({"report": {"min_recall": 1.5}}, "min_recall (the least validation recall of rule precision_at_recall)"),
+        ({"report": {"top_frac": 0}}, "top_frac (the share of validation windows flagged by rule top_frac) must lie"),
+        ({"report": {"threshold_value": "high"}}, "threshold_value (the threshold of rule fixed) must be a finite"),
+    ],
+)
+def test_knobs_are_checked_with_one_line_messages(values, fragment):
+    with pytest.raises(ValueError) as err:
+        resolve_config(None, values)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_knobs_round_trip_through_the_config_file_and_reach_the_method(tmp_path):
+    f = tmp_path / "knobs.toml"
+    f.write_text(
+        "purge = 7\nembargo = 2\ntest_frac = 0.3\npadic_p = 5\npadic_deadband = 0.001\n"
+        'siamcl_loss = "triplet_margin"\nsiamcl_margin = 0.5\n'
+        '[report]\nsplit = "walk-forward"\nfolds = 3\nthreshold_rule = "precision_at_recall"\nmin_recall = 0.2\n'
+    )
+    cfg = resolve_config(f, command="report")
+    assert (cfg.purge, cfg.embargo, cfg.test_frac, cfg.padic_p, cfg.padic_deadband) == (7, 2, 0.3, 5, 0.001)
+    assert cfg.method_settings("siamcl") == {"loss": "triplet_margin", "temperature": 0.2, "margin": 0.5}
+    assert cfg.method_settings("lstm") == {}  # the SiamCL knobs reach SiamCL only
+    assert cfg.report.split == "walk-forward" and cfg.report.folds == 3
+    assert cfg.report.threshold_kwargs() == {"min_recall": 0.2}
+    saved = tmp_path / "config.toml"
+    cfg.save(saved, "report")
+    assert resolve_config(saved, command="report") == cfg
+    # method_kwargs naming the same argument wins over the named knob
+    assert resolve_config(f, {"method_kwargs": {"margin": 2.0}}).method_settings("siamcl")["margin"] == 2.0
+
+
+def test_report_step_budget_quick_preset_and_auto_split_rule():
+    from tsssl.config import QUICK_REPORT, REPORT_DEFAULTS, walk_forward_by_default
+
+    assert resolve_config(command="report").max_steps == REPORT_DEFAULTS["max_steps"]
+    assert resolve_config(command="train").max_steps is None  # `tsssl train` keeps its epochs
+    assert resolve_config(None, {"epochs": 3}, command="report").max_steps is None  # epochs asked for: epochs
+    quick = resolve_config(presets=[("--quick", QUICK_REPORT)], command="report")
+    assert quick.report.split == "single" and quick.max_steps == QUICK_REPORT["max_steps"]
+    asked = resolve_config(None, {"report": {"split": "walk-forward"}}, presets=[("--quick", QUICK_REPORT)])
+    assert asked.report.split == "walk-forward"  # --quick keeps one split unless asked
+    assert walk_forward_by_default(20, 32.0) and not walk_forward_by_default(2, 20.0)
+    assert not walk_forward_by_default(20, 10.0)

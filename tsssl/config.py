@@ -35,7 +35,9 @@ from tsssl.registry import (
     PRECISIONS,
     PROBES,
     REBALANCE,
+    REPORT_SPLITS,
     SAMPLES,
+    SIAMCL_LOSSES,
     SOURCES,
     THRESHOLD_RULES,
 )
@@ -65,6 +67,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sample": SAMPLES,
     "probe": PROBES,
     "compile": COMPILE_MODES,
+    "siamcl_loss": SIAMCL_LOSSES,
 }
 #: the Trainer's settings among RunConfig's keys (what tsssl.pipeline.make_trainer reads)
 TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "device", "precision", "seed", "compile")
@@ -72,7 +75,7 @@ TRAINER_KEYS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "devi
 RESUME_FIXED = (
     "modality", "method", "encoder", "encoder_kwargs", "method_kwargs", "source", "sample", "tickers", "start", "end",
     "data", "window", "horizon", "features", "test_frac", "test_start", "embargo", "rebalance", "batch_size",
-    "seed",
+    "seed", "purge", "padic_p", "padic_deadband", "siamcl_loss", "siamcl_temperature", "siamcl_margin",
 )  # fmt: skip
 #: keys that name one run; a report's grid replaces them, so its config file may not set them
 SINGLE_RUN_KEYS = ("modality", "method", "features", "rebalance", "seed")
@@ -83,7 +86,15 @@ class ReportSettings:
     """The grid and the statistics of ``tsssl report`` (the ``[report]`` table of a config file):
     rows ``methods``, columns ``features`` x ``rebalance``, every cell run with each of
     ``seeds``; ``n_boot`` bootstrap replicates (0: no intervals); the threshold rule and the
-    share ``val_frac`` of the training period's end dates in the validation slice."""
+    share ``val_frac`` of the training period's end dates in the validation slice.
+
+    Threshold rule parameters: ``min_recall`` (precision_at_recall), ``top_frac``
+    (top_frac; None: the validation base rate), ``threshold_value`` (fixed).
+    ``split``: "single" (one chronological split), "walk-forward" (``folds`` consecutive test
+    periods, each trained on its purged, embargoed past only; docs/design.md, "Walk-forward")
+    or "auto" (walk-forward on a panel of at least WALK_FORWARD_MIN_TICKERS tickers and
+    WALK_FORWARD_MIN_YEARS years of dates, else single: :func:`walk_forward_by_default`).
+    """
 
     methods: list[str] = field(default_factory=lambda: ["lstm", "siamcl"])
     features: list[str] = field(default_factory=lambda: ["ohlcv", "ohlcv+padic"])
@@ -92,11 +103,48 @@ class ReportSettings:
     n_boot: int = 1000
     threshold_rule: str = "f1"
     val_frac: float = 0.2
+    min_recall: float = 0.1
+    top_frac: float | None = None
+    threshold_value: float = 0.5
+    split: str = "auto"
+    folds: int = 3
+
+    def threshold_kwargs(self) -> dict[str, Any]:
+        """The parameter of the threshold rule as ``choose_threshold``'s keyword ({} for f1)."""
+        return {
+            "f1": {},
+            "precision_at_recall": {"min_recall": self.min_recall},
+            "top_frac": {"frac": self.top_frac},
+            "fixed": {"value": self.threshold_value},
+        }[self.threshold_rule]
 
 
-#: ``tsssl report --quick``: one seed, 5 epochs, 300 bootstrap replicates (the whole table's
-#: shape in about 20 s on a 2-core CPU)
-QUICK_REPORT: dict[str, Any] = {"epochs": 5, "report": {"seeds": [0], "n_boot": 300}}
+#: the rule of ``report.split = "auto"``: walk-forward on at least this many tickers ...
+WALK_FORWARD_MIN_TICKERS = 10
+#: ... whose dates span at least this many years (the bundled 2-index sample stays on one split)
+WALK_FORWARD_MIN_YEARS = 15.0
+
+
+def walk_forward_by_default(n_tickers: int, years: float) -> bool:
+    """Whether ``report.split = "auto"`` walks forward on data of ``n_tickers`` tickers spanning
+    ``years`` years (first to last date)."""
+    return n_tickers >= WALK_FORWARD_MIN_TICKERS and years >= WALK_FORWARD_MIN_YEARS
+
+
+#: settings of ``tsssl report`` under a config file: 10 epochs a cell, at most 250 steps (docs/design.md,
+#: "Walk-forward"; the batch is left to tsssl.budget); a layer that gives ``epochs`` without
+#: ``max_steps`` trains for those epochs. 250 steps of 512 windows do not cap the bundled
+#: sample's 10 epochs (at most 240 steps): a cap for big panels, to keep the report's time
+REPORT_DEFAULTS: dict[str, Any] = {"epochs": 10, "max_steps": 250}
+
+
+#: ``tsssl report --quick``: one seed, 5 epochs (at most 150 steps a cell), 300 bootstrap
+#: replicates, one split (the whole table's shape in about 20 s on a 2-core CPU on the sample)
+QUICK_REPORT: dict[str, Any] = {
+    "epochs": 5,
+    "max_steps": 150,
+    "report": {"seeds": [0], "n_boot": 300, "split": "single"},
+}
 
 
 @dataclass
@@ -109,10 +157,13 @@ class RunConfig:
     ``cache_dir``) or "file" (``data``: a CSV / parquet path). Dates are "YYYY-MM-DD" strings.
     ``window`` days per window, strict-rise label over ``horizon`` days. The test split is the
     last ``test_frac`` of the dates (or from ``test_start``), purged by the horizon plus
-    ``embargo`` days. ``features`` "auto" is resolved once the prices are loaded (``ohlcv``
-    when they have open, high, low and volume, else ``close``) and the run records the set used.
-    ``rebalance`` applies to the training windows only. ``report``: the grid
-    of ``tsssl report`` (ignored by ``tsssl train``).
+    ``embargo`` days (``purge``: None = the horizon; at least the horizon). ``features`` "auto"
+    is resolved once the prices are loaded (``ohlcv`` when they have open, high, low and volume,
+    else ``close``) and the run records the set used. ``padic_p`` / ``padic_deadband``: the P-adic
+    digits of the ``+padic`` feature sets (docs/design.md, "P-adic features"). ``rebalance``
+    applies to the training windows only. ``siamcl_loss`` / ``siamcl_temperature`` /
+    ``siamcl_margin``: SiamCL's pair loss and its parameters (``method_kwargs`` naming the same
+    argument wins). ``report``: the grid of ``tsssl report`` (ignored by ``tsssl train``).
     """
 
     modality: str = "timeseries"
@@ -134,7 +185,13 @@ class RunConfig:
     test_frac: float = 0.2
     test_start: str | None = None
     embargo: int = 0
+    purge: int | None = None
+    padic_p: int = 3
+    padic_deadband: float = 0.002
     rebalance: str = "v2"
+    siamcl_loss: str = "nt_xent"
+    siamcl_temperature: float = 0.2
+    siamcl_margin: float = 1.0
     # training
     # None: chosen from the data (tsssl.budget, docs/design.md "Budget")
     epochs: int | None = None
@@ -180,6 +237,12 @@ class RunConfig:
         """Write the configuration (the keys ``command`` uses) as TOML, atomically."""
         return write_toml(path, self.to_dict(command))
 
+    def method_settings(self, name: str) -> dict[str, Any]:
+        """The constructor arguments of window method ``name``: its named knobs (``METHOD_KNOBS``)
+        under ``method_kwargs``."""
+        knobs = {arg: getattr(self, key) for key, arg in METHOD_KNOBS.get(name, {}).items()}
+        return {**knobs, **self.method_kwargs}
+
     def trainer_settings(self) -> dict[str, Any]:
         """The Trainer's keyword arguments among these settings (``TRAINER_KEYS``)."""
         return {k: getattr(self, k) for k in TRAINER_KEYS}
@@ -190,6 +253,10 @@ class RunConfig:
         return _apply(cls(), values, origin)
 
 
+#: method name -> {RunConfig key: the method's constructor argument it sets}
+METHOD_KNOBS: dict[str, dict[str, str]] = {
+    "siamcl": {"siamcl_loss": "loss", "siamcl_temperature": "temperature", "siamcl_margin": "margin"}
+}
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # The type a value of each field must have (None allowed where the default is None).
 _TYPES: dict[str, type] = {
@@ -200,6 +267,11 @@ _TYPES: dict[str, type] = {
     "window": int,
     "horizon": int,
     "embargo": int,
+    "purge": int,
+    "padic_p": int,
+    "padic_deadband": float,
+    "siamcl_temperature": float,
+    "siamcl_margin": float,
     "epochs": int,
     "max_steps": int,
     "batch_size": int,
@@ -217,7 +289,7 @@ _TABLES = {
 }
 _OPTIONAL = {
     "start", "end", "cache_dir", "data", "test_start", "max_steps", "out", "epochs", "batch_size", "checkpoint_every",
-    "checkpoint_minutes", "compile",
+    "checkpoint_minutes", "compile", "purge",
 }  # fmt: skip
 _AT_LEAST = {"window": 2, "horizon": 1, "epochs": 1, "max_steps": 1, "batch_size": 1, "checkpoint_every": 1}
 
@@ -257,8 +329,12 @@ def _check_value(key: str, value: Any, origin: str) -> Any:
         raise ValueError(f"{origin}: {key} must be a finite number > 0, got {value}")
     if key == "checkpoint_minutes" and not (math.isfinite(value) and value > 0):
         raise ValueError(f"{origin}: checkpoint_minutes must be a number > 0, got {value}")
-    if key == "embargo" and value < 0:
-        raise ValueError(f"{origin}: embargo must be >= 0 days, got {value}")
+    if key in ("embargo", "purge") and value < 0:
+        raise ValueError(f"{origin}: {key} must be >= 0 trading days, got {value}")
+    if key == "padic_p" and (value < 2 or any(value % q == 0 for q in range(2, int(value**0.5) + 1))):
+        raise ValueError(f"{origin}: padic_p must be a prime number (2, 3, 5, 7, ...), got {value}")
+    if key in ("padic_deadband", "siamcl_temperature", "siamcl_margin") and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{origin}: {key} must be a finite number > 0, got {value}")
     return value
 
 
@@ -315,7 +391,30 @@ def _check_report_value(key: str, value: Any, origin: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
             raise ValueError(f"{origin}: val_frac must lie strictly between 0 and 1, e.g. 0.2, got {value!r}")
         value = float(value)
+    elif key in _REPORT_NUMBERS:
+        value = _check_report_number(key, value, origin)
+    elif key == "split" and value not in REPORT_SPLITS:
+        raise ValueError(f"{origin}: split must be one of {', '.join(REPORT_SPLITS)}, got {value!r}")
+    elif key == "folds" and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+        raise ValueError(f"{origin}: folds must be an integer >= 2 (walk-forward test periods), got {value!r}")
     return list(dict.fromkeys(value)) if isinstance(value, list) else value
+
+
+#: [report] numbers: key -> (what the value is, its range (low, high]; None: any finite number)
+_REPORT_NUMBERS: dict[str, tuple[str, tuple[float, float] | None]] = {
+    "min_recall": ("the least validation recall of rule precision_at_recall", (0.0, 1.0)),
+    "top_frac": ("the share of validation windows flagged by rule top_frac", (0.0, 1.0)),
+    "threshold_value": ("the threshold of rule fixed", None),
+}
+
+
+def _check_report_number(key: str, value: Any, origin: str) -> float:
+    what, bounds = _REPORT_NUMBERS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{origin}: {key} ({what}) must be a finite number, got {value!r}")
+    if bounds is not None and not bounds[0] < value <= bounds[1]:
+        raise ValueError(f"{origin}: {key} ({what}) must lie in ({bounds[0]:g}, {bounds[1]:g}], got {value!r}")
+    return float(value)
 
 
 def apply_report(settings: ReportSettings, values: Mapping[str, Any], origin: str) -> ReportSettings:
@@ -398,6 +497,8 @@ def resolve_config(
     layers += list(presets)
     layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
     defaults = _method_defaults(layers)
+    if command == "report":  # under the method's own defaults (images / text: not a report)
+        defaults = {**REPORT_DEFAULTS, **defaults}
     if (
         "max_steps" in defaults
         and any("epochs" in v for _, v in layers)
@@ -456,6 +557,11 @@ def _check_coherent(cfg: RunConfig) -> None:
         raise ValueError("source 'tickers' needs at least one ticker (--tickers A B ...)")
     if cfg.source == "file" and not cfg.data:
         raise ValueError("source 'file' needs a price file (--data PATH)")
+    if cfg.purge is not None and cfg.purge < cfg.horizon:
+        raise ValueError(
+            f"purge = {cfg.purge} is shorter than the horizon ({cfg.horizon} days): training labels would reach "
+            "the test period; give purge >= horizon (or leave it out: the horizon)"
+        )
     if cfg.start and cfg.end and cfg.start > cfg.end:
         raise ValueError(f"start {cfg.start} is after end {cfg.end}")
     for key in ("start", "end", "test_start"):

@@ -46,6 +46,21 @@ SAMPLES = ("indices", "stocks20")
 PROBES = ("logreg", "mlp")
 #: how the decision threshold is chosen on the validation slice (tsssl.evaluate.choose_threshold)
 THRESHOLD_RULES = ("f1", "precision_at_recall", "top_frac", "fixed")
+#: the pair losses SiamCL accepts (``loss=``; tsssl.methods.siamcl forms the pairs of each)
+SIAMCL_LOSSES = (
+    "nt_xent",
+    "info_nce",
+    "supcon",
+    "pair_margin",
+    "contrastive_pair",
+    "triplet_margin",
+    "n_pair",
+    "lifted_structured",
+    "soft_nearest_neighbors",
+)
+#: how ``tsssl report`` splits the data (docs/design.md, "Split"): "auto" is walk-forward on a
+#: multi-ticker panel of many years (``tsssl.config.walk_forward_by_default``), else one split
+REPORT_SPLITS = ("auto", "single", "walk-forward")
 
 
 @dataclass(frozen=True)

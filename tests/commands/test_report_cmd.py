@@ -103,7 +103,7 @@ def test_precedence_defaults_file_quick_flags(tmp_path):
     )
     assert (
         cfg.window == 20
-        and cfg.epochs is None
+        and cfg.epochs == 10
         and cfg.batch_size is None
         and s.n_boot == 1000
         and s.threshold_rule == "f1"
@@ -192,3 +192,86 @@ def test_registered_in_the_cli():
 
     assert COMMANDS["report"] == "tsssl.commands.report"
     assert isinstance(_args(["--quick"]), argparse.Namespace)
+
+
+def test_knob_flags_reach_the_settings():
+    cfg, s = settings_from_args(
+        _args(
+            [
+                "--split",
+                "walk-forward",
+                "--folds",
+                "3",
+                "--purge",
+                "7",
+                "--embargo",
+                "2",
+                "--test-frac",
+                "0.3",
+                "--padic-p",
+                "5",
+                "--padic-deadband",
+                "0.001",
+                "--siamcl-loss",
+                "supcon",
+                "--siamcl-temperature",
+                "0.1",
+                "--threshold-rule",
+                "top_frac",
+                "--top-frac",
+                "0.05",
+                "--threshold-value",
+                "0.4",
+                "--min-recall",
+                "0.3",
+            ]
+        )  # fmt: skip
+    )
+    assert (s.split, s.folds, s.top_frac, s.threshold_value, s.min_recall) == ("walk-forward", 3, 0.05, 0.4, 0.3)
+    assert (cfg.purge, cfg.embargo, cfg.test_frac, cfg.padic_p, cfg.padic_deadband) == (7, 2, 0.3, 5, 0.001)
+    assert cfg.method_settings("siamcl") == {"loss": "supcon", "temperature": 0.1, "margin": 1.0}
+    assert s.threshold_kwargs() == {"frac": 0.05}
+    cfg, s = settings_from_args(_args(["--quick"]))
+    assert s.split == "single" and cfg.max_steps is not None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--padic-p", "6"], "padic_p must be a prime number"),
+        (["--folds", "1"], "folds must be an integer >= 2"),
+        (["--purge", "2"], "purge = 2 is shorter than the horizon"),
+        (["--siamcl-loss", "hinge"], "argument --siamcl-loss: invalid choice"),
+        (["--split", "rolling"], "argument --split: invalid choice"),
+    ],
+)
+def test_bad_knobs_are_one_line_errors(argv, message, capsys):
+    assert message in _fail([*argv, "--out", "unused"], capsys)
+
+
+def test_walk_forward_report_records_its_folds_and_resumes(tmp_path, capsys):
+    out = tmp_path / "wf"
+    argv = [*TINY, "--methods", "lstm", "--features", "ohlcv", "--rebalance", "v1", "--seeds", "0",
+            "--split", "walk-forward", "--folds", "2", "--embargo", "1", "--out", str(out)]  # fmt: skip
+    assert main(["report", *argv]) == 0
+    assert "walk-forward over 2 folds" in capsys.readouterr().out
+    rep = json.loads((out / "report.json").read_text())
+    s = rep["meta"]["split"]
+    assert s["mode"] == "walk-forward" and [f["fold"] for f in s["folds"]] == [1, 2]
+    one, two = s["folds"]
+    assert one["test_end"] < two["test_start"] and one["train_start"] == two["train_start"]
+    assert (one["purge"], one["embargo"]) == (5, 1) and two["n_fit"] > one["n_fit"]
+    (record,) = rep["records"]
+    assert [f["n_test"] for f in record["per_fold"]] == [one["n_test"], two["n_test"]]
+    assert record["n_test"] == one["n_test"] + two["n_test"] == s["n_test"]
+    npz = np.load(out / "predictions.npz")
+    assert np.bincount(npz["test_fold"]).tolist() == [one["n_test"], two["n_test"]]
+    assert npz["lstm__ohlcv__v1__s0__test_threshold"].shape == npz["y_test"].shape
+    md = (out / "report.md").read_text()
+    assert "Walk-forward folds (2)" in md and "Precision per fold" in md and "fold 2: fitted on" in md
+    assert sorted(p.name for p in (out / "cells").iterdir()) == ["fold1", "fold2"]
+    cells = {p: p.stat().st_mtime_ns for p in (out / "cells").rglob("*.npz")}
+    assert main(["report", "--out", str(out), "--resume"]) == 0  # every fold's cell read back, not redone
+    assert {p: p.stat().st_mtime_ns for p in (out / "cells").rglob("*.npz")} == cells
+    again = json.loads((out / "report.json").read_text())["records"][0]
+    assert again["precision"] == record["precision"] and again["per_fold"] == record["per_fold"]

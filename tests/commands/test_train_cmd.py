@@ -225,3 +225,23 @@ def test_bad_price_file_is_named_and_writes_nothing(tmp_path, capsys, cells, mes
     msg = capsys.readouterr().err
     assert err.value.code == 2 and message in msg and "Traceback" not in msg
     assert not out.exists()
+
+
+def test_knobs_reach_the_windows_the_model_and_the_records(tmp_path, capsys):
+    out = tmp_path / "knobs"
+    argv = [*TINY, "--features", "ohlcv+padic", "--padic-p", "5", "--padic-deadband", "0.004", "--purge", "6",
+            "--embargo", "1", "--test-frac", "0.3", "--siamcl-loss", "triplet_margin", "--siamcl-margin", "0.5",
+            "--max-steps", "2", "--out", str(out)]  # fmt: skip
+    code, _ = run_cli(argv, capsys)
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["setup"] == {"features": "ohlcv+padic", "padic_p": 5, "padic_deadband": 0.004,
+                          "method_settings": {"loss": "triplet_margin", "temperature": 0.2, "margin": 0.5}}  # fmt: skip
+    assert (m["split"]["purge"], m["split"]["embargo"], m["split"]["test_frac"]) == (6, 1, 0.3)
+    cfg = resolve_config(out / "config.toml")
+    assert (cfg.padic_p, cfg.purge, cfg.siamcl_loss, cfg.siamcl_margin) == (5, 6, "triplet_margin", 0.5)
+    import torch
+
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    mean = next(v for k, v in ckpt["method"].items() if k.endswith("encoder.mean"))
+    assert mean.numel() == 5 + 2 * 5  # OHLCV channels + one-hot digits and distances at p = 5

@@ -277,3 +277,29 @@ def test_bad_grid_values_are_clear_errors():
         pipeline.check_grid(["lstm"], ["ohlcv"], ["v1"], [-1])
     with pytest.raises(ValueError, match="threshold rule"):
         pipeline.run_grid(resolve_config(None, TINY), methods=["lstm"], threshold_rule="best")
+
+
+def test_per_window_thresholds_of_walk_forward_folds():
+    rng = np.random.default_rng(4)
+    y = (rng.random(400) < 0.2).astype(int)
+    scores = rng.random((2, 400))
+    dates = np.repeat(np.arange(100), 4).astype("datetime64[D]")
+    # one threshold per window equal to the seed's threshold: the same record as a scalar one
+    same = rep.aggregate_seeds(y, scores, np.array([[0.3], [0.6]]) * np.ones((2, 400)), dates=dates, n_boot=20)
+    scalar = rep.aggregate_seeds(y, scores, [0.3, 0.6], dates=dates, n_boot=20)
+    assert json_ready(same) == json_ready(scalar)
+    # two folds with their own thresholds: precision of the pooled calls, seed by seed
+    fold = np.repeat([0, 1], 200)
+    t = np.where(fold == 0, 0.2, 0.8)[None, :] * np.ones((2, 1))
+    agg = rep.aggregate_seeds(y, scores, t, dates=dates, n_boot=0)
+    want = np.mean([precision_score(y, s >= t[0]) for s in scores])
+    assert agg["precision"] == pytest.approx(want)
+    one = classification_report(y, scores[0], t[0], dates=dates, n_boot=0)
+    assert one["precision"] == pytest.approx(precision_score(y, scores[0] >= t[0]))
+    per_fold = rep.fold_metrics(y, scores >= t, fold)
+    assert per_fold[1]["precision"] == pytest.approx(
+        np.mean([precision_score(y[fold == 1], s[fold == 1] >= 0.8) for s in scores])
+    )
+    assert per_fold[0]["base_rate"] == pytest.approx(y[:200].mean())
+    with pytest.raises(ValueError, match="one per window"):
+        classification_report(y, scores[0], np.ones(3), n_boot=0)

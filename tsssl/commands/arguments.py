@@ -14,10 +14,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS, SAMPLES
+from tsssl.registry import COMPILE_MODES, ENCODERS, PRECISIONS, SAMPLES, SIAMCL_LOSSES
 
 # argparse dest -> RunConfig key, for the flags that map one to one
 DATA_FLAG_KEYS = ("tickers", "start", "end", "cache_dir", "data", "window", "horizon", "test_start", "embargo")
+DATA_FLAG_KEYS += ("test_frac", "purge", "padic_p", "padic_deadband")
+SIAMCL_FLAG_KEYS = ("siamcl_loss", "siamcl_temperature", "siamcl_margin")
 TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "device", "precision", "compile")
 
 
@@ -59,9 +61,19 @@ def add_source_arguments(d: argparse._ArgumentGroup) -> None:
 
 
 def add_split_arguments(d: argparse._ArgumentGroup) -> None:
-    """--test-start, --embargo."""
+    """--test-start, --test-frac, --purge, --embargo; --padic-p, --padic-deadband."""
     d.add_argument(
         "--test-start", metavar="YYYY-MM-DD", default=None, help="first test date (default: the last 20%% of the dates)"
+    )
+    d.add_argument(
+        "--test-frac", type=float, metavar="F", default=None, help="share of the end dates tested (default 0.2)"
+    )
+    d.add_argument(
+        "--purge",
+        type=int,
+        metavar="DAYS",
+        default=None,
+        help="trading days purged before the test period (default: the horizon; at least the horizon)",
     )
     d.add_argument(
         "--embargo",
@@ -70,6 +82,27 @@ def add_split_arguments(d: argparse._ArgumentGroup) -> None:
         default=None,
         help="extra days dropped before the test period, beyond the horizon purge",
     )
+    d.add_argument("--padic-p", type=int, metavar="P", default=None, help="prime base of the P-adic digits (default 3)")
+    d.add_argument(
+        "--padic-deadband",
+        type=float,
+        metavar="R",
+        default=None,
+        help="dead-band of the P-adic digits, a log return (default 0.002)",
+    )
+
+
+def add_siamcl_arguments(g: argparse._ArgumentGroup) -> None:
+    """--siamcl-loss, --siamcl-temperature, --siamcl-margin."""
+    g.add_argument(
+        "--siamcl-loss",
+        choices=SIAMCL_LOSSES,
+        default=None,
+        metavar="LOSS",
+        help=f"SiamCL's pair loss, one of {'|'.join(SIAMCL_LOSSES)} (default nt_xent)",
+    )
+    g.add_argument("--siamcl-temperature", type=float, default=None, metavar="T", help="its temperature (default 0.2)")
+    g.add_argument("--siamcl-margin", type=float, default=None, metavar="M", help="its margin (default 1.0)")
 
 
 def add_training_arguments(t: argparse._ArgumentGroup, encoder: bool = True) -> None:

@@ -34,20 +34,30 @@ from typing import Any
 from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
+    SIAMCL_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
     add_kwargs_arguments,
     add_output_arguments,
+    add_siamcl_arguments,
     add_source_arguments,
     add_split_arguments,
     add_training_arguments,
     overrides_from_args,
 )
-from tsssl.config import QUICK_REPORT, RunConfig, resolve_config, resolve_resumed
-from tsssl.registry import FEATURES, PROBES, REBALANCE, THRESHOLD_RULES
+from tsssl.config import (
+    QUICK_REPORT,
+    WALK_FORWARD_MIN_TICKERS,
+    WALK_FORWARD_MIN_YEARS,
+    RunConfig,
+    resolve_config,
+    resolve_resumed,
+)
+from tsssl.registry import FEATURES, PROBES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES
 
 HELP = "run the grid methods x rebalancing x features (several seeds) and write the precision report"
 #: the [report] table's keys that have a flag of the same name
 _GRID_FLAGS = ("methods", "features", "rebalance", "seeds", "n_boot", "threshold_rule", "val_frac")
+_GRID_FLAGS += ("min_recall", "top_frac", "threshold_value", "split", "folds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SEED",
         help="seeds run per cell, e.g. 0 1 2 (the default)",
     )
-    g.add_argument("--quick", action="store_true", help="a first look: seed 0 only, 5 epochs, 300 bootstrap replicates")
+    g.add_argument(
+        "--quick",
+        action="store_true",
+        help="a first look: seed 0 only, 5 epochs, 300 bootstrap replicates, one split",
+    )
+    _add_split_mode_arguments(g)
 
     d = parser.add_argument_group("data (default: the bundled sample)")
     add_source_arguments(d)
@@ -96,18 +111,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t = parser.add_argument_group("training and evaluation")
     add_training_arguments(t)
     add_kwargs_arguments(t)
+    add_siamcl_arguments(t)
     t.add_argument(
         "--probe",
         choices=PROBES,
         default=None,
         help="probe on the frozen representations of the SSL methods (default logreg)",
     )
-    t.add_argument(
-        "--threshold-rule",
-        choices=THRESHOLD_RULES,
-        default=None,
-        help="how the decision threshold is chosen on the validation slice (default f1)",
-    )
+    _add_threshold_arguments(t)
     t.add_argument(
         "--val-frac",
         type=float,
@@ -129,10 +140,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_split_mode_arguments(g: argparse._ArgumentGroup) -> None:
+    """--split, --folds, --progress / --no-progress."""
+    g.add_argument(
+        "--split",
+        choices=REPORT_SPLITS,
+        default=None,
+        help="single (one chronological split), walk-forward (--folds test periods, each trained on its past), "
+        f"or auto (the default: walk-forward on >= {WALK_FORWARD_MIN_TICKERS} tickers over >= "
+        f"{WALK_FORWARD_MIN_YEARS:g} years)",
+    )
+    g.add_argument("--folds", type=int, default=None, help="walk-forward test periods (default 3)")
+    g.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar over the cells with the time left, on stderr (default: only on a terminal)",
+    )
+
+
+def _add_threshold_arguments(t: argparse._ArgumentGroup) -> None:
+    """--threshold-rule and the rules' parameters: --min-recall, --top-frac, --threshold-value."""
+    t.add_argument(
+        "--threshold-rule",
+        choices=THRESHOLD_RULES,
+        default=None,
+        help="how the decision threshold is chosen on the validation slice (default f1)",
+    )
+    t.add_argument("--min-recall", type=float, default=None, help="rule precision_at_recall: least recall (0.1)")
+    t.add_argument(
+        "--top-frac", type=float, default=None, help="rule top_frac: share flagged (default: the validation base rate)"
+    )
+    t.add_argument("--threshold-value", type=float, default=None, help="rule fixed: the threshold (default 0.5)")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The resolved settings: defaults < --config file (on --resume: the report's config.toml) < --quick <
     flags given; the grid in ``.report``. On --resume nothing that decides a cell may change."""
-    flags = overrides_from_args(args, DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + ("probe", "out"))
+    flags = overrides_from_args(args, DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + SIAMCL_FLAG_KEYS + ("probe", "out"))
     grid = {k: getattr(args, k) for k in _GRID_FLAGS if getattr(args, k) is not None}
     if grid:
         flags["report"] = grid
@@ -157,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     with folder:
         cfg.out = str(folder.path)
         try:
-            report = run_report(cfg)
+            report = run_report(cfg, progress=args.progress)
         except KeyboardInterrupt:  # finished cells are on disk: say how to go on
             done = CellStore(folder.path / "cells").count()
             raise KeyboardInterrupt(
@@ -194,7 +239,12 @@ def summary(report: dict[str, Any], out: Path) -> str:
         f"{'(' + ', '.join(d['left_out']) + ' left out: see report.json meta.data) ' if d.get('left_out') else ''}"
         f"({d['first_date']} to {d['last_date']})",
         f"  test {s['test_start']} to {s['test_end']}: {s['n_test']:,} windows, {s['n_test_pos']} strict rises "
-        f"(base rate {100 * base:.1f}%); threshold chosen on validation {s['val_start']} to {s['val_end']}",
+        f"(base rate {100 * base:.1f}%); "
+        + (
+            f"walk-forward over {s['n_folds']} folds, each trained on its past, threshold chosen on its validation slice"
+            if s.get("mode") == "walk-forward"
+            else f"threshold chosen on validation {s['val_start']} to {s['val_end']}"
+        ),
         f"  precision on the test set (mean over seeds, {ci}% block-bootstrap CI):",
         *text_table(precision),
         "  PR-AUC (a model without skill scores the base rate):",

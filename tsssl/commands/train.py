@@ -28,9 +28,11 @@ from typing import Any
 from tsssl import registry
 from tsssl.commands.arguments import (
     DATA_FLAG_KEYS,
+    SIAMCL_FLAG_KEYS,
     TRAINING_FLAG_KEYS,
     add_kwargs_arguments,
     add_output_arguments,
+    add_siamcl_arguments,
     add_source_arguments,
     add_split_arguments,
     add_training_arguments,
@@ -41,7 +43,7 @@ from tsssl.registry import AUTO_FEATURES, ENCODERS, FEATURES, MODALITIES, REBALA
 
 HELP = "train a contrastive / self-supervised model (or the LSTM baseline) and probe it"
 
-_FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS
+_FLAG_KEYS = DATA_FLAG_KEYS + TRAINING_FLAG_KEYS + SIAMCL_FLAG_KEYS
 _FLAG_KEYS += ("modality", "method", "features", "rebalance", "seed", "out", "checkpoint_every", "checkpoint_minutes")
 
 
@@ -61,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--encoder", choices=ENCODERS, default=None, help="window encoder (default lstm)")
     add_kwargs_arguments(g)
+    add_siamcl_arguments(g)
     g.add_argument(
         "--modality",
         choices=MODALITIES,

@@ -196,31 +196,46 @@ def chronological_split(
 
 
 def walk_forward(
-    ws: WindowSet, n_folds: int = 5, test_frac: float | None = None, purge: int | None = None, embargo: int = 0
+    ws: WindowSet,
+    n_folds: int = 5,
+    test_frac: float | None = None,
+    purge: int | None = None,
+    embargo: int = 0,
+    test_start: Any = None,
 ) -> Iterator[Split]:
     """Expanding-window folds: fold i tests on the i-th of ``n_folds`` consecutive blocks of end
     dates at the end of the data and trains on everything before that block (purged).
 
     Each test block holds ``test_frac`` of the distinct end dates (default 1 / (n_folds + 1), so
     the first fold trains on the first block's worth of dates). The last block runs to the end.
+    test_start: when given, the end dates from it on are cut into ``n_folds`` blocks of (nearly)
+    equal size instead, and ``test_frac`` is not used.
     """
     _check_windows(ws)
     purge, embargo = _resolve(ws, purge, embargo)
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 1:
         raise ValueError(f"n_folds must be an integer >= 1, got {n_folds!r}")
-    if test_frac is None:
-        test_frac = 1.0 / (n_folds + 1)
-    if not 0.0 < test_frac * n_folds < 1.0:
-        raise ValueError(
-            f"test_frac * n_folds must be in (0, 1) so that training dates remain, "
-            f"got test_frac={test_frac}, n_folds={n_folds}"
-        )
     dates = _sorted_unique(ws.end_date)
-    block = int(len(dates) * test_frac)
-    if block < 1:
-        raise ValueError(f"{len(dates)} end dates are too few for {n_folds} folds of test_frac={test_frac}")
-    first = len(dates) - n_folds * block
-    for i in range(n_folds):
-        lo = first + i * block
-        stop = None if i == n_folds - 1 else dates[lo + block]
+    if test_start is not None:
+        first = int(np.searchsorted(dates, np.datetime64(pd.Timestamp(test_start), "ns")))
+        if len(dates) - first < n_folds:
+            raise ValueError(
+                f"test_start {_day(test_start)} leaves {len(dates) - first} end dates, fewer than n_folds={n_folds}"
+            )
+        starts = [first + int(b[0]) for b in np.array_split(np.arange(len(dates) - first), n_folds)]
+    else:
+        if test_frac is None:
+            test_frac = 1.0 / (n_folds + 1)
+        if not 0.0 < test_frac * n_folds < 1.0:
+            raise ValueError(
+                f"test_frac * n_folds must be in (0, 1) so that training dates remain, "
+                f"got test_frac={test_frac}, n_folds={n_folds}"
+            )
+        block = int(len(dates) * test_frac)
+        if block < 1:
+            raise ValueError(f"{len(dates)} end dates are too few for {n_folds} folds of test_frac={test_frac}")
+        first = len(dates) - n_folds * block
+        starts = [first + i * block for i in range(n_folds)]
+    for i, lo in enumerate(starts):
+        stop = None if i == n_folds - 1 else dates[starts[i + 1]]
         yield _split(ws, dates[lo], stop, purge, embargo)

@@ -330,7 +330,7 @@ def _report_intervals(
 def classification_report(
     y_true: Any,
     score: Any,
-    threshold: float,
+    threshold: float | np.ndarray,
     dates: Any | None = None,
     top_k: Sequence[TopK] = (10, 0.01),
     n_boot: int = 1000,
@@ -342,7 +342,7 @@ def classification_report(
     """Every metric of the positive class on a test set, with bootstrap confidence intervals.
 
     y_true: (N,) 0/1; score: (N,) confidence of a rise; a window is predicted positive iff
-    ``score >= threshold`` (chosen on a validation slice of the training period, see
+    ``score >= threshold`` (a number, or (N,) one per window: walk-forward folds; chosen on a validation slice of the training period, see
     ``tsssl.evaluate.threshold``). dates: (N,) end dates of the windows; when given, the CIs come
     from a moving-block bootstrap over dates (all windows of a date drawn together, blocks of
     ``block_days`` consecutive dates, default window + horizon = 25), otherwise from an iid
@@ -362,11 +362,14 @@ def classification_report(
     s = _as_score(score, y.size)
     if y.size == 0:
         raise ValueError("classification_report needs at least one test window, got y_true empty")
-    threshold = float(threshold)
-    if math.isnan(threshold):
+    t = np.asarray(threshold, dtype=np.float64)
+    if t.ndim and t.shape != (y.size,):
+        raise ValueError(f"threshold must be a number or one per window ({y.size}), got shape {t.shape}")
+    if np.isnan(t).any():
         raise ValueError("threshold must be a number, got NaN")
-    pred = (s >= threshold).astype(np.int64)
-    out: dict[str, Any] = {"threshold": threshold, "threshold_description": threshold_description or "given"}
+    pred = (s >= t).astype(np.int64)
+    # per-window thresholds (walk-forward folds): their mean stands for them in the record
+    out: dict[str, Any] = {"threshold": float(t.mean()), "threshold_description": threshold_description or "given"}
     m = binary_metrics(y, pred)
     out.update(m)
     out["n_test"], out["n_test_pos"] = m["n"], m["n_pos"]

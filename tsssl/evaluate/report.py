@@ -196,8 +196,8 @@ def aggregate_seeds(
 ) -> dict[str, Any]:
     """Seed-averaged metrics of one cell with bootstrap intervals (see the module docstring).
 
-    y: (N,) 0/1 test labels; scores: (S, N) one row of scores per seed; thresholds: (S,) (a
-    window is a call iff score >= threshold); dates: (N,) test end dates (block bootstrap by
+    y: (N,) 0/1 test labels; scores: (S, N) one row of scores per seed; thresholds: (S,), or
+    (S, N) one per window (walk-forward folds) (a window is a call iff score >= threshold); dates: (N,) test end dates (block bootstrap by
     date; None: iid over windows). Returns precision, recall, f1, pr_auc, lift,
     balanced_precision (mean over seeds), ``<metric>_ci_low`` / ``_ci_high`` for CI_METRICS,
     precision_at_<k> / lift_at_<k>, base_rate, n_test, n_test_pos, n_seeds, n_seeds_defined,
@@ -209,14 +209,17 @@ def aggregate_seeds(
 
     y = _as_labels(y)
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    thresholds = thresholds.reshape(-1, 1) if thresholds.ndim < 2 else thresholds
     if y.size == 0:
         raise ValueError("aggregate_seeds needs at least one test window, got y empty")
-    if thresholds.shape != (scores.shape[0],):
-        raise ValueError(f"thresholds must hold one value per seed ({scores.shape[0]}), got {thresholds.shape}")
+    if thresholds.shape not in ((scores.shape[0], 1), (scores.shape[0], y.size)):
+        raise ValueError(
+            f"thresholds must hold one value per seed ({scores.shape[0]}) or per seed and window, got {thresholds.shape}"
+        )
     for row in scores:
         _as_score(row, y.size, "scores[seed]")
-    preds = (scores >= thresholds[:, None]).astype(np.int64)
+    preds = (scores >= thresholds).astype(np.int64)
     out = _point_metrics(y, scores, preds, top_k)
     intervals, info = _intervals(y, scores, preds, dates, n_boot, ci, seed, block_days)
     out.update(intervals)
@@ -254,7 +257,7 @@ def _seed_entry(c: Any, y: np.ndarray, dates: np.ndarray | None, **boot: Any) ->
     from tsssl.evaluate.metrics import classification_report
 
     rep = classification_report(
-        y, c.test_score, c.threshold, dates=dates, threshold_description=c.threshold_description, **boot
+        y, c.test_score, _thresholds(c), dates=dates, threshold_description=c.threshold_description, **boot
     )
     return {
         "seed": c.seed,
@@ -269,6 +272,12 @@ def _seed_entry(c: Any, y: np.ndarray, dates: np.ndarray | None, **boot: Any) ->
     }
 
 
+def _thresholds(c: Any) -> Any:
+    """A run's threshold of every test window: (N,) pooled over walk-forward folds, else one float."""
+    per_window = getattr(c, "test_threshold", None)
+    return c.threshold if per_window is None else per_window
+
+
 def cell_record(
     method: str,
     features: str,
@@ -280,15 +289,18 @@ def cell_record(
     ci: float = 0.95,
     boot_seed: int = 0,
     top_k: Sequence[float] = TOP_K,
+    fold: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """One JSON-ready record of a cell: its axes, the seed aggregate (:func:`aggregate_seeds`),
     thresholds, training facts, representation diagnostics (:func:`seed_diagnostics`) and
-    ``per_seed`` (each seed's own metrics, interval and diagnostics)."""
+    ``per_seed`` (each seed's own metrics, interval and diagnostics); with ``fold`` ((N,)
+    walk-forward fold of each test window) also ``per_fold`` (:func:`fold_metrics`)."""
     if not cells:
         raise ValueError(f"cell ({method}, {features}, {rebalance}) has no run")
     scores = np.stack([c.test_score for c in cells])
     thresholds = [c.threshold for c in cells]
-    agg = aggregate_seeds(y, scores, thresholds, dates=dates, n_boot=n_boot, ci=ci, seed=boot_seed, top_k=top_k)
+    per_window = np.stack([np.broadcast_to(_thresholds(c), y.shape) for c in cells])
+    agg = aggregate_seeds(y, scores, per_window, dates=dates, n_boot=n_boot, ci=ci, seed=boot_seed, top_k=top_k)
     per_seed = [_seed_entry(c, y, dates, top_k=top_k, n_boot=n_boot, ci=ci, seed=boot_seed) for c in cells]
     record = {
         "method": method,
@@ -303,7 +315,28 @@ def cell_record(
         "diagnostics": seed_diagnostics([getattr(c, "diagnostics", None) for c in cells]),
         "per_seed": per_seed,
     }
+    if fold is not None:
+        record["per_fold"] = fold_metrics(y, np.stack([c.calls() for c in cells]), fold)
     return json_ready(record)
+
+
+def fold_metrics(y: np.ndarray, calls: np.ndarray, fold: np.ndarray) -> list[dict[str, Any]]:
+    """Per walk-forward fold: base rate, windows, rises, and the seed means of precision (over
+    the seeds that called something), recall and calls. calls: (S, N) bool; fold: (N,) int."""
+    out = []
+    for k in range(int(fold.max()) + 1):
+        mine = fold == k
+        yk, ck = y[mine], calls[:, mine]
+        tp, n_pred = (ck & (yk == 1)).sum(axis=1), ck.sum(axis=1)
+        prec = tp[n_pred > 0] / n_pred[n_pred > 0]
+        out.append({
+            "fold": k + 1, "n_test": int(mine.sum()), "n_test_pos": int(yk.sum()),
+            "base_rate": float(yk.mean()) if yk.size else math.nan,
+            "precision": float(prec.mean()) if prec.size else math.nan,
+            "recall": float((tp / yk.sum()).mean()) if yk.sum() else math.nan,
+            "n_pred_pos_mean": float(n_pred.mean()),
+        })  # fmt: skip
+    return out
 
 
 def seed_diagnostics(diags: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
@@ -353,6 +386,7 @@ def _training_meta(cfg: Any) -> dict[str, Any]:
         "encoder": cfg.encoder,
         "encoder_kwargs": cfg.encoder_kwargs,
         "method_kwargs": cfg.method_kwargs,
+        "siamcl": cfg.method_settings("siamcl"),
         "epochs": cfg.epochs,
         "max_steps": cfg.max_steps,
         "batch_size": cfg.batch_size,
@@ -367,6 +401,40 @@ def _training_meta(cfg: Any) -> dict[str, Any]:
     }
 
 
+def rule_note(rule: str, parameters: dict[str, Any] | None = None) -> str:
+    """What the threshold rule does, with its parameter (``min_recall``, ``frac``, ``value``)."""
+    p = parameters or {}
+    if rule == "precision_at_recall" and "min_recall" in p:
+        return f"the highest-precision threshold keeping recall >= {p['min_recall']:g}"
+    if rule == "top_frac" and p.get("frac") is not None:
+        return f"the threshold flagging the top {p['frac']:.4g} of validation windows"
+    if rule == "fixed" and "value" in p:
+        return f"a fixed {p['value']:g} on the class-balanced score"
+    return THRESHOLD_RULE_NOTES[rule]
+
+
+def _threshold_meta(grid: Any, split: dict[str, Any]) -> dict[str, Any]:
+    """The threshold rule, its parameter and the validation slice it was chosen on."""
+    parameters = dict(getattr(grid, "threshold_kwargs", {}) or {})
+    if split["mode"] == "walk-forward":
+        chosen_on = (
+            f"validation slice of each walk-forward fold: the last {grid.val_frac:.0%} of that fold's training "
+            "end dates, purged like the test split; models fitted on the windows before it; never on test"
+        )
+    else:
+        chosen_on = (
+            f"validation slice: the last {grid.val_frac:.0%} of the training period's end dates "
+            f"({split['val_start']} to {split['val_end']}, {split['n_val']} windows), purged like the test split; "
+            f"models are fitted on the {split['n_fit']} windows before it; never on test"
+        )
+    return {
+        "rule": grid.threshold_rule,
+        "parameters": parameters,
+        "rule_note": rule_note(grid.threshold_rule, parameters),
+        "chosen_on": chosen_on,
+    }
+
+
 def build_report(
     grid: Any, n_boot: int = 1000, ci: float = 0.95, boot_seed: int = 0, extra_meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -378,8 +446,9 @@ def build_report(
     t0 = time.perf_counter()
     test = grid.test
     y, dates = test.y, test.end_date
+    fold = getattr(grid, "test_fold", None)
     records = [
-        cell_record(m, f, r, grid.cells_of(m, f, r), y, dates, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
+        cell_record(m, f, r, grid.cells_of(m, f, r), y, dates, n_boot=n_boot, ci=ci, boot_seed=boot_seed, fold=fold)
         for m in grid.methods
         for f in grid.features
         for r in grid.rebalances
@@ -387,7 +456,7 @@ def build_report(
     paired = paired_comparisons(grid, records, n_boot=n_boot, ci=ci, boot_seed=boot_seed)
     breakdowns = breakdown_tables(grid)
     cfg = grid.cfg
-    split = grid.split
+    split = {"mode": getattr(grid, "split_mode", "single"), "test_frac": cfg.test_frac, **grid.split}
     devices = sorted({c.device for c in grid.cells})
     meta = {
         "title": "tsssl precision report: strict rise over the horizon, chronological test set",
@@ -401,16 +470,11 @@ def build_report(
             "start": cfg.start,
             "end": cfg.end,
             "file": cfg.data,
+            "padic_p": cfg.padic_p,
+            "padic_deadband": cfg.padic_deadband,
         },
         "split": split,
-        "threshold": {
-            "rule": grid.threshold_rule,
-            "rule_note": THRESHOLD_RULE_NOTES[grid.threshold_rule],
-            "chosen_on": f"validation slice: the last {grid.val_frac:.0%} of the training period's "
-            f"end dates ({split['val_start']} to {split['val_end']}, "
-            f"{split['n_val']} windows), purged like the test split; models are "
-            f"fitted on the {split['n_fit']} windows before it; never on test",
-        },
+        "threshold": _threshold_meta(grid, split),
         "training": _training_meta(cfg),
         "aggregation": AGGREGATION_NOTE,
         "bootstrap": {
@@ -501,20 +565,28 @@ def prediction_key(method: str, features: str, rebalance: str, seed: int, what: 
 def prediction_arrays(grid: Any) -> dict[str, np.ndarray]:
     """The arrays of predictions.npz: the test and validation rows (``y_test``, ``test_end_date``,
     ``test_ticker``, ``y_val``, ``val_end_date``, ``val_ticker``) and per run
-    ``<key>__test_score``, ``__val_score``, ``__threshold`` (see :func:`prediction_key`)."""
-    sd = next(iter(grid.splits.values()))
+    ``<key>__test_score``, ``__val_score``, ``__threshold`` (see :func:`prediction_key`).
+    Walk-forward: the pooled test rows, ``test_fold`` / ``val_fold`` (fold index from 0 of each
+    row; the validation rows are the folds' slices one after the other), ``__threshold`` the folds'
+    mean and ``__test_threshold`` the (N,) threshold of each test window (its fold's)."""
+    test, val = grid.test, grid.val
     arrays: dict[str, np.ndarray] = {
-        "y_test": sd.test.y,
-        "test_end_date": sd.test.end_date.astype("datetime64[D]"),
-        "test_ticker": np.asarray(sd.test.ticker).astype(str),
-        "y_val": sd.val.y,
-        "val_end_date": sd.val.end_date.astype("datetime64[D]"),
-        "val_ticker": np.asarray(sd.val.ticker).astype(str),
+        "y_test": test.y,
+        "test_end_date": test.end_date.astype("datetime64[D]"),
+        "test_ticker": np.asarray(test.ticker).astype(str),
+        "y_val": val.y,
+        "val_end_date": val.end_date.astype("datetime64[D]"),
+        "val_ticker": np.asarray(val.ticker).astype(str),
     }
+    fold = getattr(grid, "test_fold", None)
+    if fold is not None:  # walk-forward: which fold's model scored each window; per-window thresholds
+        arrays["test_fold"], arrays["val_fold"] = fold, val.fold
     for c in grid.cells:
         arrays[prediction_key(c.method, c.features, c.rebalance, c.seed, "test_score")] = c.test_score
         arrays[prediction_key(c.method, c.features, c.rebalance, c.seed, "val_score")] = c.val_score
         arrays[prediction_key(c.method, c.features, c.rebalance, c.seed, "threshold")] = np.float64(c.threshold)
+        if getattr(c, "test_threshold", None) is not None:
+            arrays[prediction_key(c.method, c.features, c.rebalance, c.seed, "test_threshold")] = c.test_threshold
     return arrays
 
 
@@ -778,6 +850,39 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
         *_diagnostics_section(report),
         *_paired_section(report),
         *_breakdown_sections(report),
+        *_fold_sections(report),
+    ]
+
+
+def _fold_sections(report: dict[str, Any]) -> list[tuple[str, str, list[list[str]]]]:
+    """Walk-forward only: each fold's dates and base rate, and each cell's precision per fold."""
+    s = report["meta"]["split"]
+    if s.get("mode") != "walk-forward":
+        return []
+    folds = s["folds"]
+    dates = [["fold", "trained on (purged)", "validation", "test", "test windows", "rises", "base rate"]]
+    dates += [
+        [str(f["fold"]), f"{f['train_start']} – {f['fit_end']} ({f['n_fit']:,})",
+         f"{f['val_start']} – {f['val_end']} ({f['n_val']:,})", f"{f['test_start']} – {f['test_end']}",
+         f"{f['n_test']:,}", str(f["n_test_pos"]), _pct(f["base_rate"])]
+        for f in folds
+    ]  # fmt: skip
+    per_fold = metric_table(
+        report, lambda r: " · ".join(f"{_pct(p['precision'])} ({p['n_pred_pos_mean']:.0f})" for p in r["per_fold"])
+    )
+    return [
+        (
+            f"Walk-forward folds ({len(folds)})",
+            f"Each fold tests on its own block of dates and was trained only on the windows before it, purged by "
+            f"{s['purge']} trading days plus an embargo of {s['embargo']}; the tables above pool the folds' test "
+            "windows, each scored by its own fold's model.",
+            dates,
+        ),
+        (
+            "Precision per fold (mean over seeds; mean number of calls)",
+            "Fold 1 · fold 2 · …; compare each with its fold's base rate above.",
+            per_fold,
+        ),
     ]
 
 
@@ -792,20 +897,17 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
     )
     tickers = d["tickers"]
     shown = ", ".join(tickers[:20]) + (f", … ({len(tickers)} in all)" if len(tickers) > 20 else "")
+    walk = s.get("mode") == "walk-forward"
     limit = f"{tr['epochs']} epochs" + (f", at most {tr['max_steps']} steps" if tr.get("max_steps") else "")
     wall = meta["wall_seconds"]
     return [
         f"- Data: {d['source']} — {shown}; prices {d['first_date']} to {d['last_date']} ({d['n_rows']:,} rows)",
         f"- Windows: {d['window']} trading days, label = strict rise of the close over the next "
         f"{d['horizon']} days; {s['n_windows']:,} labelled windows per feature set",
-        f"- Split (identical for every feature set, verified): training windows {s['train_start']} to "
-        f"{s['train_end']} ({s['n_train']:,}); test {s['test_start']} to {s['test_end']} "
-        f"({s['n_test']:,} windows, {s['n_test_pos']} strict rises)",
-        f"- Purge {s['purge']} trading days + embargo {s['embargo']} before the test period "
-        f"({s['n_purged']} training windows purged) and before the validation slice",
+        *(_walk_forward_lines(s) if walk else _single_split_lines(s)),
         f"- Decision threshold: {t['rule_note']} (rule `{t['rule']}`); chosen on the {t['chosen_on']}",
-        f"- Models fitted on {s['train_start']} to {s['fit_end']} ({s['n_fit']:,} windows); "
-        f"validation slice {s['val_start']} to {s['val_end']} ({s['n_val']:,} windows, {s['n_val_pos']} rises)",
+        f"- P-adic digits: p = {d.get('padic_p', 3)}, dead-band {d.get('padic_deadband', 0.002):g} (log return); "
+        f"SiamCL: {', '.join(f'{k} {v}' for k, v in tr.get('siamcl', {}).items())}",
         f"- Seeds: {', '.join(map(str, meta['grid']['seeds']))}; {meta['aggregation']}",
         f"- Bootstrap: {b['n_boot']} replicates, blocks of {b['block_days']} test dates",
         f"- Training: encoder {tr['encoder']} {tr['encoder_kwargs']}, {limit}, batch {tr['batch_size']}, "
@@ -816,6 +918,36 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
         f"- Wall time: {wall.get('total', wall['grid']):.0f} s (grid {wall['grid']:.0f} s); created {meta['created']}"
         + (f"; command `{meta['command']}`" if meta.get("command") else ""),
         "- Per-run test / validation scores and thresholds: predictions.npz (keys in report.json)",
+    ]
+
+
+def _single_split_lines(s: dict[str, Any]) -> list[str]:
+    return [
+        f"- Split (identical for every feature set, verified): training windows {s['train_start']} to "
+        f"{s['train_end']} ({s['n_train']:,}); test {s['test_start']} to {s['test_end']} "
+        f"({s['n_test']:,} windows, {s['n_test_pos']} strict rises)",
+        f"- Purge {s['purge']} trading days + embargo {s['embargo']} before the test period "
+        f"({s['n_purged']} training windows purged) and before the validation slice",
+        f"- Models fitted on {s['train_start']} to {s['fit_end']} ({s['n_fit']:,} windows); "
+        f"validation slice {s['val_start']} to {s['val_end']} ({s['n_val']:,} windows, {s['n_val_pos']} rises)",
+    ]
+
+
+def _walk_forward_lines(s: dict[str, Any]) -> list[str]:
+    folds = s["folds"]
+    return [
+        f"- Split: walk-forward, {len(folds)} folds (identical for every feature set, verified); pooled test "
+        f"{s['test_start']} to {s['test_end']} ({s['n_test']:,} windows, {s['n_test_pos']} strict rises), "
+        "each window scored by the model of its own fold",
+        *[
+            f"  - fold {f['fold']}: fitted on {f['train_start']} to {f['fit_end']} ({f['n_fit']:,} windows), "
+            f"validation {f['val_start']} to {f['val_end']} ({f['n_val']:,}, {f['n_val_pos']} rises), test "
+            f"{f['test_start']} to {f['test_end']} ({f['n_test']:,} windows, base rate {_pct(f['base_rate'])}); "
+            f"{f['n_purged']} training windows purged"
+            for f in folds
+        ],
+        f"- Purge {s['purge']} trading days + embargo {s['embargo']} before each fold's test period and "
+        "before its validation slice",
     ]
 
 

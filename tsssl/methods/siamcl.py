@@ -50,19 +50,11 @@ from torch import Tensor, nn
 from tsssl import losses
 from tsssl.losses.info_nce import check_hard_negatives
 from tsssl.methods.base import TwoViewFn, TwoViewMethod, split_batch
+from tsssl.registry import SIAMCL_LOSSES
 
-#: the ``loss`` names SiamCL accepts, in the order of the module docstring's table
-LOSSES = (
-    "nt_xent",
-    "info_nce",
-    "supcon",
-    "pair_margin",
-    "contrastive_pair",
-    "triplet_margin",
-    "n_pair",
-    "lifted_structured",
-    "soft_nearest_neighbors",
-)
+#: the ``loss`` names SiamCL accepts, in the order of the module docstring's table (kept in the
+#: registry, so that the configuration checks them without importing torch)
+LOSSES = SIAMCL_LOSSES
 #: losses that read classes: with ``supervised=True`` they take the batch's labels
 LABEL_AWARE = ("supcon", "lifted_structured", "soft_nearest_neighbors")
 #: losses with the debiased / hardness-weighted negative term (``tau_plus``, ``beta``)

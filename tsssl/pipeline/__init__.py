@@ -8,7 +8,8 @@
 
 Modules: ``splits`` (prices -> windows -> one split shared by every feature set), ``cell`` (the
 Trainer and method of every run: :func:`make_trainer`, :func:`make_window_method`; one cell),
-``grid`` (every cell of a report), ``single`` (one ``tsssl train`` run).
+``grid`` (every cell of a report), ``walkforward`` (walk-forward folds pooled into one test set),
+``progress`` (the report's progress bar), ``single`` (one ``tsssl train`` run).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tsssl.pipeline.splits import (
     continuous_channels,
     describe_prices,
     load_configured_prices,
+    prepare_folds,
     prepare_splits,
 )
 from tsssl.registry import THRESHOLD_RULES
@@ -53,6 +55,7 @@ __all__ = [
     "run_budget",
     "make_window_method",
     "pca_2d",
+    "prepare_folds",
     "prepare_run_data",
     "prepare_splits",
     "run_grid",

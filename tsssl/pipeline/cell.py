@@ -47,6 +47,9 @@ class CellResult:
     of the test representations (None when not asked for); diagnostics: the representation
     diagnostics at the last step (alignment (None without views), uniformity, effective_rank,
     collapsed, dim, step, n_probe, every; see ``tsssl.train.diagnostics``), None when not measured.
+    Pooled over walk-forward folds (``tsssl.pipeline.walkforward``): test_threshold is the (N,)
+    threshold of each test window (its fold's), ``threshold`` their folds' mean, and ``folds`` one
+    record per fold (threshold, how it was chosen, steps, seconds); None for one split.
     """
 
     method: str
@@ -66,10 +69,21 @@ class CellResult:
     final_loss: float | None = None
     device: str = "cpu"
     diagnostics: dict[str, Any] | None = None
+    test_threshold: np.ndarray | None = None
+    folds: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
         return (self.method, self.features, self.rebalance, self.seed)
+
+    @property
+    def thresholds(self) -> float | np.ndarray:
+        """The threshold of every test window: (N,) pooled over folds, else the one float."""
+        return self.threshold if self.test_threshold is None else self.test_threshold
+
+    def calls(self) -> np.ndarray:
+        """(N,) bool: the test windows called a rise (``test_score >= threshold`` of their fold)."""
+        return self.test_score >= self.thresholds
 
 
 def pca_2d(Z: np.ndarray) -> np.ndarray:
@@ -201,7 +215,7 @@ def build_cell_method(
         fit_ws.X.shape[2],
         encoder=cfg.encoder,
         encoder_kwargs=cfg.encoder_kwargs,
-        method_kwargs=cfg.method_kwargs,
+        method_kwargs=cfg.method_settings(method_name),
         standardize=channel_stats(fit_ws.X),
         view_channels=continuous_channels(fit_ws.feature_names),
         labels=labels,
@@ -246,12 +260,14 @@ def run_method(
     threshold_rule: str = "f1",
     project: bool = True,
     on_cell: Callable[[CellResult], None] | None = None,
+    threshold_kwargs: Mapping[str, Any] | None = None,
 ) -> list[CellResult]:
     """Train and score ``method_name`` on one feature set for every rebalance strategy, one seed.
 
     Returns one :class:`CellResult` per rebalance (in the order given). A labelled method trains
     once per rebalance; a self-supervised method trains its encoder once and fits one probe per
     rebalance. ``on_cell`` is called with each result as soon as it is ready (progress).
+    threshold_kwargs: the rule's parameter (``min_recall``, ``frac``, ``value``).
     """
     from tsssl import registry
 
@@ -268,7 +284,7 @@ def run_method(
         z_test: Any = None,
         diagnostics: dict[str, Any] | None = None,
     ) -> None:
-        t, how = choose_cell_threshold(sd.val.y, val_score, threshold_rule)
+        t, how = choose_cell_threshold(sd.val.y, val_score, threshold_rule, **dict(threshold_kwargs or {}))
         cell = CellResult(
             method=method_name,
             features=sd.features,

@@ -22,7 +22,7 @@ import numpy as np
 from tsssl.atomic import atomic_write, json_ready
 from tsssl.pipeline.cell import CellResult
 
-_ARRAYS = ("test_score", "val_score", "projection")
+_ARRAYS = ("test_score", "val_score", "projection", "test_threshold")
 
 
 def cell_file(method: str, features: str, rebalance: str, seed: int) -> str:
@@ -63,8 +63,14 @@ class CellStore:
                 f"{path} is not a readable report cell ({err}); delete it to run that cell again"
             ) from None
         arrays.setdefault("projection", None)
+        arrays.setdefault("test_threshold", None)
         return CellResult(**fields, **arrays)
 
+    def subfolder(self, name: str) -> CellStore:
+        """The store of one part of the report (a walk-forward fold: ``cells/fold1``), sharing the
+        first-save hook."""
+        return CellStore(self.folder / name, self._before_first_save)
+
     def count(self) -> int:
-        """How many cells are saved."""
-        return len(list(self.folder.glob("*.npz"))) if self.folder.is_dir() else 0
+        """How many cells are saved (walk-forward folds' cells included)."""
+        return len(list(self.folder.rglob("*.npz"))) if self.folder.is_dir() else 0

@@ -15,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from tsssl.config import RunConfig
+from tsssl.config import RunConfig, walk_forward_by_default
 from tsssl.pipeline.cell import CellResult, make_trainer, run_method
 from tsssl.pipeline.cellstore import CellStore
-from tsssl.pipeline.splits import SplitData, check_same_split, describe_prices, load_run_prices, prepare_splits
-from tsssl.registry import FEATURES, REBALANCE, THRESHOLD_RULES, names
+from tsssl.pipeline.splits import (
+    SplitData,
+    check_same_split,
+    describe_prices,
+    load_run_prices,
+    prepare_folds,
+    prepare_splits,
+)
+from tsssl.pipeline.walkforward import pool_folds
+from tsssl.registry import FEATURES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES, names
 
 
 def check_grid(
@@ -55,7 +63,12 @@ class GridResult:
     """Everything a grid run produced: the configuration, the axes, the split per feature set
     (``SplitData``, all with the same rows) and its shared description (``split``:
     ``check_same_split``), the cells (``CellResult``, one per method x features x rebalance x
-    seed), a description of the data and the wall time."""
+    seed), a description of the data and the wall time.
+
+    Walk-forward (``split_mode``): ``splits`` is the last fold's, ``folds`` one record per fold
+    (dates, purge, embargo, sizes, base rate), ``pooled`` the folds pooled
+    (``tsssl.pipeline.walkforward.PooledFolds``): ``test`` / ``val`` / ``test_fold`` and the
+    cells are then the pooled ones (each test window scored by its own fold's model)."""
 
     cfg: RunConfig
     methods: list[str]
@@ -69,16 +82,44 @@ class GridResult:
     split: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    threshold_kwargs: dict[str, Any] = field(default_factory=dict)
+    split_mode: str = "single"
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    pooled: Any = None
 
     @property
     def test(self):
-        """The test windows (the same rows in every feature set)."""
-        return next(iter(self.splits.values())).test
+        """The test windows (the same rows in every feature set; walk-forward: every fold's)."""
+        return self.pooled.test if self.pooled is not None else next(iter(self.splits.values())).test
+
+    @property
+    def val(self):
+        """The validation windows (walk-forward: the folds' slices one after the other, as rows)."""
+        return self.pooled.val if self.pooled is not None else next(iter(self.splits.values())).val
+
+    @property
+    def test_fold(self) -> np.ndarray | None:
+        """(N_test,) walk-forward fold index (from 0) of each test window; None for one split."""
+        return None if self.pooled is None else self.pooled.test_fold
 
     def cells_of(self, method: str, features: str, rebalance: str) -> list[Any]:
         """The cell's runs, in seed order."""
         found = [c for c in self.cells if (c.method, c.features, c.rebalance) == (method, features, rebalance)]
         return sorted(found, key=lambda c: self.seeds.index(c.seed))
+
+
+def split_mode(split: str, prices: Any) -> str:
+    """ "single" or "walk-forward" for ``report.split`` on these prices ("auto": the rule of
+    ``tsssl.config.walk_forward_by_default``)."""
+    import pandas as pd
+
+    if split != "auto":
+        if split not in REPORT_SPLITS:
+            raise ValueError(f"split must be one of {', '.join(REPORT_SPLITS)}, got {split!r}")
+        return split
+    dates = pd.to_datetime(prices["date"])
+    years = (dates.max() - dates.min()).days / 365.25
+    return "walk-forward" if walk_forward_by_default(int(prices["ticker"].nunique()), years) else "single"
 
 
 def run_grid(
@@ -92,14 +133,21 @@ def run_grid(
     prices=None,
     on_cell: Callable[[Any], None] | None = None,
     store: CellStore | None = None,
+    threshold_kwargs: dict[str, Any] | None = None,
+    split: str = "single",
+    folds: int = 4,
+    on_plan: Callable[[int], None] | None = None,
 ) -> GridResult:
     """Run every (method, features, rebalance, seed) on the data of ``cfg`` (or ``prices``).
 
     Data, split and training settings come from ``cfg`` (its single ``method`` / ``features`` /
     ``rebalance`` / ``seed`` are ignored: the axes replace them). Windows are built once per
-    feature set and split at the same dates (verified). ``on_cell`` is called after each cell.
+    feature set and split at the same dates (verified). ``on_cell(cell, cached=...)`` is called
+    after each cell (cached: read back from ``store``).
     store: cells already saved there are read back instead of trained, and each new cell is
-    saved as soon as it is done (``tsssl report --resume``).
+    saved as soon as it is done (``tsssl report --resume``; walk-forward: ``cells/fold<k>``).
+    split: "single", "walk-forward" (``folds`` folds, pooled) or "auto" (:func:`split_mode`);
+    on_plan: called with the number of runs once the split is known (a progress bar's total).
     """
     methods, features, rebalances, seeds = check_grid(methods, features, rebalances, seeds)
     if threshold_rule not in THRESHOLD_RULES:
@@ -109,36 +157,38 @@ def run_grid(
     record: dict[str, Any] = {}
     if prices is None:
         prices, record = load_run_prices(cfg)
-    splits = prepare_splits(
-        prices,
-        features=features,
-        window=cfg.window,
-        horizon=cfg.horizon,
-        test_start=cfg.test_start,
-        test_frac=cfg.test_frac,
-        embargo=cfg.embargo,
-        val_frac=val_frac,
+    mode = split_mode(split, prices)
+    common = {"features": features, "window": cfg.window, "horizon": cfg.horizon, "test_start": cfg.test_start,
+              "test_frac": cfg.test_frac, "embargo": cfg.embargo, "val_frac": val_frac, "purge": cfg.purge,
+              "padic": {"p": cfg.padic_p, "deadband": cfg.padic_deadband}}  # fmt: skip
+    fold_splits = (
+        prepare_folds(prices, folds=folds, **common) if mode == "walk-forward" else [prepare_splits(prices, **common)]
     )
-    split = check_same_split(splits)  # the dates and sizes every feature set shares
-    cells: list[CellResult] = []
-    for f in features:
-        for seed in seeds:
-            for m in methods:
-                cells += _method_cells(m, cfg, splits[f], rebalances, seed, threshold_rule, on_cell, store)
-    return GridResult(
-        cfg=cfg,
-        methods=methods,
-        features=features,
-        rebalances=rebalances,
-        seeds=seeds,
-        threshold_rule=threshold_rule,
-        val_frac=val_frac,
-        splits=splits,
-        cells=cells,
-        split=split,
+    if on_plan is not None:
+        on_plan(len(fold_splits) * len(methods) * len(features) * len(rebalances) * len(seeds))
+    fold_cells: list[list[CellResult]] = []
+    for k, splits in enumerate(fold_splits):
+        fold_store = store.subfolder(f"fold{k + 1}") if store is not None and mode == "walk-forward" else store
+        cells: list[CellResult] = []
+        for f in features:
+            for seed in seeds:
+                for m in methods:
+                    cells += _method_cells(
+                        m, cfg, splits[f], rebalances, seed, threshold_rule, on_cell, fold_store,
+                        threshold_kwargs=threshold_kwargs, project=mode == "single",
+                    )  # fmt: skip
+        fold_cells.append(cells)
+    grid = GridResult(
+        cfg=cfg, methods=methods, features=features, rebalances=rebalances, seeds=seeds,
+        threshold_rule=threshold_rule, val_frac=val_frac, splits=fold_splits[-1], cells=fold_cells[-1],
+        split=check_same_split(fold_splits[-1]), threshold_kwargs=dict(threshold_kwargs or {}), split_mode=mode,
         data={**describe_prices(prices), **{k: record[k] for k in ("requested_tickers", "left_out") if k in record}},
-        wall_seconds=round(time.perf_counter() - t0, 3),
-    )
+    )  # fmt: skip
+    if mode == "walk-forward":
+        grid.pooled = pool_folds(fold_splits, fold_cells)
+        grid.cells, grid.folds, grid.split = grid.pooled.cells, grid.pooled.folds, grid.pooled.split
+    grid.wall_seconds = round(time.perf_counter() - t0, 3)
+    return grid
 
 
 def _method_cells(
@@ -150,6 +200,8 @@ def _method_cells(
     threshold_rule: str,
     on_cell: Callable[[Any], None] | None,
     store: CellStore | None,
+    threshold_kwargs: dict[str, Any] | None = None,
+    project: bool = True,
 ) -> list[CellResult]:
     """The cells of ``method`` on one feature set and seed: read from ``store`` when all are there,
     else trained (a self-supervised encoder serves every rebalance, so it trains for all of them)."""
@@ -158,7 +210,7 @@ def _method_cells(
     saved = {r: store.load(method, sd.features, r, seed) if store is not None else None for r in rebalances}
     for c in saved.values():
         if c is not None and on_cell is not None:
-            on_cell(c)
+            on_cell(c, cached=True)
     # a labelled method trains once per rebalance (seeded alone): only the missing ones run
     todo = [r for r in rebalances if saved[r] is None]
     if todo and not registry.uses_labels(method):
@@ -170,11 +222,13 @@ def _method_cells(
         if store is not None and saved[cell.rebalance] is None:  # a saved cell stays as it was written
             store.save(cell)
         if on_cell is not None and saved[cell.rebalance] is None:
-            on_cell(cell)
+            on_cell(cell, cached=False)
 
-    fresh = {
-        c.rebalance: c for c in run_method(method, cfg, sd, todo, seed, threshold_rule=threshold_rule, on_cell=done)
-    }
+    runs = run_method(
+        method, cfg, sd, todo, seed, threshold_rule=threshold_rule, on_cell=done, threshold_kwargs=threshold_kwargs,
+        project=project,
+    )  # fmt: skip
+    fresh = {c.rebalance: c for c in runs}
     return [saved[r] or fresh[r] for r in rebalances]
 
 
@@ -182,25 +236,14 @@ def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
     """Run the grid of ``cfg.report`` on ``cfg``'s data, write config.toml, then each finished
     cell into ``cells/`` (cells already there are read back: resuming), then report.md / .json /
     .html and predictions.npz into ``cfg.out``; return the report dict.
-    progress: a tqdm bar over the runs (None: only on a terminal)."""
-    from tqdm.auto import tqdm
-
+    progress: a bar over the runs with the time left, on stderr (None: only on a terminal)."""
     from tsssl.evaluate import report as rep
+    from tsssl.pipeline.progress import CellProgress
 
     s = cfg.report
     methods, features, rebalances, seeds = check_grid(s.methods, s.features, s.rebalance, s.seeds)
     t0 = time.perf_counter()
-    bar = tqdm(
-        total=len(methods) * len(features) * len(rebalances) * len(seeds),
-        unit="run",
-        desc="tsssl report",
-        disable=None if progress is None else not progress,
-    )
-
-    def on_cell(cell: CellResult) -> None:
-        bar.set_postfix_str(f"{cell.method} {cell.features} {cell.rebalance} seed {cell.seed}")
-        bar.update(1)
-
+    bar = CellProgress(progress)
     out = Path(cfg.out)
     # config.toml with the first finished cell (after every data check): `--resume` reads it back
     store = CellStore(out / "cells", before_first_save=lambda: cfg.save(out / "config.toml", "report"))
@@ -213,8 +256,12 @@ def run_report(cfg: RunConfig, progress: bool | None = None) -> dict[str, Any]:
             seeds=seeds,
             threshold_rule=s.threshold_rule,
             val_frac=s.val_frac,
-            on_cell=on_cell,
+            on_cell=bar.update,
             store=store,
+            threshold_kwargs=s.threshold_kwargs(),
+            split=s.split,
+            folds=s.folds,
+            on_plan=bar.plan,
         )
     finally:
         bar.close()

@@ -49,8 +49,17 @@ def prepare_run_data(cfg: RunConfig) -> RunData:
     prices, record = load_run_prices(cfg)
     record["features"] = {"requested": cfg.features, "used": resolve_features(cfg.features, prices.columns)}
     cfg.features = record["features"]["used"]
-    ws = data.build_windows(prices, window=cfg.window, horizon=cfg.horizon, features=cfg.features)
-    split = data.chronological_split(ws, test_start=cfg.test_start, test_frac=cfg.test_frac, embargo=cfg.embargo)
+    ws = data.build_windows(
+        prices,
+        window=cfg.window,
+        horizon=cfg.horizon,
+        features=cfg.features,
+        p=cfg.padic_p,
+        deadband=cfg.padic_deadband,
+    )
+    split = data.chronological_split(
+        ws, test_start=cfg.test_start, test_frac=cfg.test_frac, purge=cfg.purge, embargo=cfg.embargo
+    )
     if len(split.train) == 0 or len(split.test) == 0:
         raise ValueError(
             f"the split left {len(split.train)} training and {len(split.test)} test windows; "
@@ -151,8 +160,9 @@ def _metrics(
         "n_train": len(rd.train),
         "n_train_rebalanced": len(rd.train_balanced),
         "n_test": len(rd.test),
-        "split": split_dates(rd.train, rd.test),
+        "split": {**split_dates(rd.train, rd.test), **split_settings(cfg)},
         "data": rd.record,
+        "setup": run_setup(cfg),
         **evaluation,
         "seconds": seconds,
         "device": device,
@@ -201,6 +211,19 @@ def split_dates(train: Any, test: Any) -> dict[str, str]:
         "test_start": iso_day(test.end_date.min()),
         "test_end": iso_day(test.end_date.max()),
     }
+
+
+def split_settings(cfg: RunConfig) -> dict[str, Any]:
+    """How the run's split was cut: test_frac (or test_start), purge (None: the horizon), embargo."""
+    return {"test_frac": cfg.test_frac, "test_start_given": cfg.test_start,
+            "purge": cfg.horizon if cfg.purge is None else cfg.purge, "embargo": cfg.embargo}  # fmt: skip
+
+
+def run_setup(cfg: RunConfig) -> dict[str, Any]:
+    """The knobs of a run that metrics.json records: features and their P-adic digits, and the
+    method's constructor arguments from the configuration (SiamCL: pair loss, temperature, margin)."""
+    padic = {"padic_p": cfg.padic_p, "padic_deadband": cfg.padic_deadband} if "padic" in cfg.features else {}
+    return {"features": cfg.features, **padic, "method_settings": cfg.method_settings(cfg.method)}
 
 
 def default_out(cfg: RunConfig) -> Path:

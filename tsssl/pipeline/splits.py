@@ -14,7 +14,7 @@ out-of-sample, at the natural base rate the test set will have.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,39 +184,107 @@ def prepare_splits(
     test_frac: float = 0.2,
     embargo: int = 0,
     val_frac: float = 0.2,
+    purge: int | None = None,
+    padic: Mapping[str, Any] | None = None,
 ) -> dict[str, SplitData]:
     """Windows per feature set, all split at the same dates; checked with :func:`check_same_split`.
 
     The first test date is ``test_start`` or, when None, the first of the last ``test_frac`` of
     the first feature set's window end dates; the validation slice is the last ``val_frac`` of
-    the training end dates. Both are purged by ``horizon`` trading days plus ``embargo``.
+    the training end dates. Both are purged by ``purge`` (None: ``horizon``) trading days plus
+    ``embargo``. padic: ``p`` / ``deadband`` of the P-adic digits (``build_windows``).
     """
-    import pandas as pd
-
     from tsssl import data
-    from tsssl.evaluate import validation_slice
+
+    windows = build_feature_windows(prices, features, window, horizon, val_frac, padic)
+    first = next(iter(windows.values()))
+    split = data.chronological_split(first, test_start=test_start, test_frac=test_frac, purge=purge, embargo=embargo)
+    return split_features(windows, split.test_start, None, val_frac, purge, embargo)
+
+
+def prepare_folds(
+    prices,
+    features: Sequence[str] = ("ohlcv", "ohlcv+padic"),
+    window: int = 20,
+    horizon: int = 5,
+    folds: int = 4,
+    test_start: Any = None,
+    test_frac: float = 0.2,
+    embargo: int = 0,
+    val_frac: float = 0.2,
+    purge: int | None = None,
+    padic: Mapping[str, Any] | None = None,
+) -> list[dict[str, SplitData]]:
+    """Walk-forward: the test period (from ``test_start``, or the last ``test_frac`` of the end
+    dates) cut into ``folds`` consecutive blocks of end dates; fold k trains (and takes its
+    validation slice) on the windows before its block only, purged by ``purge`` + ``embargo``
+    trading days (docs/design.md, "Walk-forward"). One dict feature set -> SplitData per fold,
+    every feature set cut at the same dates (checked)."""
+    from tsssl import data
+
+    windows = build_feature_windows(prices, features, window, horizon, val_frac, padic)
+    first = next(iter(windows.values()))
+    per_fold = test_frac / folds if test_start is None else None
+    cuts = data.walk_forward(
+        first, n_folds=folds, test_frac=per_fold, purge=purge, embargo=embargo, test_start=test_start
+    )
+    bounds = [(f.test_start, f.test_end) for f in cuts]
+    stops = [start for start, _ in bounds[1:]] + [None]
+    return [split_features(windows, start, stop, val_frac, purge, embargo) for (start, _), stop in zip(bounds, stops)]
+
+
+def build_feature_windows(
+    prices, features: Sequence[str], window: int, horizon: int, val_frac: float, padic: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """feature set -> WindowSet of every labelled window (``build_windows``)."""
+    from tsssl import data
 
     features = list(dict.fromkeys(features))
     if not features:
         raise ValueError("features: give at least one feature set (ohlcv, ohlcv+padic)")
     if not 0.0 < val_frac < 1.0:
         raise ValueError(f"val_frac must be in (0, 1), e.g. 0.2, got {val_frac}")
+    return {
+        f: data.build_windows(prices, window=window, horizon=horizon, features=f, **dict(padic or {})) for f in features
+    }
+
+
+def split_features(
+    windows: Mapping[str, Any], test_start: Any, test_stop: Any, val_frac: float, purge: int | None, embargo: int
+) -> dict[str, SplitData]:
+    """Every feature set's windows cut at ``test_start`` (test: end dates before ``test_stop``,
+    None: to the end), with the validation slice of its training part; checked."""
+    import pandas as pd
+
+    from tsssl import data
+    from tsssl.evaluate import validation_slice
+
     out: dict[str, SplitData] = {}
-    start = test_start
-    for f in features:
-        ws = data.build_windows(prices, window=window, horizon=horizon, features=f)
-        split = data.chronological_split(ws, test_start=start, test_frac=test_frac, embargo=embargo)
-        start = pd.Timestamp(split.test_start)  # every later feature set: the same first test day
+    for f, ws in windows.items():
+        split = data.chronological_split(ws, test_start=pd.Timestamp(test_start), purge=purge, embargo=embargo)
+        if test_stop is not None:
+            split = _stop_test(split, test_stop)
         if len(split.train) < 2:
             raise ValueError(
                 f"the split left {len(split.train)} training windows; use more dates or a later --test-start"
             )
-        val_split = validation_slice(split.train, frac=val_frac, embargo=embargo)
+        val_split = validation_slice(split.train, frac=val_frac, purge=purge, embargo=embargo)
         out[f] = SplitData(
             features=f, windows=ws, split=split, fit=val_split.train, val=val_split.test, val_split=val_split
         )
     check_same_split(out)
     return out
+
+
+def _stop_test(split: Any, test_stop: Any) -> Any:
+    """``split`` with its test windows cut to those ending before ``test_stop`` (a fold's block)."""
+    import dataclasses
+
+    import pandas as pd
+
+    keep = split.test.end_date < np.datetime64(pd.Timestamp(test_stop), "ns")
+    test = split.test.subset(keep)
+    return dataclasses.replace(split, test=test, test_end=pd.Timestamp(test.end_date.max()))
 
 
 def describe_prices(prices) -> dict[str, Any]:
