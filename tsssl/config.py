@@ -31,6 +31,7 @@ from tsssl.registry import (
     COMPILE_MODES,
     ENCODERS,
     FEATURES,
+    GRID_AUTO_FEATURES,
     MODALITIES,
     PRECISIONS,
     PROBES,
@@ -97,7 +98,7 @@ class ReportSettings:
     """
 
     methods: list[str] = field(default_factory=lambda: ["lstm", "siamcl"])
-    features: list[str] = field(default_factory=lambda: ["ohlcv", "ohlcv+padic"])
+    features: list[str] = field(default_factory=lambda: list(GRID_AUTO_FEATURES))
     rebalance: list[str] = field(default_factory=lambda: ["v1", "v2", "v3"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     n_boot: int = 1000
@@ -361,7 +362,11 @@ def _apply(cfg: RunConfig, values: Mapping[str, Any], origin: str) -> RunConfig:
 
 
 def _check_report_value(key: str, value: Any, origin: str) -> Any:
-    lists = {"methods": registry.names("timeseries"), "features": FEATURES, "rebalance": REBALANCE}
+    lists = {
+        "methods": registry.names("timeseries"),
+        "features": (*FEATURES, *GRID_AUTO_FEATURES),
+        "rebalance": REBALANCE,
+    }
     if key in lists:
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not value:

@@ -36,6 +36,9 @@ FEATURES = ("ohlcv", "ohlcv+padic", "close", "close+padic")
 FEATURE_LABELS = {"ohlcv": "original", "ohlcv+padic": "P-adic", "close": "closes", "close+padic": "closes + P-adic"}
 #: RunConfig.features' default: ``ohlcv`` when the data have open, high, low and volume, else ``close``
 AUTO_FEATURES = "auto"
+#: the report's grid columns by default: the original and the P-adic set of what the prices have
+#: ("ohlcv" / "ohlcv+padic" with open, high, low and volume, else "close" / "close+padic")
+GRID_AUTO_FEATURES = (AUTO_FEATURES, AUTO_FEATURES + "+padic")
 REBALANCE = ("v1", "v2", "v3", "none")
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: torch.compile modes of the Trainer ("eager": the dynamo trace alone, without code generation)

@@ -97,7 +97,7 @@ def test_precedence_defaults_file_quick_flags(tmp_path):
     cfg, s = settings_from_args(_args([]))
     assert (s.methods, s.features, s.rebalance, s.seeds) == (
         ["lstm", "siamcl"],
-        ["ohlcv", "ohlcv+padic"],
+        ["auto", "auto+padic"],
         ["v1", "v2", "v3"],
         [0, 1, 2],
     )

@@ -122,3 +122,12 @@ def test_folds_from_a_given_test_start_split_the_rest_evenly(prices):
     assert abs(n1 - n2) <= 1 and two.test.end_date.max() == one.windows.end_date.max()
     with pytest.raises(ValueError, match="fewer than n_folds=2"):
         prepare_folds(prices, features=("ohlcv",), folds=2, test_start=str(one.windows.end_date.max())[:10])
+
+
+@pytest.mark.parametrize("columns, expected", [(None, ["ohlcv", "ohlcv+padic"]), (["close"], ["close", "close+padic"])])
+def test_the_default_grid_columns_follow_the_columns_the_prices_have(prices, columns, expected):
+    cfg = resolve_config(None, {"epochs": None, "max_steps": 2, "batch_size": 32, "device": "cpu"}, command="report")
+    assert cfg.report.features == ["auto", "auto+padic"]
+    given = prices if columns is None else prices[["date", "ticker", *columns]]
+    grid = run_grid(cfg, methods=["lstm"], features=cfg.report.features, rebalances=["none"], seeds=[0], prices=given)
+    assert grid.features == expected and {c.features for c in grid.cells} == set(expected)

@@ -52,7 +52,7 @@ from tsssl.config import (
     resolve_config,
     resolve_resumed,
 )
-from tsssl.registry import FEATURES, PROBES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES
+from tsssl.registry import FEATURES, GRID_AUTO_FEATURES, PROBES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES
 
 HELP = "run the grid methods x rebalancing x features (several seeds) and write the precision report"
 #: the [report] table's keys that have a flag of the same name
@@ -83,11 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--features",
         nargs="+",
-        choices=FEATURES,
+        choices=(*FEATURES, *GRID_AUTO_FEATURES),
         default=None,
         metavar="FEATURES",
-        help=f"feature sets, any of {' '.join(FEATURES)} (default: ohlcv ohlcv+padic; on closes alone, "
-        "e.g. --sample stocks20: close close+padic)",
+        help=f"feature sets, any of {' '.join((*FEATURES, *GRID_AUTO_FEATURES))} (default: auto auto+padic = "
+        "ohlcv ohlcv+padic when the prices have open, high, low and volume, else close close+padic)",
     )
     g.add_argument(
         "--seeds",

@@ -52,7 +52,7 @@ from tsssl.data.padic import (
 from tsssl.data.prices import validate_prices
 from tsssl.data.windowset import WindowSet
 from tsssl.data.windowviews import WindowViews
-from tsssl.registry import AUTO_FEATURES, FEATURES
+from tsssl.registry import AUTO_FEATURES, FEATURES, GRID_AUTO_FEATURES
 
 LAZY_AUTO_BYTES = 2 << 30  # lazy="auto": views when the dense X would exceed 2 GiB
 OHLCV_FEATURES = ["log_ret", "log_high_close", "log_low_close", "log_open_prev", "volume_z"]
@@ -65,13 +65,14 @@ RVOL_DAYS = 5  # days of the realised volatility
 
 def resolve_features(features: str, columns: object) -> str:
     """The feature set to build on prices with ``columns``: ``"auto"`` -> ``"ohlcv"`` when open,
-    high, low and volume are all there, else ``"close"``; any other name is checked (an ``ohlcv``
+    high, low and volume are all there, else ``"close"`` (``"auto+padic"``: the same + ``"+padic"``); any other name is checked (an ``ohlcv``
     set on prices without those columns is a ValueError naming them and the sets that work)."""
-    if features != AUTO_FEATURES and features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)} or {AUTO_FEATURES}, got {features!r}")
+    if features not in (*FEATURES, *GRID_AUTO_FEATURES):
+        accepted = ", ".join((*FEATURES, *GRID_AUTO_FEATURES))
+        raise ValueError(f"features must be one of {accepted}, got {features!r}")
     missing = [c for c in OHLCV_COLUMNS if c not in set(columns)]
-    if features == AUTO_FEATURES:
-        return "close" if missing else "ohlcv"
+    if features in GRID_AUTO_FEATURES:  # "auto" / "auto+padic"
+        return ("close" if missing else "ohlcv") + features[len(AUTO_FEATURES) :]
     if features.startswith("ohlcv") and missing:
         raise ValueError(
             f"features {features!r} need the column(s) {', '.join(missing)}, which these prices lack; "

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tsssl.config import RunConfig, walk_forward_by_default
+from tsssl.data.windows import resolve_features
 from tsssl.pipeline.cell import CellResult, make_trainer, run_method
 from tsssl.pipeline.cellstore import CellStore
 from tsssl.pipeline.splits import (
@@ -27,7 +28,7 @@ from tsssl.pipeline.splits import (
     prepare_splits,
 )
 from tsssl.pipeline.walkforward import pool_folds
-from tsssl.registry import FEATURES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES, names
+from tsssl.registry import FEATURES, GRID_AUTO_FEATURES, REBALANCE, REPORT_SPLITS, THRESHOLD_RULES, names
 
 
 def check_grid(
@@ -37,7 +38,7 @@ def check_grid(
     empty axis."""
     axes = {
         "methods": (list(methods), names("timeseries")),
-        "features": (list(features), FEATURES),
+        "features": (list(features), (*FEATURES, *GRID_AUTO_FEATURES)),
         "rebalance": (list(rebalances), REBALANCE),
     }
     out = []
@@ -125,7 +126,7 @@ def split_mode(split: str, prices: Any) -> str:
 def run_grid(
     cfg: RunConfig,
     methods: Sequence[str] = ("lstm", "siamcl"),
-    features: Sequence[str] = ("ohlcv", "ohlcv+padic"),
+    features: Sequence[str] = GRID_AUTO_FEATURES,
     rebalances: Sequence[str] = ("v1", "v2", "v3"),
     seeds: Sequence[int] = (0, 1, 2),
     threshold_rule: str = "f1",
@@ -158,6 +159,7 @@ def run_grid(
     if prices is None:
         prices, record = load_run_prices(cfg)
     mode = split_mode(split, prices)
+    features = list(dict.fromkeys(resolve_features(f, prices.columns) for f in features))  # "auto": from the columns
     common = {"features": features, "window": cfg.window, "horizon": cfg.horizon, "test_start": cfg.test_start,
               "test_frac": cfg.test_frac, "embargo": cfg.embargo, "val_frac": val_frac, "purge": cfg.purge,
               "padic": {"p": cfg.padic_p, "deadband": cfg.padic_deadband}}  # fmt: skip
