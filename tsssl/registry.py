@@ -29,6 +29,7 @@ ENCODER_CLASSES = {
     "lstm": "tsssl.encoders.lstm:LSTMEncoder",
     "cnn": "tsssl.encoders.cnn:CNNEncoder",
     "transformer": "tsssl.encoders.transformer:TransformerEncoder",
+    "dilated": "tsssl.encoders.dilated:DilatedEncoder",
 }
 ENCODERS = tuple(ENCODER_CLASSES)
 FEATURES = ("ohlcv", "ohlcv+padic")

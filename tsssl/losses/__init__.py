@@ -12,13 +12,16 @@ soft_nearest_neighbors), :mod:`.pairwise` (contrastive_pair, triplet_margin,
 lifted_structured), :mod:`.nce`, :mod:`.predictive` (negative_cosine), :mod:`.redundancy`
 (barlow_twins, vicreg), :mod:`.clustering` (sinkhorn, swapped_prediction, kmeans,
 pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
-:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction), :mod:`.queue` (MemoryQueue),
+:mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction),
+:mod:`.hierarchical` (TS2Vec's hierarchical_contrastive, instance_contrastive,
+temporal_contrastive; per-rank, not gathered), :mod:`.queue` (MemoryQueue),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
 
 from .clustering import kmeans, kmeans_assign, pseudo_label_cross_entropy, sinkhorn, swapped_prediction
 from .gather import is_distributed, rank, world_size
+from .hierarchical import hierarchical_contrastive, instance_contrastive, temporal_contrastive
 from .info_nce import hard_negative_log_partition, info_nce, n_pair, nt_xent
 from .memory_bank import MemoryBank, instdisc_nce, memory_bank_softmax
 from .modules import (
@@ -47,6 +50,9 @@ from .supervised import soft_nearest_neighbors, supcon
 __all__ = [
     "binary_pretext",
     "next_step_prediction",
+    "hierarchical_contrastive",
+    "instance_contrastive",
+    "temporal_contrastive",
     "kmeans",
     "kmeans_assign",
     "pseudo_label_cross_entropy",
