@@ -178,6 +178,12 @@ METHODS: dict[str, MethodSpec] = {
             "Masked reconstruction",
             timeseries=Use("MSE on masked spans of the standardised window", _WINDOWS),
         ),
+        _spec(
+            "hierarchical",
+            "hierarchical:Hierarchical",
+            "Hierarchical (TS2Vec-style)",
+            timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", _WINDOWS),
+        ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),
         _spec(

@@ -40,6 +40,7 @@ _LAZY = {
     "ArrowOfTime": "arrow",
     "TCN": "tcn",
     "Autoregressive": "autoregressive",
+    "Hierarchical": "hierarchical",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
     "CLIP": "clip",
@@ -81,6 +82,7 @@ __all__ = [
     "ArrowOfTime",
     "TCN",
     "Autoregressive",
+    "Hierarchical",
 ]
 
 
