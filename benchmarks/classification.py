@@ -8,7 +8,10 @@ that time-series SSL papers (TS2Vec, T-Loss, TS-TCC, TNC) report: frozen encoder
 For each set x seed x method (default: every self-supervised window method of
 ``tsssl.registry``; the supervised ``lstm`` runs apart, as a reference):
 
-1. the series of both splits are z-normalised per series and channel (``tsssl.data.znormalise``);
+1. the series of both splits are z-normalised per series and channel (``tsssl.data.znormalise``;
+   ``--normalisation series``, the default), or left as stored (``--normalisation none``: the
+   encoder still standardises each channel with the training series' mean and std, which is
+   TS2Vec's preprocessing of the UEA sets; on the UCR sets, stored z-normalised, both agree);
 2. ``TSSSLEncoder(method, encoder, encoder_kwargs, method_kwargs, max_steps=steps, epochs=None,
    batch_size=min(B, N), lr, seed)`` is fitted on the training series WITHOUT their labels:
    ``steps`` optimiser steps for every method and set (one protocol, no per-method tuning). The
@@ -78,6 +81,11 @@ TS2VEC_SOURCE = "TS2Vec, official code rerun on the 2-core CPU dev box (figures 
 C_GRID = tuple(float(c) for c in 10.0 ** np.arange(-4, 5))
 SMOKE = {"sets": ["ItalyPowerDemand"], "n_methods": 2, "seeds": [0], "steps": 5}
 DEFAULTS = {"seeds": [0, 1, 2], "steps": 200}
+#: --normalisation: what is done to the series before anything sees them
+NORMALISATIONS = {
+    "series": "znormalise: per series and channel over time",
+    "none": "as stored; per channel with the training series' mean / std inside the encoder only",
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -429,6 +437,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--steps", type=_positive(1), help="optimiser steps per fit (default 200)")
     ap.add_argument("--batch-size", type=_positive(2), default=16, help="capped at the training set's size")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument(
+        "--normalisation",
+        choices=NORMALISATIONS,
+        default="series",
+        help="series: z-normalise each series and channel (default); none: as stored (the encoder "
+        "standardises each channel with the training series' statistics)",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=_positive(1), help="torch CPU threads (default: torch's)")
     ap.add_argument(
@@ -467,16 +482,20 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "device": args.device,
-        "normalisation": "znormalise: per series and channel over time",
+        "normalisation": NORMALISATIONS[args.normalisation],
         "svm": {"kernel": "rbf", "gamma": "scale", "standardised_features": True, "C_grid": list(C_GRID)},
         "svm_folds": "stratified, min(5, smallest class count), unshuffled; C = 1 without search below 2",
         "ts2vec_reference": {"accuracy": TS2VEC_REFERENCE, "source": TS2VEC_SOURCE},
     }
 
 
-def _load(name: str) -> tuple[ClassificationData, dict[str, int]]:
+def _load(name: str, normalisation: str = "series") -> tuple[ClassificationData, dict[str, int]]:
     raw = load_classification(name)
-    d = ClassificationData(znormalise(raw.X_train), raw.y_train, znormalise(raw.X_test), raw.y_test)
+    d = (
+        raw
+        if normalisation == "none"
+        else ClassificationData(znormalise(raw.X_train), raw.y_train, znormalise(raw.X_test), raw.y_test)
+    )
     n, T, C = d.X_train.shape
     return d, {"train": n, "test": len(d.X_test), "length": T, "channels": C, "classes": int(d.y_train.max()) + 1}
 
@@ -502,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = [("random encoder", "random")] + [("self-supervised", m) for m in args.methods]
     kinds += [("supervised", m) for m in doc["settings"]["supervised"]]
     for name in args.sets:
-        d, doc["sets"][name] = _load(name)
+        d, doc["sets"][name] = _load(name, args.normalisation)
         for seed in args.seeds:
             for kind, method in kinds:
                 row = guarded(kind, method, name, d, seed, args)

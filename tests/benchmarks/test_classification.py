@@ -118,3 +118,21 @@ def test_defaults(script):
     assert args.seeds == [0, 1, 2] and args.steps == 200 and args.batch_size == 16 and args.encoder == "cnn"
     assert "lstm" not in args.methods and args.methods == script.self_supervised_methods()
     assert args.out.parent.name == "results" and args.out.name.endswith("-cpu")
+
+
+def test_encoder_kwargs_length_and_normalisation(script):
+    args = script.parse_args(
+        ["--encoder", "dilated", "--encoder-kwargs", "hidden=8", "out_dim=16", "--method-kwargs", "mask_rate=0.25"]
+    )
+    assert args.encoder_kwargs == {"hidden": 8, "out_dim": 16} and args.method_kwargs == {"mask_rate": 0.25}
+    assert script.encoder_kwargs(args, 251) == {"hidden": 8, "out_dim": 16, "length": 251}  # the set's length
+    fixed = script.parse_args(["--encoder", "dilated", "--encoder-kwargs", "depth=10"])
+    assert script.encoder_kwargs(fixed, 251) == {"depth": 10, "length": 251}  # depth given wins over length
+    assert "length" not in script.encoder_kwargs(script.parse_args([]), 251)  # the cnn takes no length
+    raw, _ = script._load("JapaneseVowels", "none")
+    z, info = script._load("JapaneseVowels", "series")
+    assert np.array_equal(raw.X_train, script.load_classification("JapaneseVowels").X_train)
+    assert np.allclose(z.X_train.mean(axis=1), 0.0, atol=1e-4) and not np.allclose(
+        raw.X_train.mean(axis=1), 0.0, atol=1e-2
+    )
+    assert info["channels"] == 12 and script.parse_args([]).normalisation == "series"
