@@ -24,6 +24,9 @@ def test_shapes_and_build_by_name(pooling):
     built = build_encoder("dilated", 3, out_dim=16, hidden=8, depth=2)
     assert isinstance(built, DilatedEncoder) and built.depth == 2 and len(built.blocks) == 3
     assert built(torch.randn(2, 5, 3)).shape == (2, 16)
+    linear = build_encoder("dilated", 3, out_dim=16, hidden=8, depth=2, output="linear")
+    assert linear.blocks[-1].conv2.out_channels == 8 and linear(torch.randn(2, 5, 3)).shape == (2, 16)
+    assert sum(p.numel() for p in linear.parameters()) < sum(p.numel() for p in built.parameters())
 
 
 @pytest.mark.parametrize("length", [2, 20, 24, 251, 427])
@@ -55,9 +58,9 @@ def test_depth_given_wins_and_default():
     assert _enc().depth == DEFAULT_DEPTH
 
 
-@pytest.mark.parametrize("pooling", ["max", "mean"])
-def test_nan_padding_gives_the_unpadded_outputs(pooling):
-    enc = _enc(length=40, pooling=pooling).double()
+@pytest.mark.parametrize("pooling,output", [("max", "block"), ("mean", "block"), ("max", "linear")])
+def test_nan_padding_gives_the_unpadded_outputs(pooling, output):
+    enc = _enc(length=40, pooling=pooling, output=output).double()
     torch.manual_seed(1)
     short = torch.randn(3, 25, 3, dtype=torch.float64)
     nan = torch.full((3, 9, 3), float("nan"), dtype=torch.float64)
@@ -115,3 +118,5 @@ def test_bad_input_and_settings_are_reported():
         DilatedEncoder(3, depth=-1)
     with pytest.raises(ValueError, match="unknown pooling 'last'"):
         DilatedEncoder(3, pooling="last")
+    with pytest.raises(ValueError, match="unknown output 'conv'; accepted: 'block', 'linear'"):
+        DilatedEncoder(3, output="conv")

@@ -22,6 +22,9 @@ from torch import Tensor, nn
 from .base import SequenceEncoder, check_choice, check_positive
 
 POOLINGS = ("max", "mean")
+#: how the last block reaches out_dim: "block" (its convolutions are out_dim wide, TS2Vec's) or
+#: "linear" (every block at hidden, then a per-step linear map hidden -> out_dim: cheaper)
+OUTPUTS = ("block", "linear")
 #: depth when neither ``depth`` nor ``length`` is given: TS2Vec's (11 blocks, reach 4,094 steps)
 DEFAULT_DEPTH = 10
 
@@ -74,6 +77,9 @@ class DilatedEncoder(SequenceEncoder):
     ``(kernel_size - 1)(2^(depth + 1) - 1) >= length - 1`` (``depth_for``: 20 steps -> 3,
     251 -> 6, 427 -> 7); else ``DEFAULT_DEPTH`` (10). ``pooling``: "max" (TS2Vec's) or "mean"
     over the observed steps. ``dropout``: on the per-step outputs in training (TS2Vec: 0.1).
+    ``output``: "block" (TS2Vec's: the last block's two convolutions are ``out_dim`` wide, most of
+    the compute at out_dim 320) or "linear" (all depth + 1 blocks at ``hidden``, then a per-step
+    linear map to ``out_dim``; the same receptive field for much less compute at 64 / 320).
     ``forward_steps(x, mask)``: ``mask`` (B, T) bool, False where the input projection's output
     is zeroed (TS2Vec's timestamp masking; the method passes it in training only).
     """
@@ -88,6 +94,7 @@ class DilatedEncoder(SequenceEncoder):
         kernel_size: int = 3,
         pooling: str = "max",
         dropout: float = 0.1,
+        output: str = "block",
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_dim", out_dim), ("hidden", hidden)):
@@ -102,12 +109,14 @@ class DilatedEncoder(SequenceEncoder):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"DilatedEncoder: dropout must be in [0, 1), got {dropout}")
         self.pooling = check_choice(pooling, POOLINGS, "pooling", "DilatedEncoder")
+        self.output = check_choice(output, OUTPUTS, "output", "DilatedEncoder")
         self.in_channels, self.out_dim, self.hidden = in_channels, out_dim, hidden
         self.depth = depth if depth is not None else depth_for(length, kernel_size) if length else DEFAULT_DEPTH
         self.receptive_field = 2 * reach(self.depth, kernel_size) + 1
         self.input = nn.Linear(in_channels, hidden)
-        widths = [hidden] * (self.depth + 1) + [out_dim]
+        widths = [hidden] * (self.depth + 1) + [out_dim if output == "block" else hidden]
         self.blocks = nn.ModuleList(_Block(widths[i], widths[i + 1], kernel_size, 2**i) for i in range(self.depth + 1))
+        self.head = nn.Linear(hidden, out_dim) if output == "linear" else None
         self.dropout = nn.Dropout(dropout)
 
     def observed(self, x: Tensor) -> Tensor:
@@ -134,7 +143,10 @@ class DilatedEncoder(SequenceEncoder):
         h = (self.input(x) * latent[..., None].to(x.dtype)).transpose(1, 2)  # (B, hidden, T)
         for block in self.blocks:
             h = block(h, keep)
-        return self.dropout(h.transpose(1, 2))
+        h = h.transpose(1, 2)
+        if self.head is not None:
+            h = self.head(h) * observed[..., None].to(h.dtype)  # missing steps stay 0 past the bias
+        return self.dropout(h)
 
     def pool(self, steps: Tensor, observed: Tensor) -> Tensor:
         """(B, T, D) -> (B, D) by ``pooling`` over the observed steps (B, T) bool only."""
