@@ -2,16 +2,23 @@
 that time-series SSL papers (TS2Vec, T-Loss, TS-TCC, TNC) report: frozen encoder + RBF SVM.
 
     python -m benchmarks.classification [--sets ArrowHead ...] [--methods siamcl cpc ...]
-        [--seeds 0 1 2] [--encoder cnn] [--steps 200] [--batch-size 16] [--lr 1e-3]
-        [--device cpu] [--no-supervised] [--out DIR] [--smoke]
+        [--seeds 0 1 2] [--encoder cnn] [--encoder-kwargs KEY=VALUE ...] [--method-kwargs KEY=VALUE ...]
+        [--steps 200] [--batch-size 16] [--lr 1e-3] [--device cpu] [--no-supervised] [--out DIR] [--smoke]
 
 For each set x seed x method (default: every self-supervised window method of
 ``tsssl.registry``; the supervised ``lstm`` runs apart, as a reference):
 
-1. the series of both splits are z-normalised per series and channel (``tsssl.data.znormalise``);
-2. ``TSSSLEncoder(method, encoder, max_steps=steps, epochs=None, batch_size=min(B, N), lr,
-   seed)`` is fitted on the training series WITHOUT their labels: ``steps`` optimiser steps for
-   every method and set (one protocol, no per-method tuning);
+1. the series of both splits are z-normalised per series and channel (``tsssl.data.znormalise``;
+   ``--normalisation series``, the default), or left as stored (``--normalisation none``: the
+   encoder still standardises each channel with the training series' mean and std, which is
+   TS2Vec's preprocessing of the UEA sets; on the UCR sets, stored z-normalised, both agree);
+2. ``TSSSLEncoder(method, encoder, encoder_kwargs, method_kwargs, max_steps=steps, epochs=None,
+   batch_size=min(B, N), lr, seed)`` is fitted on the training series WITHOUT their labels:
+   ``steps`` optimiser steps for every method and set (one protocol, no per-method tuning). The
+   encoder's sizes are ``tsssl.config.DEFAULT_ENCODER_KWARGS`` updated by ``--encoder-kwargs``;
+   an encoder that takes ``length`` (the ``dilated`` one: its depth covers that many steps)
+   gets the set's series length unless given. ``--method-kwargs`` go to every self-supervised
+   method;
 3. the frozen encoder maps train and test series to (N, D) features;
 4. an RBF SVM (``gamma="scale"``) on features standardised with the training set's statistics,
    its C chosen among 10^-4, 10^-3, ..., 10^4 by stratified k-fold cross-validation on the
@@ -25,7 +32,9 @@ is in the JSON as each method's ``untrained_accuracy``), and, unless ``--no-supe
 **supervised reference**: the registry's ``lstm`` method (``SupervisedBaseline``, with
 ``--encoder``'s encoder and an n-class head) trained ON the labels with the same steps, batch
 and learning rate, scored by its own head. Fit seconds (wall time of ``fit``) and windows/s
-(steps x batch / fit seconds; a window is one training series) are recorded per run.
+(steps x batch / fit seconds; a window is one training series) are recorded per run, and the
+fit's CPU seconds (``time.process_time``: with ``--threads 1``, the compute a fit took, less
+dependent on the other jobs of a shared machine than wall time).
 
 Defaults follow TS2Vec: its ``TS2Vec`` class trains with batch 16 for 200 iterations on sets of
 at most 100,000 values (all four here; its ``train.py`` passes batch 8), learning rate 1e-3.
@@ -72,6 +81,11 @@ TS2VEC_SOURCE = "TS2Vec, official code rerun on the 2-core CPU dev box (figures 
 C_GRID = tuple(float(c) for c in 10.0 ** np.arange(-4, 5))
 SMOKE = {"sets": ["ItalyPowerDemand"], "n_methods": 2, "seeds": [0], "steps": 5}
 DEFAULTS = {"seeds": [0, 1, 2], "steps": 200}
+#: --normalisation: what is done to the series before anything sees them
+NORMALISATIONS = {
+    "series": "znormalise: per series and channel over time",
+    "none": "as stored; per channel with the training series' mean / std inside the encoder only",
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -129,6 +143,8 @@ def run_self_supervised(
         est = TSSSLEncoder(
             method=method,
             encoder=args.encoder,
+            encoder_kwargs=encoder_kwargs(args, d.X_train.shape[1]),
+            method_kwargs=dict(args.method_kwargs),
             epochs=None,
             max_steps=args.steps,
             batch_size=min(args.batch_size, len(d.X_train)),
@@ -137,15 +153,16 @@ def run_self_supervised(
             device=args.device,
             progress=False,
         )
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     est.fit(d.X_train)  # no y: the labels stay out of training
-    fit_s = time.perf_counter() - t0
+    fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     batch = est.budget_["batch_size"]
     t0 = time.perf_counter()
     Z_train, Z_test = est.transform(d.X_train), est.transform(d.X_test)
     row.update(svm_accuracy(Z_train, d.y_train, Z_test, d.y_test), transform_seconds=time.perf_counter() - t0)
     row.update(
         fit_seconds=fit_s,
+        fit_cpu_seconds=fit_cpu_s,  # this process's CPU time: less dependent on other jobs' load
         steps=est.n_steps_,
         batch_size=batch,
         windows_per_s=est.n_steps_ * batch / fit_s,
@@ -153,19 +170,31 @@ def run_self_supervised(
         out_dim=est.out_dim_,
     )
     # the same method before training, built as fit builds it (same seed, same statistics)
-    untrained = untrained_method(method, d.X_train, seed, args).encoder.to(args.device)
+    untrained = untrained_method(method, d.X_train, seed, args, **args.method_kwargs).encoder.to(args.device)
     Zu_train, Zu_test = embed(untrained, d.X_train), embed(untrained, d.X_test)
     row["untrained_accuracy"] = svm_accuracy(Zu_train, d.y_train, Zu_test, d.y_test)["accuracy"]
     return row
 
 
-def untrained_method(method: str, X_train: np.ndarray, seed: int, args: argparse.Namespace, **method_kwargs: Any):
-    """``method`` as ``TSSSLEncoder.fit`` (or the pipeline, for a supervised one) builds it before
-    training at ``seed``: ``--encoder`` with its default sizes, inputs standardised per channel
-    with the training series' statistics, the default views for a self-supervised method."""
-    import torch
+def encoder_kwargs(args: argparse.Namespace, length: int) -> dict[str, Any]:
+    """``--encoder``'s sizes: its default ones (``DEFAULT_ENCODER_KWARGS``) updated by
+    ``--encoder-kwargs``; ``length`` (the series' length) for an encoder that takes it."""
+    import inspect
 
     from tsssl.config import DEFAULT_ENCODER_KWARGS
+
+    kwargs = {**DEFAULT_ENCODER_KWARGS.get(args.encoder, {}), **args.encoder_kwargs}
+    if "length" in inspect.signature(registry.encoder_class(args.encoder)).parameters:
+        kwargs.setdefault("length", int(length))
+    return kwargs
+
+
+def untrained_method(method: str, X_train: np.ndarray, seed: int, args: argparse.Namespace, **method_kwargs: Any):
+    """``method`` as ``TSSSLEncoder.fit`` (or the pipeline, for a supervised one) builds it before
+    training at ``seed``: ``--encoder`` with ``encoder_kwargs(args, T)``, inputs standardised per
+    channel with the training series' statistics, the default views for a self-supervised method."""
+    import torch
+
     from tsssl.methods import channel_stats
     from tsssl.pipeline import make_window_method
 
@@ -174,7 +203,7 @@ def untrained_method(method: str, X_train: np.ndarray, seed: int, args: argparse
         method,
         X_train.shape[2],
         encoder=args.encoder,
-        encoder_kwargs=DEFAULT_ENCODER_KWARGS.get(args.encoder, {}),
+        encoder_kwargs=encoder_kwargs(args, X_train.shape[1]),
         method_kwargs=method_kwargs,
         standardize=channel_stats(X_train),
     )
@@ -188,14 +217,13 @@ def run_random_encoder(
     ``method``: unused (the row's method is "random")."""
     import torch
 
-    from tsssl.config import DEFAULT_ENCODER_KWARGS
     from tsssl.encoders import build_encoder
     from tsssl.evaluate import embed
     from tsssl.methods import StandardizedEncoder, channel_stats
 
     row = _start("random encoder", "random", name, seed)
     torch.manual_seed(seed)  # as fit seeds before building: the encoder is built first, so same weights
-    kwargs = DEFAULT_ENCODER_KWARGS.get(args.encoder, {})
+    kwargs = encoder_kwargs(args, d.X_train.shape[1])
     encoder = StandardizedEncoder(build_encoder(args.encoder, d.X_train.shape[2], **kwargs), *channel_stats(d.X_train))
     encoder.to(args.device)
     row.update(svm_accuracy(embed(encoder, d.X_train), d.y_train, embed(encoder, d.X_test), d.y_test))
@@ -358,6 +386,22 @@ def markdown(doc: dict[str, Any]) -> str:
 
 
 # -- command line ---------------------------------------------------------------------------------
+def _key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value): the value read as a TOML value (3, 0.5, true), else a string."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. hidden=64)")
+    try:
+        return key.strip(), tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key.strip(), raw
+
+
 def _positive(minimum: int):
     def check(text: str) -> int:
         try:
@@ -385,9 +429,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--methods", nargs="+", choices=ssl, help=f"self-supervised methods (default: {' '.join(ssl)})")
     ap.add_argument("--seeds", nargs="+", type=_positive(0), help="default: 0 1 2")
     ap.add_argument("--encoder", choices=ENCODERS, default="cnn")
+    ap.add_argument(
+        "--encoder-kwargs",
+        nargs="+",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="the encoder's sizes over its defaults, e.g. hidden=64 out_dim=320 depth=10",
+    )
+    ap.add_argument(
+        "--method-kwargs",
+        nargs="+",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="arguments of every self-supervised method, e.g. mask_rate=0.5",
+    )
     ap.add_argument("--steps", type=_positive(1), help="optimiser steps per fit (default 200)")
     ap.add_argument("--batch-size", type=_positive(2), default=16, help="capped at the training set's size")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument(
+        "--normalisation",
+        choices=NORMALISATIONS,
+        default="series",
+        help="series: z-normalise each series and channel (default); none: as stored (the encoder "
+        "standardises each channel with the training series' statistics)",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=_positive(1), help="torch CPU threads (default: torch's)")
     ap.add_argument(
@@ -405,7 +472,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.defaults:
         given = [
-            f for f in ("--encoder", "--steps", "--batch-size", "--lr") if any(a.startswith(f) for a in argv or ())
+            f
+            for f in ("--encoder", "--encoder-kwargs", "--method-kwargs", "--steps", "--batch-size", "--lr")
+            if any(a == f or a.startswith(f + "=") for a in argv or ())
         ]
         if given:
             ap.error(f"--defaults fits TSSSLEncoder's own settings; drop {', '.join(given)}")
@@ -417,6 +486,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.methods = args.methods or ssl[: preset.get("n_methods", len(ssl))]
     args.seeds = args.seeds if args.seeds is not None else preset["seeds"]
     args.steps = args.steps or preset["steps"]
+    args.encoder_kwargs, args.method_kwargs = dict(args.encoder_kwargs), dict(args.method_kwargs)
     if args.out is None:
         args.out = ROOT / "benchmarks" / "results" / f"{_dt.date.today().isoformat()}-{args.device.split(':')[0]}"
     return args
@@ -425,6 +495,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     from tsssl.config import DEFAULT_ENCODER_KWARGS
 
+    per_set = "length" in encoder_kwargs(args, 0) and "length" not in args.encoder_kwargs
+    length = {"length": "the series' length of each set"} if per_set else {}
     return {
         "command": " ".join(["python -m benchmarks.classification", *argv]),
         "sets": list(args.sets),
@@ -432,22 +504,27 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "supervised": supervised_methods() if args.supervised else [],
         "seeds": list(args.seeds),
         "encoder": args.encoder,
-        "encoder_kwargs": DEFAULT_ENCODER_KWARGS.get(args.encoder, {}),
+        "encoder_kwargs": {**DEFAULT_ENCODER_KWARGS.get(args.encoder, {}), **args.encoder_kwargs, **length},
+        "method_kwargs": args.method_kwargs,
         "defaults": bool(args.defaults),
         "steps": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.steps,
         "batch_size": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.batch_size,
         "lr": args.lr,
         "device": args.device,
-        "normalisation": "znormalise: per series and channel over time",
+        "normalisation": NORMALISATIONS[args.normalisation],
         "svm": {"kernel": "rbf", "gamma": "scale", "standardised_features": True, "C_grid": list(C_GRID)},
         "svm_folds": "stratified, min(5, smallest class count), unshuffled; C = 1 without search below 2",
         "ts2vec_reference": {"accuracy": TS2VEC_REFERENCE, "source": TS2VEC_SOURCE},
     }
 
 
-def _load(name: str) -> tuple[ClassificationData, dict[str, int]]:
+def _load(name: str, normalisation: str = "series") -> tuple[ClassificationData, dict[str, int]]:
     raw = load_classification(name)
-    d = ClassificationData(znormalise(raw.X_train), raw.y_train, znormalise(raw.X_test), raw.y_test)
+    d = (
+        raw
+        if normalisation == "none"
+        else ClassificationData(znormalise(raw.X_train), raw.y_train, znormalise(raw.X_test), raw.y_test)
+    )
     n, T, C = d.X_train.shape
     return d, {"train": n, "test": len(d.X_test), "length": T, "channels": C, "classes": int(d.y_train.max()) + 1}
 
@@ -473,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = [("random encoder", "random")] + [("self-supervised", m) for m in args.methods]
     kinds += [("supervised", m) for m in doc["settings"]["supervised"]]
     for name in args.sets:
-        d, doc["sets"][name] = _load(name)
+        d, doc["sets"][name] = _load(name, args.normalisation)
         for seed in args.seeds:
             for kind, method in kinds:
                 row = guarded(kind, method, name, d, seed, args)

@@ -29,6 +29,7 @@ ENCODER_CLASSES = {
     "lstm": "tsssl.encoders.lstm:LSTMEncoder",
     "cnn": "tsssl.encoders.cnn:CNNEncoder",
     "transformer": "tsssl.encoders.transformer:TransformerEncoder",
+    "dilated": "tsssl.encoders.dilated:DilatedEncoder",
 }
 ENCODERS = tuple(ENCODER_CLASSES)
 #: per-day feature sets of the price windows (tsssl.data.windows); ``close*`` need closes alone
@@ -211,6 +212,12 @@ METHODS: dict[str, MethodSpec] = {
             "tstcc:TSTCC",
             "TS-TCC",
             timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", _WINDOWS),
+        ),
+        _spec(
+            "hierarchical",
+            "hierarchical:Hierarchical",
+            "Hierarchical (TS2Vec-style)",
+            timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", _WINDOWS),
         ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),

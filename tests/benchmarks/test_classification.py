@@ -129,3 +129,21 @@ def test_defaults_takes_tsssl_encoders_own_settings_and_refuses_fixed_ones(scrip
     with pytest.raises(SystemExit) as exc:
         script.parse_args(["--defaults", "--steps", "10"])
     assert exc.value.code == 2 and "drop --steps" in capsys.readouterr().err
+
+
+def test_encoder_kwargs_length_and_normalisation(script):
+    args = script.parse_args(
+        ["--encoder", "dilated", "--encoder-kwargs", "hidden=8", "out_dim=16", "--method-kwargs", "mask_rate=0.25"]
+    )
+    assert args.encoder_kwargs == {"hidden": 8, "out_dim": 16} and args.method_kwargs == {"mask_rate": 0.25}
+    assert script.encoder_kwargs(args, 251) == {"hidden": 8, "out_dim": 16, "length": 251}  # the set's length
+    fixed = script.parse_args(["--encoder", "dilated", "--encoder-kwargs", "depth=10"])
+    assert script.encoder_kwargs(fixed, 251) == {"depth": 10, "length": 251}  # depth given wins over length
+    assert "length" not in script.encoder_kwargs(script.parse_args([]), 251)  # the cnn takes no length
+    raw, _ = script._load("JapaneseVowels", "none")
+    z, info = script._load("JapaneseVowels", "series")
+    assert np.array_equal(raw.X_train, script.load_classification("JapaneseVowels").X_train)
+    assert np.allclose(z.X_train.mean(axis=1), 0.0, atol=1e-4) and not np.allclose(
+        raw.X_train.mean(axis=1), 0.0, atol=1e-2
+    )
+    assert info["channels"] == 12 and script.parse_args([]).normalisation == "series"

@@ -5,11 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tsssl.encoders import ENCODERS, CNNEncoder, LSTMEncoder, TransformerEncoder, build_encoder
+from tsssl.encoders import ENCODERS, CNNEncoder, DilatedEncoder, LSTMEncoder, TransformerEncoder, build_encoder
 
 
 def test_registry_and_build_by_name():
-    assert ENCODERS == {"lstm": LSTMEncoder, "cnn": CNNEncoder, "transformer": TransformerEncoder}
+    assert ENCODERS == {
+        "lstm": LSTMEncoder,
+        "cnn": CNNEncoder,
+        "transformer": TransformerEncoder,
+        "dilated": DilatedEncoder,
+    }
     enc = build_encoder("lstm", 5, hidden=12, bidirectional=True)
     assert isinstance(enc, LSTMEncoder) and enc.out_dim == 24
     assert isinstance(build_encoder("CNN", 5, channels=8), CNNEncoder)

@@ -16,12 +16,15 @@ pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
 :mod:`.token_detection` (replaced_token_labels, replaced_token_detection), :mod:`.queue` (MemoryQueue),
 :mod:`.temporal` (stepwise_info_nce),
 :mod:`.reconstruction` (region_mse, bernoulli_nll, gaussian_kl, negative_elbo),
+:mod:`.hierarchical` (TS2Vec's hierarchical_contrastive, instance_contrastive,
+temporal_contrastive; per-rank, not gathered),
 :mod:`.modules` (nn.Module wrappers). Hard negatives: ``tau_plus`` (debiased) and ``beta``
 (hardness-weighted) options of info_nce / nt_xent.
 """
 
 from .clustering import kmeans, kmeans_assign, pseudo_label_cross_entropy, sinkhorn, swapped_prediction
 from .gather import is_distributed, rank, world_size
+from .hierarchical import hierarchical_contrastive, instance_contrastive, temporal_contrastive
 from .info_nce import hard_negative_log_partition, info_nce, n_pair, nt_xent
 from .memory_bank import MemoryBank, instdisc_nce, memory_bank_softmax
 from .modules import (
@@ -59,6 +62,9 @@ __all__ = [
     "negative_elbo",
     "binary_pretext",
     "next_step_prediction",
+    "hierarchical_contrastive",
+    "instance_contrastive",
+    "temporal_contrastive",
     "kmeans",
     "kmeans_assign",
     "pseudo_label_cross_entropy",

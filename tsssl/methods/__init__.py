@@ -43,6 +43,7 @@ _LAZY = {
     "Autoregressive": "autoregressive",
     "TLoss": "tloss",
     "TSTCC": "tstcc",
+    "Hierarchical": "hierarchical",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
     "ContextEncoder": "inpainting",
@@ -94,6 +95,7 @@ __all__ = [
     "Autoregressive",
     "TLoss",
     "TSTCC",
+    "Hierarchical",
 ]
 
 
