@@ -55,6 +55,9 @@ DEFAULT_ENCODER_KWARGS: dict[str, dict[str, Any]] = {
     "lstm": {"hidden": 32, "layers": 1},
     "cnn": {"channels": 32, "layers": 3},
     "transformer": {"d_model": 32, "heads": 2, "layers": 1, "dim_feedforward": 64},
+    # TS2Vec's widths; every block at 64 channels and a per-step linear map to 320 (half TS2Vec's
+    # compute at its accuracy, benchmarks/RESULTS.md); the depth follows the windows' length
+    "dilated": {"hidden": 64, "out_dim": 320, "output": "linear"},
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {

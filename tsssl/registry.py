@@ -85,6 +85,8 @@ class MethodSpec:
     target: str
     label: str
     uses: Mapping[str, Use]
+    #: the window encoder it runs with when none is named (``encoder="auto"``)
+    encoder: str = "lstm"
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -101,8 +103,8 @@ _IMAGE = {"max_steps": 300, "batch_size": 256, "lr": 3e-3, "weight_decay": 1e-4}
 _WINDOWS: Mapping[str, Any] = {}
 
 
-def _spec(name: str, target: str, label: str, **uses: Use) -> MethodSpec:
-    return MethodSpec(name, f"tsssl.methods.{target}", label, uses)
+def _spec(name: str, target: str, label: str, encoder: str = "lstm", **uses: Use) -> MethodSpec:
+    return MethodSpec(name, f"tsssl.methods.{target}", label, uses, encoder)
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -217,6 +219,7 @@ METHODS: dict[str, MethodSpec] = {
             "hierarchical",
             "hierarchical:Hierarchical",
             "Hierarchical (TS2Vec-style)",
+            encoder="dilated",  # per-step outputs and timestamp masking
             timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", _WINDOWS),
         ),
         # -- window methods of the self-supervised families: one entry each, above this line --
@@ -346,6 +349,11 @@ def method_class(name: str) -> type:
 def uses_labels(name: str) -> bool:
     """Whether method ``name`` trains on labels (its class's ``uses_labels``)."""
     return bool(getattr(method_class(name), "uses_labels", False))
+
+
+def default_encoder(name: str) -> str:
+    """The window encoder method ``name`` runs with when none is named (``encoder="auto"``)."""
+    return get(name).encoder
 
 
 def label(name: str) -> str:

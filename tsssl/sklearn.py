@@ -375,13 +375,14 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     ) -> dict[str, Any]:
         """Everything ``_build`` needs to make the (untrained) method again: plain values only,
         unless the caller passed objects (an encoder module, views)."""
+        from tsssl import registry
         from tsssl.config import DEFAULT_ENCODER_KWARGS
         from tsssl.methods import channel_stats
         from tsssl.methods.supervised import balanced_class_weight
 
         if isinstance(self.encoder, str):
-            encoder: Any = self.encoder
-            encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(self.encoder.lower(), {}), **dict(self.encoder_kwargs or {})}
+            encoder: Any = registry.default_encoder(self.method) if self.encoder == "auto" else self.encoder
+            encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(encoder.lower(), {}), **dict(self.encoder_kwargs or {})}
         else:
             encoder, encoder_kwargs = copy.deepcopy(self.encoder), dict(self.encoder_kwargs or {})
         if _uses_labels(self.method) and method_kwargs.get("class_weight") == "balanced":
@@ -397,6 +398,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return {
             "method": self.method,
             "in_channels": int(X.shape[2]),
+            "length": int(X.shape[1]),
             "encoder": encoder,
             "encoder_kwargs": encoder_kwargs,
             "method_kwargs": method_kwargs,
@@ -419,6 +421,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             method_kwargs=recipe["method_kwargs"],
             standardize=standardize,
             view_channels=recipe["view_channels"],
+            length=recipe.get("length"),
         )
 
     def _set_model(self, method: Any, recipe: dict[str, Any]) -> None:

@@ -172,8 +172,13 @@ def make_window_method(
     view_channels: list[int] | None = None,
     labels: np.ndarray | None = None,
     balance_classes: bool = False,
+    length: int | None = None,
 ):
     """Window method ``name`` as every command builds it (``tsssl.methods.build_method``).
+
+    encoder: a name, ``"auto"`` (the method's registry encoder) or a module. length: the windows'
+    length in steps, given to an encoder that takes it (the dilated CNN's depth follows it)
+    unless ``encoder_kwargs`` set ``length`` or ``depth``.
 
     A method that trains on labels (``uses_labels``) gets balanced class weights from ``labels``
     when ``balance_classes`` (or ``class_weight="balanced"`` in method_kwargs); a self-supervised
@@ -185,6 +190,9 @@ def make_window_method(
     from tsssl.methods import build_method
 
     kwargs = dict(method_kwargs or {})
+    if encoder == "auto":
+        encoder = registry.default_encoder(name)
+    encoder_kwargs = _with_length(encoder, dict(encoder_kwargs or {}), length)
     if registry.uses_labels(name):
         if balance_classes:
             kwargs.setdefault("class_weight", "balanced")
@@ -200,6 +208,21 @@ def make_window_method(
         standardize=standardize,
         **kwargs,
     )
+
+
+def _with_length(encoder: Any, encoder_kwargs: dict[str, Any], length: int | None) -> dict[str, Any]:
+    """``encoder_kwargs`` with ``length`` added when the named encoder takes one and neither
+    ``length`` nor ``depth`` is set."""
+    import inspect
+
+    from tsssl import registry
+
+    if length is None or not isinstance(encoder, str) or encoder.lower() not in registry.ENCODER_CLASSES:
+        return encoder_kwargs
+    params = inspect.signature(registry.encoder_class(encoder.lower())).parameters
+    if "length" in params and not {"length", "depth"} & set(encoder_kwargs):
+        encoder_kwargs["length"] = int(length)
+    return encoder_kwargs
 
 
 def build_cell_method(
@@ -220,6 +243,7 @@ def build_cell_method(
         view_channels=continuous_channels(fit_ws.feature_names),
         labels=labels,
         balance_classes=rebalance == "none",
+        length=fit_ws.X.shape[1],
     )
 
 
