@@ -83,6 +83,8 @@ SMOKE = {"sets": ["ItalyPowerDemand"], "n_methods": 2, "seeds": [0], "steps": 5}
 DEFAULTS = {"seeds": [0, 1, 2], "steps": 200}
 #: --normalisation: what is done to the series before anything sees them
 NORMALISATIONS = {
+    "auto": "TS2Vec's: the univariate UCR sets z-normalised per series (as the archive ships them), the "
+    "multivariate UEA set as stored (per channel with the training series' mean / std inside the encoder)",
     "series": "znormalise: per series and channel over time",
     "none": "as stored; per channel with the training series' mean / std inside the encoder only",
 }
@@ -170,7 +172,13 @@ def run_self_supervised(
         out_dim=est.out_dim_,
     )
     # the same method before training, built as fit builds it (same seed, same statistics)
-    untrained = untrained_method(method, d.X_train, seed, args, **args.method_kwargs).encoder.to(args.device)
+    if args.defaults:
+        import torch
+
+        torch.manual_seed(seed)  # fit seeds torch just before building the model
+        untrained = est._build(est._recipe_).encoder.to(args.device)
+    else:
+        untrained = untrained_method(method, d.X_train, seed, args, **args.method_kwargs).encoder.to(args.device)
     Zu_train, Zu_test = embed(untrained, d.X_train), embed(untrained, d.X_test)
     row["untrained_accuracy"] = svm_accuracy(Zu_train, d.y_train, Zu_test, d.y_test)["accuracy"]
     return row
@@ -184,6 +192,8 @@ def encoder_kwargs(args: argparse.Namespace, length: int) -> dict[str, Any]:
     from tsssl.config import DEFAULT_ENCODER_KWARGS
 
     kwargs = {**DEFAULT_ENCODER_KWARGS.get(args.encoder, {}), **args.encoder_kwargs}
+    if args.encoder == "auto":  # --defaults: each method's own encoder, built by TSSSLEncoder
+        return kwargs
     if "length" in inspect.signature(registry.encoder_class(args.encoder)).parameters:
         kwargs.setdefault("length", int(length))
     return kwargs
@@ -451,8 +461,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--normalisation",
         choices=NORMALISATIONS,
-        default="series",
-        help="series: z-normalise each series and channel (default); none: as stored (the encoder "
+        default="auto",
+        help="auto (default, TS2Vec's preprocessing): univariate sets z-normalised per series, multivariate "
+        "ones as stored; series: z-normalise each series and channel; none: as stored (the encoder "
         "standardises each channel with the training series' statistics)",
     )
     ap.add_argument("--device", default="cpu")
@@ -520,6 +531,8 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
 def _load(name: str, normalisation: str = "series") -> tuple[ClassificationData, dict[str, int]]:
     raw = load_classification(name)
+    if normalisation == "auto":
+        normalisation = "series" if raw.X_train.shape[2] == 1 else "none"
     d = (
         raw
         if normalisation == "none"

@@ -483,7 +483,7 @@ def test_an_interrupted_fit_in_this_process_goes_on(data, tmp_path, monkeypatch)
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"lr": 1e-2}, r"lr: 0\.003 in the checkpoint, 0\.01 now"),
+        ({"lr": 1e-2}, r"lr: None in the checkpoint, 0\.01 now"),
         ({"encoder_kwargs": {"hidden": 4}}, r"encoder_kwargs: \{'hidden': 8\} in the checkpoint, \{'hidden': 4\} now"),
         ({"method": "simclr", "seed": 1}, r"method: 'siamcl' .* 'simclr' now; seed: 0 in the checkpoint, 1 now"),
     ],

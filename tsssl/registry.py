@@ -220,7 +220,7 @@ METHODS: dict[str, MethodSpec] = {
             "hierarchical:Hierarchical",
             "Hierarchical (TS2Vec-style)",
             encoder="dilated",  # per-step outputs and timestamp masking
-            timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", _WINDOWS),
+            timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", {"lr": 1e-3}),
         ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),

@@ -149,8 +149,10 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     method: a window method of ``tsssl.registry`` ("siamcl", "cpc", "simclr", "moco",
         "byol", "simsiam", "barlow", or "lstm", the supervised baseline, which needs ``y``).
-    encoder: "lstm", "cnn" or "transformer" (or an ``nn.Module`` with ``out_dim``; it is copied,
-        not trained in place). encoder_kwargs: its sizes; default the CLI's
+    encoder: "auto" (the method's registry encoder: the LSTM for most, the dilated CNN for
+        "hierarchical"), "lstm", "cnn", "transformer" or "dilated" (or an ``nn.Module`` with
+        ``out_dim``; it is copied, not trained in place). A dilated CNN gets the windows' length
+        (its depth follows it). encoder_kwargs: its sizes; default the CLI's
         (``tsssl.config.DEFAULT_ENCODER_KWARGS``, e.g. one LSTM layer of 32 units), updated by
         the ones given.
     method_kwargs: arguments of the method (``temperature``, ``proj_dim``, ``views``,
@@ -159,7 +161,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         fitted on a WindowSet with one-hot p-adic digits). ``class_weight="balanced"`` for
         "lstm" takes its weights from the ``y`` given to ``fit``.
     epochs, max_steps, batch_size, lr, weight_decay, device, precision, seed, progress: the
-        ``tsssl.Trainer``'s. The batch is capped at the number of training windows. Left None
+        ``tsssl.Trainer``'s; lr None: the method's registry default (1e-3 for "hierarchical", as
+        TS2Vec), else 3e-3. The batch is capped at the number of training windows. Left None
         (the default), the budget is chosen from the data by ``tsssl.budget.auto_budget``: batch
         = the power of two <= N / 8 within [16, 512], length = 10 epochs within [200, 600]
         optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
@@ -193,13 +196,13 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def __init__(
         self,
         method: str = "siamcl",
-        encoder: Any = "lstm",
+        encoder: Any = "auto",
         encoder_kwargs: Mapping[str, Any] | None = None,
         method_kwargs: Mapping[str, Any] | None = None,
         epochs: int | None = None,
         max_steps: int | None = None,
         batch_size: int | None = None,
-        lr: float = 3e-3,
+        lr: float | None = None,
         weight_decay: float = 1e-4,
         device: str = "auto",
         precision: str = "fp32",
@@ -260,8 +263,10 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # Trainer first: a bad device / precision / epochs fails before any model is built
         # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
         budget = auto_budget(n, batch_size=self.batch_size, max_steps=self.max_steps, epochs=self.epochs)
+        lr = self.lr if self.lr is not None else registry.use(self.method, "timeseries").defaults.get("lr", 3e-3)
         trainer = make_trainer(
             self,
+            lr=lr,
             n_samples=n,
             log_points=100,
             progress=self.progress,

@@ -136,9 +136,10 @@ def test_encoder_kwargs_length_and_normalisation(script):
         ["--encoder", "dilated", "--encoder-kwargs", "hidden=8", "out_dim=16", "--method-kwargs", "mask_rate=0.25"]
     )
     assert args.encoder_kwargs == {"hidden": 8, "out_dim": 16} and args.method_kwargs == {"mask_rate": 0.25}
-    assert script.encoder_kwargs(args, 251) == {"hidden": 8, "out_dim": 16, "length": 251}  # the set's length
+    # the dilated CNN's default sizes under the flags, and the set's length
+    assert script.encoder_kwargs(args, 251) == {"hidden": 8, "out_dim": 16, "output": "linear", "length": 251}
     fixed = script.parse_args(["--encoder", "dilated", "--encoder-kwargs", "depth=10"])
-    assert script.encoder_kwargs(fixed, 251) == {"depth": 10, "length": 251}  # depth given wins over length
+    assert script.encoder_kwargs(fixed, 251)["depth"] == 10  # depth given wins over length (the encoder's rule)
     assert "length" not in script.encoder_kwargs(script.parse_args([]), 251)  # the cnn takes no length
     raw, _ = script._load("JapaneseVowels", "none")
     z, info = script._load("JapaneseVowels", "series")
@@ -146,4 +147,6 @@ def test_encoder_kwargs_length_and_normalisation(script):
     assert np.allclose(z.X_train.mean(axis=1), 0.0, atol=1e-4) and not np.allclose(
         raw.X_train.mean(axis=1), 0.0, atol=1e-2
     )
-    assert info["channels"] == 12 and script.parse_args([]).normalisation == "series"
+    assert info["channels"] == 12 and script.parse_args([]).normalisation == "auto"
+    auto, _ = script._load("JapaneseVowels", "auto")  # multivariate: as stored
+    assert np.array_equal(auto.X_train, raw.X_train)
