@@ -560,7 +560,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}.md"
     machine = {**machine_info([args.device]), "load_average_start": _load_average()}
     doc: dict[str, Any] = {"machine": machine, "settings": _settings(args, argv), "sets": {}, "results": []}
-    kinds = [("random encoder", "random")] + [("self-supervised", m) for m in args.methods]
+    # --defaults: each method runs its own encoder, whose untrained start is in its rows
+    kinds = [] if args.defaults else [("random encoder", "random")]
+    kinds += [("self-supervised", m) for m in args.methods]
     kinds += [("supervised", m) for m in doc["settings"]["supervised"]]
     for name in args.sets:
         d, doc["sets"][name] = _load(name, args.normalisation)
