@@ -135,11 +135,12 @@ def walk_forward_by_default(n_tickers: int, years: float) -> bool:
     return n_tickers >= WALK_FORWARD_MIN_TICKERS and years >= WALK_FORWARD_MIN_YEARS
 
 
-#: settings of ``tsssl report`` under a config file: 10 epochs a cell, at most 250 steps (docs/design.md,
-#: "Walk-forward"; the batch is left to tsssl.budget); a layer that gives ``epochs`` without
-#: ``max_steps`` trains for those epochs. 250 steps of 512 windows do not cap the bundled
-#: sample's 10 epochs (at most 240 steps): a cap for big panels, to keep the report's time
-REPORT_DEFAULTS: dict[str, Any] = {"epochs": 10, "max_steps": 250}
+#: settings of ``tsssl report`` under a config file: the 20-stock sample (the one with statistical
+#: power; ``tsssl train`` keeps the small two-index one for its one-minute first run), 10 epochs a
+#: cell, at most 250 steps (docs/design.md, "Walk-forward"; the batch is left to tsssl.budget); a
+#: layer that gives ``epochs`` without ``max_steps`` trains for those epochs. 250 steps of 512
+#: windows do not cap the two-index sample's 10 epochs (at most 240 steps)
+REPORT_DEFAULTS: dict[str, Any] = {"sample": "stocks20", "epochs": 10, "max_steps": 250}
 
 
 #: ``tsssl report --quick``: one seed, 5 epochs (at most 150 steps a cell), 300 bootstrap
