@@ -11,6 +11,7 @@ import copy
 import os
 import pickle
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -558,3 +559,55 @@ def test_budget_left_open_is_chosen_from_the_data_and_said(data, capsys):
     assert "200 steps at batch 16 (chosen from the data" in capsys.readouterr().err
     given = tiny(max_steps=4, batch_size=1000).fit(X)  # given values are kept, the batch capped at N
     assert (given.budget_["batch_size"], given.n_steps_, given.budget_["chosen"]) == (len(X), 4, ())
+
+
+def _padded(n=24, T=30, C=2, seed=0):
+    """(n, T, C) series of lengths 10..T, NaN-padded at the end, and their lengths."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, T, C)).astype(np.float32)
+    lengths = rng.integers(10, T + 1, size=n)
+    X[np.arange(T)[None, :] >= lengths[:, None]] = np.nan
+    return X, lengths
+
+
+def test_nan_padded_series_of_several_lengths_are_masked_by_the_hierarchical_method():
+    X, lengths = _padded()
+    small = {"hidden": 8, "out_dim": 16}
+    est = TSSSLEncoder(method="hierarchical", max_steps=3, encoder_kwargs=small, device="cpu").fit(X)
+    assert est.accepts_missing_ and np.isfinite(est.transform(X)).all()
+    # a series' representation does not depend on how much padding follows it
+    i = int(np.argmin(lengths))
+    longer = np.full((1, 40, 2), np.nan, dtype=np.float32)
+    longer[0, : lengths[i]] = X[i, : lengths[i]]
+    embed_40 = est.encoder_(torch.from_numpy(longer)).detach().numpy()
+    np.testing.assert_allclose(embed_40[0], est.transform(X[i : i + 1])[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda X: np.concatenate([X, np.full((1, 30, 2), np.nan, np.float32)]), "no observed value (all NaN)"),
+        (lambda X: np.where(np.isnan(X), 0.0, X).astype(np.float32) * np.r_[np.nan, 1.0].astype(np.float32),
+         "NaN in some channels but not all"),
+    ],
+)  # fmt: skip
+def test_missing_values_the_mask_cannot_take_are_one_line_errors(make, fragment):
+    X, _ = _padded()
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        TSSSLEncoder(method="hierarchical", max_steps=1, encoder_kwargs={"hidden": 8, "out_dim": 16}).fit(make(X))
+
+
+def test_nan_padding_for_a_method_without_masks_names_the_one_that_has_them():
+    X, _ = _padded()
+    with pytest.raises(ValueError, match="method='hierarchical'"):
+        tiny().fit(X)
+
+
+def test_degenerate_series_length_one_and_all_constant():
+    rng = np.random.default_rng(0)
+    small = {"hidden": 8, "out_dim": 16}
+    with pytest.raises(ValueError, match="shorter than the overlap"):  # crops need two steps
+        TSSSLEncoder(method="hierarchical", max_steps=1, encoder_kwargs=small).fit(rng.normal(size=(8, 1, 1)))
+    flat = np.ones((8, 30, 1), dtype=np.float32)  # fallback: std 0 channels are left unscaled, not NaN
+    Z = TSSSLEncoder(method="hierarchical", max_steps=2, encoder_kwargs=small).fit(flat).transform(flat)
+    assert np.isfinite(Z).all()

@@ -70,8 +70,12 @@ def _uses_labels(method: Any) -> bool:
     return isinstance(method, str) and method in registry.names("timeseries") and registry.uses_labels(method)
 
 
-def _as_windows(X: Any, name: str = "X") -> np.ndarray:
-    """X (a WindowSet, an array or a CPU tensor of windows) -> (N, T, C) float32, checked."""
+def _as_windows(X: Any, name: str = "X", missing_ok: bool = False) -> np.ndarray:
+    """X (a WindowSet, an array or a CPU tensor of windows) -> (N, T, C) float32, checked.
+
+    missing_ok: steps that are NaN in every channel are missing (variable-length series padded
+    with NaN), for an encoder and method that mask them; a series with no observed step, a step
+    NaN in some channels only, and inf stay errors."""
     if isinstance(X, WindowSet):
         X = X.X
     try:
@@ -89,14 +93,42 @@ def _as_windows(X: Any, name: str = "X") -> np.ndarray:
     if 0 in arr.shape:
         raise ValueError(f"{name} is empty: shape {arr.shape}; need at least one window, day and channel")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if missing_ok:
+        _check_missing(arr, name)
     bad = ~np.isfinite(arr)
+    if missing_ok:
+        bad &= ~np.isnan(arr).all(axis=2, keepdims=True)  # whole missing steps are fine
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=(1, 2)))
         raise ValueError(
             f"{name} holds {int(bad.sum())} NaN/inf values in {rows.size} window(s), first at "
-            f"index {rows[:5].tolist()}; drop or fill them first (windows must be finite)"
+            f"index {rows[:5].tolist()}; drop or fill them first (windows must be finite"
+            + (
+                ""
+                if missing_ok
+                else "; series padded with NaN to one length need method='hierarchical', whose "
+                "dilated encoder masks missing steps"
+            )
+            + ")"
         )
     return arr
+
+
+def _check_missing(arr: np.ndarray, name: str) -> None:
+    """ValueError for a series whose every step is missing or a step NaN in some channels only."""
+    nan = np.isnan(arr)
+    empty = np.flatnonzero(nan.all(axis=(1, 2)))
+    if empty.size:
+        raise ValueError(
+            f"{name} has {empty.size} series with no observed value (all NaN), first at index "
+            f"{empty[:5].tolist()}; drop them (a series needs at least one observed step)"
+        )
+    partial = np.flatnonzero((nan.any(axis=2) & ~nan.all(axis=2)).any(axis=1))
+    if partial.size:
+        raise ValueError(
+            f"{name} has steps with NaN in some channels but not all, in {partial.size} series, first at "
+            f"index {partial[:5].tolist()}; a missing step must be NaN in every channel (impute partial gaps)"
+        )
 
 
 def _sha256(*arrays: np.ndarray) -> str:
@@ -248,7 +280,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         feature_names = list(X.feature_names) if isinstance(X, WindowSet) else None
         if isinstance(X, WindowSet) and y is None:
             y = X.y
-        Xa = _as_windows(X)
+        missing_ok = self._missing_ok()
+        Xa = _as_windows(X, missing_ok=missing_ok)
         n, T, C = Xa.shape
         windows = registry.names("timeseries")
         if not isinstance(self.method, str) or self.method not in windows:
@@ -298,8 +331,24 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.feature_names_ = feature_names
         self.history_ = [dict(row) for row in result.history]
         self.n_steps_ = int(result.steps)
+        self.accepts_missing_ = missing_ok
         self.budget_ = dataclasses.asdict(budget)
         return self
+
+    def _missing_ok(self) -> bool:
+        """Whether fit / transform take NaN-padded series: the method and its encoder mask missing
+        steps (class attribute ``accepts_missing``: ``hierarchical`` on the dilated CNN)."""
+        from tsssl import registry
+
+        if not isinstance(self.method, str) or self.method not in registry.names("timeseries"):
+            return False
+        if not getattr(registry.method_class(self.method), "accepts_missing", False):
+            return False
+        encoder = registry.default_encoder(self.method) if self.encoder == "auto" else self.encoder
+        if isinstance(encoder, str):
+            name = encoder.lower()
+            return name in registry.ENCODER_CLASSES and getattr(registry.encoder_class(name), "accepts_missing", False)
+        return bool(getattr(encoder, "accepts_missing", False))
 
     def _checkpoint_options(self) -> dict[str, Any]:
         """The Trainer's out_dir / checkpoint_every (none without ``checkpoint_dir``)."""
@@ -452,7 +501,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 f"X has the features {list(X.feature_names)} but this encoder was fitted on "
                 f"{list(self.feature_names_)}; build the windows with the same features"
             )
-        Xa = _as_windows(X)
+        Xa = _as_windows(X, missing_ok=getattr(self, "accepts_missing_", False))
         if Xa.shape[2] != self.in_channels_:
             raise ValueError(
                 f"X has {Xa.shape[2]} channels per day but this encoder was fitted on "

@@ -12,7 +12,8 @@ from tsssl.cli import build_parser, main
 from tsssl.commands import report as cmd
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--sample", "indices", "--start", "2015-06-01", "--max-steps", "2", "--batch-size", "128", "--n-boot", "50", "--device", "cpu"]
+TINY = ["--sample", "indices", "--start", "2015-06-01", "--max-steps", "2", "--batch-size", "128", "--n-boot", "50",
+        "--device", "cpu"]  # fmt: skip
 
 
 def settings_from_args(args):

@@ -84,6 +84,9 @@ class DilatedEncoder(SequenceEncoder):
     is zeroed (TS2Vec's timestamp masking; the method passes it in training only).
     """
 
+    #: steps NaN in every channel are missing: masked, left out of pooling (module docstring)
+    accepts_missing = True
+
     def __init__(
         self,
         in_channels: int,

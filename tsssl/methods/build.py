@@ -66,7 +66,8 @@ class StandardizedEncoder(nn.Module):
 
 
 def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of windows X (N, T, C) over windows and days, in float64.
+    """Per-channel mean and std of windows X (N, T, C) over windows and days, in float64; NaN
+    (missing steps of NaN-padded series) left out.
 
     Windows held as views (``WindowViews``) are gathered in blocks and the blocks' means and
     sums of squared deviations combined (Chan et al.'s pairwise update), never materialised.
@@ -77,6 +78,8 @@ def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"channel_stats needs windows (N, T, C) with N > 0, got shape {X.shape}")
     flat = X.reshape(-1, X.shape[2]).astype(np.float64)
+    if np.isnan(flat).any():  # missing (NaN-padded) steps are left out, never counted as zeros
+        return np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
     return flat.mean(axis=0), flat.std(axis=0)
 
 

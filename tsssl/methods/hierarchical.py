@@ -51,11 +51,16 @@ def _takes(encoder: nn.Module, argument: str) -> bool:
 class Hierarchical(Method):
     """TS2Vec-style training of a per-step encoder.
 
+    Series padded with NaN to one length are accepted (``accepts_missing``) when the encoder
+    masks missing steps (the dilated CNN): the crops' missing steps have zero latents.
+
     encoder f: (B, T, C) -> (B, D), and (B, T, D) with ``return_sequence=True``; ``alpha``: weight
     of the instance term (1 - alpha: temporal); ``temporal_unit``: first scale with a temporal
     term (the crops overlap on at least 2^(temporal_unit + 1) steps); ``mask_rate``: share of
     crop steps whose latent is zeroed in training (TS2Vec: 0.5; 0 turns masking off).
     """
+
+    accepts_missing = True
 
     def __init__(
         self,
