@@ -228,7 +228,8 @@ def part_train(c: Check) -> dict[str, Any]:
 
 def part_report(c: Check) -> dict[str, Any]:
     out = c.scratch / "report"
-    size = (["--max-steps", "2", "--features", "ohlcv", "--rebalance", "v2", "--n-boot", "10", "--start", "2014-01-01"]
+    size = (["--sample", "indices", "--max-steps", "2", "--features", "ohlcv", "--rebalance", "v2", "--n-boot", "10",
+             "--start", "2014-01-01"]
             if c.args.tiny else [])  # fmt: skip
     cmd = c.tsssl("report", "--quick", "--device", c.args.device, *size, "--out", str(out))
     s, printed = sh(cmd, c.limit("report"), c.env, c.log)
