@@ -486,7 +486,8 @@ def build_report(
         "balanced_precision_note": "precision on a test set rebalanced to 1:1 positives:negatives, "
         "TPR / (TPR + FPR): a different reading, not the precision on the "
         "natural test set",
-        "features_note": "P-adic = ohlcv plus our documented reading of the talk's P-adic enhancement "
+        "features_note": "P-adic = the base set (ohlcv or closes) plus our documented reading of the talk's "
+        "P-adic enhancement "
         "(per-day base-3 digit of the return, one-hot, and the p-adic distance of the "
         "window to the constant reference patterns); see tsssl.data.padic",
         "paired": paired,
@@ -910,7 +911,9 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
         f"SiamCL: {', '.join(f'{k} {v}' for k, v in tr.get('siamcl', {}).items())}",
         f"- Seeds: {', '.join(map(str, meta['grid']['seeds']))}; {meta['aggregation']}",
         f"- Bootstrap: {b['n_boot']} replicates, blocks of {b['block_days']} test dates",
-        f"- Training: encoder {tr['encoder']} {tr['encoder_kwargs']}, {limit}, batch {tr['batch_size']}, "
+        f"- Training: encoder {tr['encoder']} {tr['encoder_kwargs']}, {limit}, "
+        + (f"batch {tr['batch_size']}" if tr["batch_size"] is not None else "batch chosen from each cell's data")
+        + ", "
         f"lr {tr['lr']:g}, {tr['precision']}; probe {tr['probe']}. {tr['note']}",
         f"- Features: {meta['features_note']}",
         f"- tsssl {v['tsssl']}, torch {v['torch']}, numpy {v['numpy']}, scikit-learn {v['scikit-learn']}, "
