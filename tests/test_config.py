@@ -204,3 +204,11 @@ def test_report_step_budget_quick_preset_and_auto_split_rule():
     assert asked.report.split == "walk-forward"  # --quick keeps one split unless asked
     assert walk_forward_by_default(20, 32.0) and not walk_forward_by_default(2, 20.0)
     assert not walk_forward_by_default(20, 10.0)
+
+
+def test_train_without_an_encoder_takes_the_methods_own_and_a_named_one_wins():
+    assert resolve_config(None, {"method": "siamcl"}).encoder == "lstm"
+    cfg = resolve_config(None, {"method": "hierarchical"})
+    assert cfg.encoder == "dilated" and cfg.encoder_kwargs["output"] == "linear"  # its default sizes too
+    assert resolve_config(None, {"method": "hierarchical", "encoder": "cnn"}).encoder == "cnn"
+    assert resolve_config(None, {"method": "hierarchical"}, command="report").encoder == "lstm"  # the grid's one

@@ -517,6 +517,8 @@ def resolve_config(
     cfg = dataclasses.replace(RunConfig(), **defaults)
     for origin, values in layers:
         cfg = _apply(cfg, values, origin)
+    if command == "train" and cfg.modality == "timeseries" and not any("encoder" in v for _, v in layers):
+        cfg.encoder = registry.get(cfg.method).encoder  # no encoder named: the method's own (dilated for hierarchical)
     if cfg.modality == "timeseries":  # default sizes of the chosen encoder sit under the user's own
         cfg.encoder_kwargs = {**DEFAULT_ENCODER_KWARGS.get(cfg.encoder, {}), **cfg.encoder_kwargs}
     _check_coherent(cfg)
