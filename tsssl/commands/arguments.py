@@ -24,8 +24,8 @@ TRAINING_FLAG_KEYS = ("encoder", "epochs", "max_steps", "batch_size", "lr", "dev
 
 
 SAMPLE_HELP = (
-    "a bundled sample: indices (S&P 500 and NASDAQ OHLCV, 1999-2018; plain --sample and the default) "
-    "or stocks20 (adjusted closes of 20 large US stocks, 1990-2022)"
+    "a bundled sample: indices (S&P 500 and NASDAQ OHLCV, 1999-2018; plain --sample, and the default of "
+    "train and data) or stocks20 (adjusted closes of 20 large US stocks, 1990-2022; the default of report)"
 )
 
 
