@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tsssl.losses import hierarchical_contrastive, instance_contrastive, temporal_contrastive
+from tsssl.losses.hierarchical import sample_anchors
 
 
 def _pair(B, T, D, seed=0):
@@ -35,17 +36,18 @@ def naive_instance(z1, z2):
     return total / (2 * B * T)
 
 
-def naive_temporal(z1, z2):
+def naive_temporal(z1, z2, anchors=None):
     B, T, _ = z1.shape
     if T == 1:
         return 0.0
+    steps = range(T) if anchors is None else [int(t) for t in anchors]
     total = 0.0
     for i in range(B):
-        for t in range(T):
+        for t in steps:
             for a, b in ((z1, z2), (z2, z1)):
                 negatives = [b[i, s] for s in range(T) if s != t] + [a[i, s] for s in range(T) if s != t]
                 total += _nll(a[i, t], b[i, t], negatives)
-    return total / (2 * B * T)
+    return total / (2 * B * len(steps))
 
 
 def naive_halve(z):
@@ -79,6 +81,44 @@ def test_hierarchical_matches_the_loop_over_scales(B, T, alpha, unit):
     got = hierarchical_contrastive(z1, z2, alpha=alpha, temporal_unit=unit)
     assert got.dtype == torch.float64 and got.dim() == 0
     torch.testing.assert_close(got.item(), naive_hierarchical(z1, z2, alpha, unit), rtol=1e-10, atol=1e-12)
+
+
+def test_temporal_term_over_anchor_steps_matches_the_formula():
+    z1, z2 = _pair(3, 9, 4, seed=5)
+    anchors = torch.tensor([0, 4, 8])
+    got = temporal_contrastive(z1, z2, anchors).item()
+    torch.testing.assert_close(got, naive_temporal(z1, z2, anchors), rtol=1e-10, atol=1e-12)
+    assert abs(got - naive_temporal(z1, z2)) > 1e-6  # a subset, not the full mean
+    # averaged over every subset of 3 of the 9 anchors, the estimate is the full term (unbiased)
+    import itertools
+
+    subsets = [torch.tensor(c) for c in itertools.combinations(range(9), 3)]
+    mean = sum(temporal_contrastive(z1, z2, a).item() for a in subsets) / len(subsets)
+    torch.testing.assert_close(mean, naive_temporal(z1, z2), rtol=1e-10, atol=1e-12)
+
+
+def test_hierarchical_with_max_anchors_samples_the_temporal_anchors_per_scale():
+    z1, z2 = _pair(2, 12, 4, seed=2)
+    # max_anchors >= T at every scale: the exact loss
+    torch.testing.assert_close(hierarchical_contrastive(z1, z2, max_anchors=12), hierarchical_contrastive(z1, z2))
+    got = hierarchical_contrastive(z1, z2, max_anchors=4, generator=torch.Generator().manual_seed(7))
+    g = torch.Generator().manual_seed(7)  # the same draws, scale by scale: 12 -> 6 steps sampled, 3 -> 1 not
+    a12, a6 = sample_anchors(12, 4, g), sample_anchors(6, 4, g)
+    assert sample_anchors(3, 4, g) is None and len(a12) == 4 and len(torch.unique(a12)) == 4
+    h1, h2 = naive_halve(z1), naive_halve(z2)
+    q1, q2 = naive_halve(h1), naive_halve(h2)
+    expected = (
+        0.5 * naive_instance(z1, z2)
+        + 0.5 * naive_temporal(z1, z2, a12)
+        + 0.5 * naive_instance(h1, h2)
+        + 0.5 * naive_temporal(h1, h2, a6)
+        + 0.5 * naive_instance(q1, q2)
+        + 0.5 * naive_temporal(q1, q2)
+        + 0.5 * naive_instance(naive_halve(q1), naive_halve(q2))
+    ) / 4
+    torch.testing.assert_close(got.item(), expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="max_anchors must be a positive integer or None, got 0"):
+        hierarchical_contrastive(z1, z2, max_anchors=0)
 
 
 def test_edge_cases():

@@ -33,7 +33,7 @@ def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit):
     got = method.training_step((x,))
     torch.manual_seed(1)  # the same crops
     c = overlapping_crops(5, 24, 2 ** (temporal_unit + 1))
-    enc = method.encoder
+    enc = method.trained
     r1 = torch.stack(
         [enc.forward_steps(x[b : b + 1, s : s + c.length1])[0, -c.overlap :] for b, s in enumerate(c.start1)]
     )
@@ -45,7 +45,7 @@ def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit):
 
 
 def test_timestamp_mask_only_in_training():
-    method = _method()
+    method = _method(average_weights=False)  # one encoder: training and embedding both call it
     seen = []
     forward_steps = method.encoder.forward_steps
     method.encoder.forward_steps = lambda x, mask=None: seen.append(mask) or forward_steps(x, mask)
@@ -60,8 +60,39 @@ def test_timestamp_mask_only_in_training():
     method.embed(x)
     assert seen == [None, None, None]
     seen.clear()
-    Hierarchical(method.encoder, mask_rate=0.0).train().training_step((x,))
+    Hierarchical(method.encoder, mask_rate=0.0, average_weights=False).train().training_step((x,))
     assert seen == [None, None]
+
+
+def test_encoder_is_the_mean_of_the_trained_weights_after_every_step():
+    """average_weights (TS2Vec's): after n steps every weight of ``encoder`` is the plain mean of
+    ``online``'s n iterates (recorded after each step), not its start; without it the encoder
+    trains itself."""
+    X = torch.randn(32, 24, 3)
+    method = _method(average_weights=True)
+    assert method.trained is method.online and method.encoder is not method.online
+    start = [p.detach().clone() for p in method.encoder.parameters()]
+    iterates = []
+
+    class Record:
+        def on_step_end(self, step):
+            iterates.append([p.detach().clone() for p in method.online.parameters()])
+
+    Trainer(max_steps=6, batch_size=16, lr=1e-2, seed=0, device="cpu", progress=False, callbacks=[Record()]).fit(
+        method, (X,)
+    )
+    assert len(iterates) == 6
+    for i, p in enumerate(method.encoder.parameters()):
+        mean = torch.stack([it[i] for it in iterates]).mean(0)  # naive reference
+        torch.testing.assert_close(p.detach(), mean, rtol=1e-5, atol=1e-6)
+        assert not p.requires_grad
+    assert any(not torch.equal(p, q) for p, q in zip(method.encoder.parameters(), start))
+    assert not torch.equal(iterates[-1][0], next(method.encoder.parameters()))  # the mean, not the last
+
+    plain = _method(average_weights=False)
+    Trainer(max_steps=3, batch_size=16, lr=1e-2, seed=0, device="cpu", progress=False).fit(plain, (X,))
+    assert plain.trained is plain.encoder and plain.momentum_pairs() == []
+    assert not hasattr(plain, "online")
 
 
 def _fixed_loss(method: Hierarchical, x: torch.Tensor) -> float:
@@ -136,6 +167,8 @@ def test_bad_settings_are_reported():
         Hierarchical(LSTMEncoder(3), alpha=2)
     with pytest.raises(ValueError, match=r"mask_rate must be a number in \[0, 1\)"):
         Hierarchical(CNNEncoder(3), mask_rate=1.0)
+    with pytest.raises(ValueError, match="average_weights must be True or False, got 1"):
+        Hierarchical(CNNEncoder(3), average_weights=1)
     with pytest.raises(ValueError, match="shorter than the overlap of at least 4 steps"):
         _method(temporal_unit=1).training_step((torch.randn(4, 3, 3),))
 

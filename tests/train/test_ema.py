@@ -2,6 +2,7 @@
 Trainer applying BYOL's schedule after every optimiser step."""
 
 import copy
+import signal
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from _train_toys import MomentumRegression, regression_data  # noqa: E402
 
-from tsssl.train import Trainer  # noqa: E402
+from tsssl.train import Trainer, TrainingInterrupted  # noqa: E402
 from tsssl.train.ema import MomentumUpdater  # noqa: E402
 from tsssl.train.schedule import ema_momentum  # noqa: E402
 
@@ -66,3 +67,61 @@ def test_trainer_applies_the_cosine_momentum_after_each_step():
     moved = sum((v.detach() - target0[k]).abs().sum() for k, v in method.target.named_parameters())
     assert moved > 0
     assert torch.equal(method.target[1].running_mean, method.encoder[1].running_mean)
+
+
+def test_average_schedule_makes_the_target_the_mean_of_the_iterates_and_resumes_exactly(tmp_path):
+    """momentum_schedule = "average": after n steps the target is the plain mean of the online
+    weights after steps 1..n; a run stopped at step 3 and resumed equals the 6-step run."""
+    x, y = regression_data(64)
+
+    def run(steps, out=None, resume=None, track=None):
+        torch.manual_seed(0)
+        method = MomentumRegression()
+        method.momentum_schedule = "average"
+        trainer = Trainer(
+            max_steps=steps,
+            batch_size=16,
+            lr=0.05,
+            device="cpu",
+            progress=False,
+            seed=0,
+            out_dir=out,
+            callbacks=[track(method)] if track else [],
+        )
+        trainer.fit(method, (x, y), resume=resume)
+        return method
+
+    iterates = []
+
+    def track(method):
+        class Track:
+            def on_step_end(self, step):
+                iterates.append({k: v.detach().clone() for k, v in method.encoder.named_parameters()})
+
+        return Track()
+
+    full = run(6, track=track)
+    for k, v in full.target.named_parameters():
+        torch.testing.assert_close(v.detach(), torch.stack([it[k] for it in iterates]).mean(0), rtol=1e-6, atol=1e-7)
+
+    def stop_at_3(method):
+        class Stop:
+            def on_step_end(self, step):
+                if step == 3:
+                    signal.raise_signal(signal.SIGINT)  # the Trainer checkpoints step 3 and raises
+
+        return Stop()
+
+    with pytest.raises(TrainingInterrupted):
+        run(6, out=tmp_path, track=stop_at_3)
+    resumed = run(6, out=tmp_path, resume=True)
+    for (k, a), b in zip(full.target.named_parameters(), resumed.target.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_unknown_momentum_schedule_is_refused():
+    x, y = regression_data(32)
+    method = MomentumRegression()
+    method.momentum_schedule = "linear"
+    with pytest.raises(ValueError, match="momentum_schedule must be one of cosine, average, got 'linear'"):
+        Trainer(max_steps=1, batch_size=16, device="cpu", progress=False).fit(method, (x, y))

@@ -76,6 +76,10 @@ class Method(nn.Module):
     #: EMA momentum at step 0 for the pairs of ``momentum_pairs``; the Trainer raises it to 1
     #: along a cosine over the run (BYOL's schedule) and applies it after each optimiser step.
     base_momentum: float = 0.99
+    #: how the Trainer sets that momentum: "cosine" (BYOL's rise from ``base_momentum`` to 1) or
+    #: "average" (the target is the mean of the online weights after every step so far: weight
+    #: averaging, ``tsssl.train.schedule.average_momentum``)
+    momentum_schedule: str = "cosine"
     #: True when the method trains on the batch's labels (a supervised classifier): its
     #: training data must carry labels, and the CLI trains it on the rebalanced windows and
     #: scores it with its own classifier head rather than a probe on the frozen encoder. A

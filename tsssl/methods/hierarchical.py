@@ -8,13 +8,20 @@ Algorithm (one step)::
     m1, m2 ~ Bernoulli(1 - mask_rate) per crop step  # timestamp masks (training only)
     r1 = f(x[:, a1:b1], mask=m1)[:, a2 - a1:]       # per-step representations of the overlap,
     r2 = f(x[:, a2:b2], mask=m2)[:, :b1 - a2]       #   each seen in its own context
-    loss = hierarchical_contrastive(r1, r2, alpha, temporal_unit)
+    loss = hierarchical_contrastive(r1, r2, alpha, temporal_unit, max_anchors=temporal_anchors)
 
 The same time step in the two contexts is the positive pair ("contextual consistency"); the
 negatives are the other series at that step (instance term) and the other steps of the same
 series (temporal term), at every scale of max-pooling over time (``tsssl.losses.hierarchical``).
 There is no projection head: the loss acts on the encoder's outputs, and the representation
 kept is the encoder's pooled output (max over time for the dilated encoder, TS2Vec's choice).
+
+Weight averaging (``average_weights=True``; TS2Vec's official code does it): ``f`` above is
+``online``; after every optimiser step the Trainer sets ``encoder`` (what every representation
+reads) to the mean of ``online``'s weights over the steps so far (``momentum_schedule =
+"average"``). Off by default: under this package's warm-up + cosine learning rate the last
+weights did as well or better on three of the four classification sets of
+``benchmarks.classification`` (benchmarks/RESULTS.md, issue 15's section).
 
 Encoder. ``f`` is the ``"dilated"`` encoder (``tsssl.encoders.DilatedEncoder``, TS2Vec's
 dilated residual CNN); its ``mask`` zeroes the input projection's output at the masked steps.
@@ -27,6 +34,7 @@ encoder is refused.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 
@@ -57,7 +65,11 @@ class Hierarchical(Method):
     encoder f: (B, T, C) -> (B, D), and (B, T, D) with ``return_sequence=True``; ``alpha``: weight
     of the instance term (1 - alpha: temporal); ``temporal_unit``: first scale with a temporal
     term (the crops overlap on at least 2^(temporal_unit + 1) steps); ``mask_rate``: share of
-    crop steps whose latent is zeroed in training (TS2Vec: 0.5; 0 turns masking off).
+    crop steps whose latent is zeroed in training (TS2Vec: 0.5; 0 turns masking off);
+    ``average_weights``: ``encoder`` is the running mean of the trained ``online`` copy's weights
+    (module docstring), else the trained encoder itself; ``temporal_anchors``: the temporal term
+    of a scale with more steps is averaged over that many random anchor steps (an unbiased,
+    cheaper estimate; ``tsssl.losses.hierarchical_contrastive``'s ``max_anchors``; None: all).
     """
 
     accepts_missing = True
@@ -71,6 +83,8 @@ class Hierarchical(Method):
         temporal_unit: int = 0,
         mask_rate: float = 0.5,
         use_views: bool = False,
+        average_weights: bool = False,
+        temporal_anchors: int | None = None,
     ) -> None:
         super().__init__()
         if not _takes(encoder, "return_sequence"):
@@ -84,11 +98,33 @@ class Hierarchical(Method):
             raise ValueError(f"Hierarchical: temporal_unit must be a non-negative integer, got {temporal_unit!r}")
         if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not 0.0 <= mask_rate < 1.0:
             raise ValueError(f"Hierarchical: mask_rate must be a number in [0, 1), got {mask_rate!r}")
+        if temporal_anchors is not None and (
+            isinstance(temporal_anchors, bool) or not isinstance(temporal_anchors, int) or temporal_anchors < 1
+        ):
+            raise ValueError(
+                f"Hierarchical: temporal_anchors must be a positive integer or None, got {temporal_anchors!r}"
+            )
+        if not isinstance(average_weights, bool):
+            raise ValueError(f"Hierarchical: average_weights must be True or False, got {average_weights!r}")
         self.encoder = encoder
+        self.average_weights = average_weights
+        if average_weights:  # online trains; encoder becomes the mean of its weights (Trainer)
+            self.online = encoder
+            self.encoder = copy.deepcopy(encoder)
+            self.momentum_schedule = "average"
         self.views = views if use_views else None
         self.alpha, self.temporal_unit, self.mask_rate = float(alpha), temporal_unit, float(mask_rate)
+        self.temporal_anchors = temporal_anchors
         #: whether the encoder takes a timestamp mask (the dilated encoder does)
         self.masks_timestamps = _takes(encoder, "mask")
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.online, self.encoder)] if self.average_weights else []
+
+    @property
+    def trained(self) -> nn.Module:
+        """The encoder the loss trains: ``online`` with weight averaging, else ``encoder``."""
+        return self.online if self.average_weights else self.encoder
 
     def timestamp_mask(self, B: int, T: int, device: torch.device) -> Tensor | None:
         """(B, T) bool, True where a step's latent is kept; None outside training, when
@@ -100,7 +136,7 @@ class Hierarchical(Method):
     def steps(self, x: Tensor) -> Tensor:
         """Per-step representations (B, T, D) of a crop, timestamp-masked in training."""
         mask = self.timestamp_mask(x.shape[0], x.shape[1], x.device)
-        return self.encoder(x, return_sequence=True, **({} if mask is None else {"mask": mask}))
+        return self.trained(x, return_sequence=True, **({} if mask is None else {"mask": mask}))
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:
         x, _ = split_batch(batch)
@@ -108,4 +144,6 @@ class Hierarchical(Method):
         crops = overlapping_crops(x.shape[0], x.shape[1], 2 ** (self.temporal_unit + 1), device=x.device)
         r1 = self.steps(take_subwindows(x, crops.start1, crops.length1))[:, -crops.overlap :]
         r2 = self.steps(take_subwindows(x, crops.start2, crops.length2))[:, : crops.overlap]
-        return hierarchical_contrastive(r1, r2, alpha=self.alpha, temporal_unit=self.temporal_unit)
+        return hierarchical_contrastive(
+            r1, r2, alpha=self.alpha, temporal_unit=self.temporal_unit, max_anchors=self.temporal_anchors
+        )

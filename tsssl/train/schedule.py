@@ -37,6 +37,17 @@ def ema_momentum(step: int, total: int, base_momentum: float) -> float:
     return 1.0 - (1.0 - base_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
 
+def average_momentum(step: int) -> float:
+    """The momentum that makes the target the plain mean of the online weights after steps 0..step
+    (0-based): ``step / (step + 1)``, so 0 (a copy) after the first step. Stochastic weight
+    averaging over every iterate (Izmailov et al. 2018), which TS2Vec's official code applies to
+    its encoder; the starting weights are not in the mean."""
+    return step / (step + 1.0)
+
+
+MOMENTUM_SCHEDULES = ("cosine", "average")
+
+
 class WarmupCosine:
     """``warmup_cosine`` as a ``LambdaLR`` multiplier. A callable object (not a lambda), so the
     scheduler's ``state_dict`` carries its settings into checkpoints."""

@@ -58,7 +58,7 @@ from tsssl.train.checkpoint import (
 )
 from tsssl.train.data import DatasetBatches, TensorBatches, ViewBatches, make_batches, needs_sample_index
 from tsssl.train.ema import MomentumUpdater
-from tsssl.train.schedule import WarmupCosine, ema_momentum, warmup_steps
+from tsssl.train.schedule import MOMENTUM_SCHEDULES, WarmupCosine, average_momentum, ema_momentum, warmup_steps
 
 _NOT_BAD = 2**62  # "no non-finite loss yet" in the device-side first-bad-step flag
 _CHECKPOINT_FORMAT = 1
@@ -469,6 +469,13 @@ class Trainer:
         method = run.method
         run.ema = MomentumUpdater(method.momentum_pairs())
         run.base_momentum = float(getattr(method, "base_momentum", 0.99))
+        schedule = getattr(method, "momentum_schedule", "cosine")
+        if schedule not in MOMENTUM_SCHEDULES:
+            raise ValueError(
+                f"{type(method).__name__}.momentum_schedule must be one of {', '.join(MOMENTUM_SCHEDULES)}, "
+                f"got {schedule!r}"
+            )
+        run.average_weights = schedule == "average"
         groups = parameter_groups(method, self.weight_decay, run.ema.target_ids())
         run.params = [p for g in groups for p in g["params"]]
         fused = run.device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in run.params)
@@ -516,7 +523,7 @@ class Trainer:
         except the finiteness check of a single CPU process."""
         model, optimizer, scheduler, scaler = run.model, run.optimizer, run.scheduler, run.scaler
         params, grad_clip, total = run.params, self.grad_clip, run.total
-        ema, base_momentum = run.ema, run.base_momentum
+        ema, base_momentum, average_weights = run.ema, run.base_momentum, run.average_weights
         loss_sum, bad_at, autocast = run.loss_sum, run.bad_at, self._autocast(run.device)
         check_each_step = _check_each_step(run.device, run.ctx)
         name = type(run.method).__name__
@@ -547,7 +554,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             if ema:
-                ema.update(ema_momentum(step, total, base_momentum))
+                ema.update(average_momentum(step) if average_weights else ema_momentum(step, total, base_momentum))
             loss = loss.detach().float().reshape(())
             loss_sum.add_(loss)
             if not check_each_step:
@@ -800,6 +807,7 @@ class _Run:
     # set by _optimiser, _wrap and fit
     ema: MomentumUpdater = field(init=False)
     base_momentum: float = field(init=False)
+    average_weights: bool = field(init=False)
     params: list[Tensor] = field(init=False)  # trainable, in the optimiser's order
     optimizer: torch.optim.Optimizer = field(init=False)
     schedule: WarmupCosine = field(init=False)
