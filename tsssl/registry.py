@@ -207,12 +207,14 @@ METHODS: dict[str, MethodSpec] = {
             "tloss",
             "tloss:TLoss",
             "T-Loss",
+            encoder="dilated",  # the paper's dilated CNN with max pooling (causal there)
             timeseries=Use("triplet_logistic (sub-series in their reference vs other series)", _WINDOWS),
         ),
         _spec(
             "tstcc",
             "tstcc:TSTCC",
             "TS-TCC",
+            encoder="cnn",  # the paper's three convolution blocks
             timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", _WINDOWS),
         ),
         _spec(
