@@ -227,9 +227,9 @@ def run_self_supervised(
     else:
         untrained = untrained_method(method, d.X_train, seed, args, **args.method_kwargs).encoder.to(args.device)
     Zu_train, Zu_test = embed(untrained, d.X_train), embed(untrained, d.X_test)
-    untrained = evaluate_features(Zu_train, d.y_train, Zu_test, d.y_test)
-    row["untrained_accuracy"] = untrained["accuracy"]
-    row["untrained_accuracy_ts2vec_svm"] = untrained["accuracy_ts2vec_svm"]
+    start = evaluate_features(Zu_train, d.y_train, Zu_test, d.y_test)
+    row["untrained_accuracy"] = start["accuracy"]
+    row["untrained_accuracy_ts2vec_svm"] = start["accuracy_ts2vec_svm"]
     return row
 
 

@@ -97,6 +97,23 @@ def test_svm_folds_follow_the_smallest_class(script):
     assert res1["cv_folds"] == 0 and res1["best_C"] == 1.0
 
 
+def test_ts2vec_evaluation_follows_its_rules_and_survives_features_no_margin_separates(script):
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)  # 40 series (< 50): a hard margin, no search
+    Z = rng.normal(size=(40, 4)) + 4.0 * np.eye(4)[y]
+    small = script.ts2vec_svm_accuracy(Z, y, Z, y)
+    assert small == {"accuracy_ts2vec_svm": 1.0, "ts2vec_svm_C": float("inf")}
+    y60 = np.repeat([0, 1], 30)  # 60 series, 30 per class: C searched over the grid and infinity
+    Z60 = rng.normal(size=(60, 4)) + 4.0 * np.eye(4)[y60]
+    big = script.ts2vec_svm_accuracy(Z60, y60, Z60, y60)
+    assert big["ts2vec_svm_C"] in (*script.C_GRID, float("inf")) and big["accuracy_ts2vec_svm"] == 1.0
+    # identical features with different labels: no hard margin exists; C = 10^4 instead of a hang
+    same = np.zeros((40, 4))
+    same[:, 0] = rng.integers(0, 2, 40)
+    collapsed = script.ts2vec_svm_accuracy(same, y, same, y)
+    assert collapsed["ts2vec_svm_C"] == script.C_GRID[-1] and 0.0 <= collapsed["accuracy_ts2vec_svm"] <= 1.0
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [

@@ -52,7 +52,7 @@ def _paired_nll(z: Tensor, anchors: Tensor | None = None) -> Tensor:
     k = torch.arange(n, device=z.device) if anchors is None else anchors.to(z.device)
     rows = torch.cat([k, k + n])  # (2K,) the anchors' rows
     partner = torch.cat([k + n, k])  # k <-> n + k
-    sim = z[:, rows] @ z.transpose(1, 2)  # (G, 2K, 2n)
+    sim = (z if anchors is None else z[:, rows]) @ z.transpose(1, 2)  # (G, 2K, 2n); no copy of z for all rows
     itself = rows[:, None] == torch.arange(2 * n, device=z.device)  # (2K, 2n): an anchor is not its own negative
     logp = F.log_softmax(sim.masked_fill(itself, float("-inf")), dim=-1)
     return -logp.gather(-1, partner.expand(z.shape[0], -1)[..., None]).mean()
