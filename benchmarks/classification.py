@@ -78,6 +78,20 @@ from tsssl.data.ucr import CLASSIFICATION_SETS, ClassificationData, load_classif
 #: rerun on the 2-core CPU dev box (not measured by this script)
 TS2VEC_REFERENCE = {"ArrowHead": 0.800, "ItalyPowerDemand": 0.962, "OSULeaf": 0.839, "JapaneseVowels": 0.986}
 TS2VEC_SOURCE = "TS2Vec, official code rerun on the 2-core CPU dev box (figures of the project's issue)"
+#: T-Loss's published test accuracy with K = 10 negatives (Franceschi et al., NeurIPS 2019): the
+#: "Ours (10)" columns of results_ucr.csv and results_uea.csv in the paper's official repository
+#: (github.com/White-Link/UnsupervisedScalableRepresentationLearningTimeSeries, commit 6f2e1e5);
+#: its own protocol (causal dilated CNN, about 2,000 steps, RBF SVM), not rerun here
+TLOSS_PUBLISHED = {"ArrowHead": 0.766, "ItalyPowerDemand": 0.954, "OSULeaf": 0.760, "JapaneseVowels": 0.986}
+TLOSS_SOURCE = (
+    "T-Loss, published (Franceschi et al. 2019, K = 10 negatives; results_ucr.csv / results_uea.csv of "
+    "its official repository, commit 6f2e1e5)"
+)
+#: the reference columns of every accuracy table: (header, accuracy per set, source)
+REFERENCES = (
+    ("TS2Vec (reference)", TS2VEC_REFERENCE, TS2VEC_SOURCE),
+    ("T-Loss (published)", TLOSS_PUBLISHED, TLOSS_SOURCE),
+)
 C_GRID = tuple(float(c) for c in 10.0 ** np.arange(-4, 5))
 #: libsvm iterations allowed to one fit of TS2Vec's evaluation (``ts2vec_svm_accuracy``)
 HARD_MARGIN_MAX_ITER = 1_000_000
@@ -368,17 +382,20 @@ def accuracy_table(
     columns = [("random encoder", "random encoder", None)]
     columns += [(registry.label(m), "self-supervised", m) for m in methods]
     columns += [(f"supervised `{m}` (trained on the labels; reference)", "supervised", m) for m in sup]
-    head = ["set", *(c[0] for c in columns), "TS2Vec (reference)"]
+    head = ["set", *(c[0] for c in columns), *(r[0] for r in REFERENCES)]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
     for name in sets:
         cells = [_cell(_select(rows, set=name, kind=k, **({"method": m} if m else {})), key) for _, k, m in columns]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {TS2VEC_REFERENCE.get(name, float('nan')):.3f} |")
+        cells += [f"{ref[name]:.3f}" if name in ref else "-" for _, ref, _ in REFERENCES]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     means = []
     for _, k, m in columns:  # mean over sets of the per-set means; only where every set has a figure
         per_set = [_mean(_select(rows, set=n, kind=k, **({"method": m} if m else {})), key) for n in sets]
         means.append("-" if None in per_set else f"{np.mean(per_set):.3f}")
-    ref = np.mean([TS2VEC_REFERENCE[n] for n in sets if n in TS2VEC_REFERENCE])
-    lines.append("| **mean over sets** | " + " | ".join(means) + f" | {ref:.3f} |")
+    means += [
+        f"{np.mean([ref[n] for n in sets]):.3f}" if all(n in ref for n in sets) else "-" for _, ref, _ in REFERENCES
+    ]
+    lines.append("| **mean over sets** | " + " | ".join(means) + " |")
     return lines
 
 
@@ -437,7 +454,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         *accuracy_table(rows, s["sets"], s["methods"]),
         "",
-        f"TS2Vec (reference): {TS2VEC_SOURCE}; not measured by this benchmark.",
+        *(f"{head}: {source}; not measured by this benchmark." for head, _, source in REFERENCES),
         "",
     ]
     if any("accuracy_ts2vec_svm" in r for r in rows):
@@ -595,6 +612,7 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "ts2vec_svm": "accuracy_ts2vec_svm: raw features, RBF gamma scale, C = inf below 50 series or 5 per class, "
         "else C in C_grid + [inf] by plain 5-fold CV (TS2Vec's fit_svm)",
         "ts2vec_reference": {"accuracy": TS2VEC_REFERENCE, "source": TS2VEC_SOURCE},
+        "tloss_published": {"accuracy": TLOSS_PUBLISHED, "source": TLOSS_SOURCE},
     }
 
 

@@ -552,11 +552,11 @@ def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
 
 
 def test_budget_left_open_is_chosen_from_the_data_and_said(data, capsys):
-    X, _ = data  # 96 windows: batch 16 (power of two <= 96/8 = 12, raised to 16), 200 steps
+    X, _ = data  # 96 windows: batch 8 (power of two <= 96/8 = 12), 200 steps
     est = TSSSLEncoder(encoder_kwargs={"hidden": HIDDEN}, device="cpu", seed=0, progress=True).fit(X)
-    assert (est.budget_["batch_size"], est.budget_["max_steps"], est.budget_["epochs"]) == (16, 200, None)
+    assert (est.budget_["batch_size"], est.budget_["max_steps"], est.budget_["epochs"]) == (8, 200, None)
     assert est.budget_["chosen"] == ("batch_size", "max_steps") and est.n_steps_ == 200
-    assert "200 steps at batch 16 (chosen from the data" in capsys.readouterr().err
+    assert "200 steps at batch 8 (chosen from the data" in capsys.readouterr().err
     given = tiny(max_steps=4, batch_size=1000).fit(X)  # given values are kept, the batch capped at N
     assert (given.budget_["batch_size"], given.n_steps_, given.budget_["chosen"]) == (len(X), 4, ())
 

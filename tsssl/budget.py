@@ -1,16 +1,19 @@
 """The training budget chosen from the data when a run leaves it open (docs/design.md, "Budget").
 
-    auto_budget(n=36)      # Budget(batch_size=16, max_steps=200, epochs=None, ...)
+    auto_budget(n=36)      # Budget(batch_size=8, max_steps=200, epochs=None, ...)
     auto_budget(n=8000)    # Budget(batch_size=512, max_steps=200, ...)
 
 The rule, for ``n`` training series (windows) and whatever the caller fixed itself:
 
-- **batch size**: the largest power of two not above n / 8, kept within [16, 512] and never
-  above n. Small sets (UCR's 36-300 series) train at TS2Vec's batch of 16; a set of 8,000
-  price windows at 512, as the package's earlier fixed default did.
+- **batch size**: the largest power of two not above n / 8, kept within [8, 512] and never
+  above n. Sets under 128 series train at batch 8, the batch of TS2Vec's own UCR / UEA runs
+  (its ``train.py``), those of 128-255 at 16 (the ``TS2Vec`` class's default), a set of 8,000
+  price windows at 512, as the package's earlier fixed default did. The floor was 16 until
+  2026-12; 8 on the small sets kept the accuracy of ``benchmarks.classification`` and halved
+  their fit (benchmarks/RESULTS.md).
 - **length**: ten passes over the data, but at least 200 and at most 600 optimiser steps.
   TS2Vec trains 200 iterations on small sets and 600 on large ones; ten epochs of 36 series at
-  batch 16 would be 23 steps, too few for any encoder, and ten epochs of 20 million windows too
+  batch 8 would be 45 steps, too few for any encoder, and ten epochs of 20 million windows too
   many for a default.
 
 A budget given by the caller is kept: ``epochs`` alone trains that many epochs (no step
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 AUTO_EPOCHS = 10
 MIN_STEPS, MAX_STEPS = 200, 600
-MIN_BATCH, MAX_BATCH = 16, 512
+MIN_BATCH, MAX_BATCH = 8, 512
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Budget:
 
 
 def auto_batch_size(n: int) -> int:
-    """Batch size for ``n`` training series: the power of two <= n / 8 within [16, 512], <= n."""
+    """Batch size for ``n`` training series: the power of two <= n / 8 within [8, 512], <= n."""
     _check_n(n)
     power = 2 ** int(math.floor(math.log2(max(n / 8, 1))))
     return int(min(n, max(MIN_BATCH, min(MAX_BATCH, power))))

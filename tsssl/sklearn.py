@@ -196,7 +196,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``tsssl.Trainer``'s; lr None: the method's registry default (1e-3 for "hierarchical", as
         TS2Vec), else 3e-3. The batch is capped at the number of training windows. Left None
         (the default), the budget is chosen from the data by ``tsssl.budget.auto_budget``: batch
-        = the power of two <= N / 8 within [16, 512], length = 10 epochs within [200, 600]
+        = the power of two <= N / 8 within [8, 512], length = 10 epochs within [200, 600]
         optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).

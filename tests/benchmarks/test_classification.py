@@ -75,11 +75,12 @@ def test_smoke_markdown_has_the_table(script, smoke, capsys):
     header = next(ln for ln in text.splitlines() if ln.startswith("| set |"))
     assert all(f" {label} |" in header for label in labels)
     assert "random encoder" in header and "supervised `lstm`" in header and "TS2Vec (reference)" in header
+    assert "T-Loss (published)" in header
     row = next(ln for ln in text.splitlines() if ln.startswith("| ItalyPowerDemand |"))
     cells = [c.strip() for c in row.strip("|").split("|")][1:]
-    assert len(cells) == 5  # random, 2 methods, supervised, TS2Vec
-    assert all(0.0 <= float(c) <= 1.0 for c in cells) and cells[-1] == "0.962"
-    assert "**mean over sets**" in text and script.TS2VEC_SOURCE in text
+    assert len(cells) == 6  # random, 2 methods, supervised, TS2Vec, T-Loss
+    assert all(0.0 <= float(c) <= 1.0 for c in cells) and cells[-2:] == ["0.962", "0.954"]
+    assert "**mean over sets**" in text and script.TS2VEC_SOURCE in text and script.TLOSS_SOURCE in text
     # --report renders the same markdown again from the JSON
     capsys.readouterr()
     assert script.main(["--report", str(out / "classification-smoke.json")]) == 0

@@ -20,19 +20,22 @@ from tsssl.methods.hierarchical import Hierarchical
 from tsssl.train import Trainer
 
 
-def _method(**kwargs) -> Hierarchical:
+def _method(length: int = 24, **kwargs) -> Hierarchical:
     torch.manual_seed(0)
-    return Hierarchical(DilatedEncoder(3, out_dim=16, hidden=8, length=24), **kwargs)
+    return Hierarchical(DilatedEncoder(3, out_dim=16, hidden=8, length=length), **kwargs)
 
 
-@pytest.mark.parametrize("temporal_unit", [0, 1])
-def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit):
-    method = _method(temporal_unit=temporal_unit, alpha=0.3).eval()  # eval: no mask, no dropout
-    x = torch.randn(5, 24, 3)
+@pytest.mark.parametrize(
+    "temporal_unit, anchors, T",
+    [(0, None, 24), (1, None, 24), (0, 3, 40)],  # 3 anchors on 40 steps: the sampled temporal term
+)
+def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit, anchors, T):
+    method = _method(T, temporal_unit=temporal_unit, alpha=0.3, temporal_anchors=anchors).eval()  # no mask, dropout
+    x = torch.randn(5, T, 3)
     torch.manual_seed(1)
     got = method.training_step((x,))
-    torch.manual_seed(1)  # the same crops
-    c = overlapping_crops(5, 24, 2 ** (temporal_unit + 1))
+    torch.manual_seed(1)  # the same crops, then the same anchors
+    c = overlapping_crops(5, T, 2 ** (temporal_unit + 1))
     enc = method.trained
     r1 = torch.stack(
         [enc.forward_steps(x[b : b + 1, s : s + c.length1])[0, -c.overlap :] for b, s in enumerate(c.start1)]
@@ -40,8 +43,13 @@ def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit):
     r2 = torch.stack(
         [enc.forward_steps(x[b : b + 1, s : s + c.length2])[0, : c.overlap] for b, s in enumerate(c.start2)]
     )
-    assert c.overlap >= 2 ** (temporal_unit + 1)
-    torch.testing.assert_close(got, hierarchical_contrastive(r1, r2, alpha=0.3, temporal_unit=temporal_unit))
+    assert c.overlap >= 2 ** (temporal_unit + 1) and (anchors is None or c.overlap > anchors)
+    want = hierarchical_contrastive(r1, r2, alpha=0.3, temporal_unit=temporal_unit, max_anchors=anchors)
+    torch.testing.assert_close(got, want)
+
+
+def test_temporal_term_uses_32_random_anchors_by_default():
+    assert _method().temporal_anchors == 32 and _method(temporal_anchors=None).temporal_anchors is None
 
 
 def test_timestamp_mask_only_in_training():

@@ -6,17 +6,13 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
+
 
 def check_choice(value: str, accepted: Sequence[str], name: str, owner: str) -> str:
     """Return ``value`` if it is one of ``accepted``, else a ValueError naming them."""
     if value not in accepted:
         raise ValueError(f"{owner}: unknown {name} {value!r}; accepted: {', '.join(map(repr, accepted))}")
-    return value
-
-
-def check_positive(value: int, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return value
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import SequenceEncoder, check_choice, check_positive, pool_steps
+from tsssl.checks import check_positive
+
+from .base import SequenceEncoder, check_choice, pool_steps
 
 POOLINGS = ("mean", "max", "last")
 

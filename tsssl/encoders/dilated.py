@@ -19,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import SequenceEncoder, check_choice, check_positive
+from tsssl.checks import check_positive
+
+from .base import SequenceEncoder, check_choice
 
 POOLINGS = ("max", "mean")
 #: how the last block reaches out_dim: "block" (its convolutions are out_dim wide, TS2Vec's) or

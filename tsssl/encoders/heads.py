@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import check_positive
+from tsssl.checks import check_positive
 
 
 def _check_features(x: Tensor, in_dim: int, owner: str) -> None:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import check_positive
+from tsssl.checks import check_positive
 
 
 def _check_images(x: Tensor, in_channels: int, owner: str) -> None:

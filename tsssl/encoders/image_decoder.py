@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import check_positive
+from tsssl.checks import check_positive
 
 
 class ConvDecoder(nn.Module):

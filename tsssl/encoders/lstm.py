@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import SequenceEncoder, check_choice, check_positive
+from tsssl.checks import check_positive
+
+from .base import SequenceEncoder, check_choice
 
 POOLINGS = ("last", "mean")
 

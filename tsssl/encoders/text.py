@@ -13,7 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import check_attention_sizes, check_choice, check_positive
+from tsssl.checks import check_positive
+
+from .base import check_attention_sizes, check_choice
 
 POOLINGS = ("mean", "cls")
 

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tsssl.checks import check_positive
+
 from ._checks import as_float, check_nonempty, check_same_shape, check_tensor, float32_region
 
 
@@ -109,10 +111,7 @@ def hierarchical_contrastive(
     (``sample_anchors``, with ``generator``): an unbiased estimate of the term at a cost
     proportional to max_anchors * T instead of T^2 (None: every step, TS2Vec's)."""
     _check_pair(z1, z2)
-    if max_anchors is not None and (
-        isinstance(max_anchors, bool) or not isinstance(max_anchors, int) or max_anchors < 1
-    ):
-        raise ValueError(f"max_anchors must be a positive integer or None, got {max_anchors!r}")
+    check_positive(max_anchors, "max_anchors", allow_none=True)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (0.0 <= alpha <= 1.0):
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     if isinstance(temporal_unit, bool) or not isinstance(temporal_unit, int) or temporal_unit < 0:

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from tsssl.augment.crops import overlapping_crops
 from tsssl.augment.segments import take_subwindows
+from tsssl.checks import check_positive
 from tsssl.losses.hierarchical import hierarchical_contrastive
 from tsssl.methods.base import Method, TwoViewFn, first_view, split_batch
 from tsssl.methods.build import StandardizedEncoder
@@ -84,7 +85,7 @@ class Hierarchical(Method):
         mask_rate: float = 0.5,
         use_views: bool = False,
         average_weights: bool = False,
-        temporal_anchors: int | None = None,
+        temporal_anchors: int | None = 32,
     ) -> None:
         super().__init__()
         if not _takes(encoder, "return_sequence"):
@@ -98,12 +99,7 @@ class Hierarchical(Method):
             raise ValueError(f"Hierarchical: temporal_unit must be a non-negative integer, got {temporal_unit!r}")
         if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not 0.0 <= mask_rate < 1.0:
             raise ValueError(f"Hierarchical: mask_rate must be a number in [0, 1), got {mask_rate!r}")
-        if temporal_anchors is not None and (
-            isinstance(temporal_anchors, bool) or not isinstance(temporal_anchors, int) or temporal_anchors < 1
-        ):
-            raise ValueError(
-                f"Hierarchical: temporal_anchors must be a positive integer or None, got {temporal_anchors!r}"
-            )
+        check_positive(temporal_anchors, "temporal_anchors", "Hierarchical", allow_none=True)
         if not isinstance(average_weights, bool):
             raise ValueError(f"Hierarchical: average_weights must be True or False, got {average_weights!r}")
         self.encoder = encoder

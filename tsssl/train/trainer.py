@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
 from tsssl.registry import COMPILE_MODES, PRECISIONS
 from tsssl.train import distributed
 from tsssl.train.callbacks import (
@@ -162,14 +163,6 @@ def _check_each_step(device: torch.device, ctx: distributed.DistContext) -> bool
     return device.type == "cpu" and not ctx.enabled
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}, got {value!r}")
-    return value
-
-
 def _number(name: str, value: Any, ok: Callable[[float], bool], accepted: str) -> float:
     """``value`` as a float when it is a finite real number (not a bool) that passes ``ok``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
@@ -266,11 +259,11 @@ class Trainer:
         on_device: bool | str = "auto",
         callbacks: Iterable[Any] = (),
     ) -> None:
-        self.epochs = _positive_int("epochs", epochs, allow_none=True)
-        self.max_steps = _positive_int("max_steps", max_steps, allow_none=True)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.log_every = _positive_int("log_every", log_every)
-        self.checkpoint_every = _positive_int("checkpoint_every", checkpoint_every, allow_none=True)
+        self.epochs = check_positive(epochs, "epochs", allow_none=True)
+        self.max_steps = check_positive(max_steps, "max_steps", allow_none=True)
+        self.batch_size = check_positive(batch_size, "batch_size")
+        self.log_every = check_positive(log_every, "log_every")
+        self.checkpoint_every = check_positive(checkpoint_every, "checkpoint_every", allow_none=True)
         self.lr = _number("lr", lr, lambda v: v > 0, "> 0")
         self.weight_decay = _number("weight_decay", weight_decay, lambda v: v >= 0, ">= 0")
         self.warmup_frac = _number("warmup_frac", warmup_frac, lambda v: 0 <= v < 1, "in [0, 1)")
