@@ -428,7 +428,9 @@ def detail_table(rows: list[dict[str, Any]], sets: Sequence[str], methods: Seque
 
 def _budget_line(s: dict[str, Any]) -> str:
     if s.get("defaults"):
-        head = f"`TSSSLEncoder(method, seed)` at its defaults: encoder `{s['encoder']}`, lr {s['lr']}, the budget "
+        lr = "each method's own" if s["lr"] is None else s["lr"]
+        encoder = "each method's own" if s["encoder"] == "auto" else f"`{s['encoder']}`"
+        head = f"`TSSSLEncoder(method, seed)` at its defaults: encoder {encoder}, lr {lr}, the budget "
         head += "it chooses from the data (each run's steps and batch in the JSON)"
     else:
         head = f"Encoder `{s['encoder']}` {s['encoder_kwargs']}, {s['steps']} steps, batch min({s['batch_size']}, N), "

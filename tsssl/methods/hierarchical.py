@@ -23,6 +23,12 @@ reads) to the mean of ``online``'s weights over the steps so far (``momentum_sch
 weights did as well or better on three of the four classification sets of
 ``benchmarks.classification`` (benchmarks/RESULTS.md, issue 15's section).
 
+Temporal anchors (``temporal_anchors``, 32 by default). TS2Vec contrasts every step of a scale
+with every other (cost T^2 per series); here a scale longer than 32 steps has its temporal term
+averaged over 32 anchor steps drawn at random, an unbiased estimate of the same term (None: every
+step, TS2Vec's). On the classification sets it kept the accuracy and cut the fit of 250-430-step
+series by a quarter (benchmarks/RESULTS.md, issue 15's section).
+
 Encoder. ``f`` is the ``"dilated"`` encoder (``tsssl.encoders.DilatedEncoder``, TS2Vec's
 dilated residual CNN); its ``mask`` zeroes the input projection's output at the masked steps.
 Any encoder with per-step outputs (``return_sequence=True``: also ``"lstm"``, ``"cnn"``,
@@ -70,7 +76,7 @@ class Hierarchical(Method):
     ``average_weights``: ``encoder`` is the running mean of the trained ``online`` copy's weights
     (module docstring), else the trained encoder itself; ``temporal_anchors``: the temporal term
     of a scale with more steps is averaged over that many random anchor steps (an unbiased,
-    cheaper estimate; ``tsssl.losses.hierarchical_contrastive``'s ``max_anchors``; None: all).
+    cheaper estimate; ``tsssl.losses.hierarchical_contrastive``'s ``max_anchors``; None: all steps).
     """
 
     accepts_missing = True
