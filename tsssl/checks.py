@@ -1,9 +1,9 @@
 """Argument checks shared across the package, so that one mistake reads the same everywhere.
 
-check_positive(16, "batch_size", "Trainer")                    # 16
-check_positive(None, "max_anchors", allow_none=True)            # None
-check_positive(0, "hidden", "DilatedEncoder")                   # ValueError:
-#   DilatedEncoder: hidden must be a positive integer, got 0
+check_positive(16, "batch_size")                          # 16
+check_positive(None, "max_anchors", allow_none=True)      # None
+check_positive(0, "hidden", "DilatedEncoder")             # ValueError: DilatedEncoder: hidden
+                                                          #   must be a positive integer, got 0
 """
 
 from __future__ import annotations
