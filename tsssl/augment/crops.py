@@ -20,6 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from tsssl.checks import check_positive
+
 
 class OverlappingCrops(NamedTuple):
     """start1, start2: (B,) long starts a1, a2 of the two crops; length1 = b1 - a1 and
@@ -47,8 +49,7 @@ def overlapping_crops(
 ) -> OverlappingCrops:
     """Starts and lengths of two overlapping crops of each of ``batch_size`` series of ``T`` steps
     (see the module docstring); ``generator``: a CPU generator (None: torch's global RNG)."""
-    if isinstance(min_overlap, bool) or not isinstance(min_overlap, int) or min_overlap < 1:
-        raise ValueError(f"overlapping_crops: min_overlap must be a positive integer, got {min_overlap!r}")
+    check_positive(min_overlap, "min_overlap", "overlapping_crops")
     if T < min_overlap:
         raise ValueError(
             f"overlapping_crops: series of {T} steps are shorter than the overlap of at least {min_overlap} "

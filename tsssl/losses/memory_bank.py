@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
+
 from ._checks import as_float, check_nonempty, check_temperature, check_tensor, float32_region
 from .gather import gather, is_distributed
 from .nce import nce
@@ -166,8 +168,7 @@ class MemoryBank(nn.Module):
 
     def __init__(self, dim: int, n: int | None = None) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        check_positive(dim, "dim")
         self.dim = dim
         self.register_buffer("bank", torch.zeros(0, dim))
         self.register_buffer("log_z", torch.full((), float("nan")))

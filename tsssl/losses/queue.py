@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
+
 from ._checks import check_tensor
 from .gather import gather, is_distributed
 
@@ -35,8 +37,7 @@ class MemoryQueue(nn.Module):
     def __init__(self, size: int, dim: int) -> None:
         super().__init__()
         for name, value in (("size", size), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive(value, name)
         self.size, self.dim = size, dim
         self.register_buffer("queue", torch.zeros(size, dim))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
 from tsssl.losses.pretext import next_step_prediction
 from tsssl.methods.base import Method, TwoViewFn, split_batch
 
@@ -64,8 +65,7 @@ class Autoregressive(Method):
         context_from: int = 0,
     ) -> None:
         super().__init__()
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"Autoregressive: horizon must be a positive integer, got {horizon!r}")
+        check_positive(horizon, "horizon", "Autoregressive")
         channels = getattr(encoder, "in_channels", None)
         if not isinstance(channels, int):
             raise ValueError(f"Autoregressive: the encoder {type(encoder).__name__} must have an integer in_channels")

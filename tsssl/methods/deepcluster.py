@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment import default_timeseries_views
+from tsssl.checks import check_positive
 from tsssl.encoders import ProjectionHead
 from tsssl.losses.clustering import KMEANS_INITS, kmeans, kmeans_assign, pseudo_label_cross_entropy
 from tsssl.losses.queue import MemoryQueue
@@ -89,8 +90,7 @@ class DeepCluster(Method):
     ) -> None:
         super().__init__()
         for name, value in (("n_clusters", n_clusters), ("refresh_every", refresh_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"DeepCluster: {name} must be a positive int, got {value!r}")
+            check_positive(value, name, "DeepCluster")
         if kmeans_init not in KMEANS_INITS:
             raise ValueError(f"DeepCluster: unknown kmeans_init {kmeans_init!r}; accepted: {', '.join(KMEANS_INITS)}")
         if balance not in BALANCE:

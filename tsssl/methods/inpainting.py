@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
 from tsssl.losses.reconstruction import region_mse
 from tsssl.methods.base import Method, ViewFn, split_batch
 
@@ -52,8 +53,7 @@ def random_block_mask(
     image, each at a uniform random position inside the image (they may overlap)."""
     if not 1 <= side <= size:
         raise ValueError(f"the blocks' side must be in 1..{size} (the image side), got {side}")
-    if not isinstance(n_blocks, int) or n_blocks < 1:
-        raise ValueError(f"n_blocks must be a positive int, got {n_blocks!r}")
+    check_positive(n_blocks, "n_blocks")
     gen_device = generator.device if generator is not None else device
     corner = torch.randint(size - side + 1, (2, batch, n_blocks, 1), generator=generator, device=gen_device)
     corner = corner.to(device)
@@ -84,8 +84,7 @@ class ContextEncoder(Method):
             raise ValueError(f"ContextEncoder: unknown mask {mask!r}; accepted: {', '.join(MASKS)}")
         if hole is not None and (not isinstance(hole, int) or hole < 1):
             raise ValueError(f"ContextEncoder: hole must be a positive int (pixels), got {hole!r}")
-        if not isinstance(n_blocks, int) or n_blocks < 1:
-            raise ValueError(f"ContextEncoder: n_blocks must be a positive int, got {n_blocks!r}")
+        check_positive(n_blocks, "n_blocks", "ContextEncoder")
         self.encoder, self.decoder, self.view = encoder, decoder, view
         self.mask_kind, self.hole, self.n_blocks = mask, hole, n_blocks
 

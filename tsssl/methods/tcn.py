@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment.segments import take_subwindows, time_contrastive_starts
+from tsssl.checks import check_positive
 from tsssl.encoders import ProjectionHead
 from tsssl.losses.info_nce import nt_xent
 from tsssl.losses.pairwise import triplet_margin
@@ -79,8 +80,7 @@ class TCN(Method):
         if loss not in LOSSES:
             raise ValueError(f"TCN: unknown loss {loss!r}; accepted: {', '.join(LOSSES)}")
         for name, value in (("length", length), ("max_shift", max_shift), ("far_shift", far_shift)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TCN: {name} must be a positive integer, got {value!r}")
+            check_positive(value, name, "TCN")
         self.encoder = encoder
         self.projector = ProjectionHead(encoder.out_dim, proj_hidden, proj_dim)
         self.views = views

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsssl.augment.segments import take_subwindows
+from tsssl.checks import check_positive
 from tsssl.losses.pairwise import triplet_logistic, triplet_margin
 from tsssl.methods.base import Method, TwoViewFn, first_view, split_batch
 
@@ -121,8 +122,7 @@ class TLoss(Method):
         if loss not in LOSSES:
             raise ValueError(f"T-Loss: unknown loss {loss!r}; accepted: {', '.join(LOSSES)}")
         for name, value in (("n_negatives", n_negatives), ("min_length", min_length)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"T-Loss: {name} must be a positive integer, got {value!r}")
+            check_positive(value, name, "T-Loss")
         self.encoder = encoder
         self.views = views if use_views else None
         self.n_negatives, self.min_length = n_negatives, min_length

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from tsssl.augment.timeseries import jitter, permute_segments, scaling
+from tsssl.checks import check_positive
 from tsssl.encoders import ProjectionHead
 from tsssl.encoders.transformer import TransformerEncoder
 from tsssl.losses.info_nce import nt_xent
@@ -121,8 +122,7 @@ class TSTCC(Method):
     ) -> None:
         super().__init__()
         for name, value in (("n_predictions", n_predictions), ("min_context", min_context)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TS-TCC: {name} must be a positive integer, got {value!r}")
+            check_positive(value, name, "TS-TCC")
         if max_segments < 2:
             raise ValueError(f"TS-TCC: max_segments must be >= 2 (a permutation needs 2 segments), got {max_segments}")
         self.encoder = encoder

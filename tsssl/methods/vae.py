@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from tsssl.checks import check_positive
 from tsssl.losses.reconstruction import negative_elbo
 from tsssl.methods.base import Method, ViewFn, split_batch
 
@@ -47,8 +48,7 @@ class VAE(Method):
         beta: float = 1.0,
     ) -> None:
         super().__init__()
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"VAE: latent_dim must be a positive int, got {latent_dim!r}")
+        check_positive(latent_dim, "latent_dim", "VAE")
         if not isinstance(beta, (int, float)) or not beta >= 0:
             raise ValueError(f"VAE: beta must be a number >= 0, got {beta!r}")
         d = trunk.out_dim
