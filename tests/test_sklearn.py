@@ -551,6 +551,16 @@ def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
 
 
+@pytest.mark.parametrize("method, lr", [("tstcc", 3e-4), ("tloss", 1e-3), ("hierarchical", 1e-3), ("siamcl", 3e-3)])
+def test_learning_rate_left_open_is_the_methods_own(method, lr):
+    # TS-TCC's and T-Loss's papers train at 3e-4 and 1e-3, TS2Vec at 1e-3; the others at 3e-3
+    X = np.random.default_rng(0).normal(size=(16, 40, 1)).astype(np.float32)
+    est = TSSSLEncoder(method=method, max_steps=2, batch_size=8, device="cpu", seed=0).fit(X)
+    assert max(row["lr"] for row in est.history_) == pytest.approx(lr)
+    given = TSSSLEncoder(method=method, max_steps=2, batch_size=8, lr=5e-3, device="cpu", seed=0).fit(X)
+    assert max(row["lr"] for row in given.history_) == pytest.approx(5e-3)
+
+
 def test_budget_left_open_is_chosen_from_the_data_and_said(data, capsys):
     X, _ = data  # 96 windows: batch 8 (power of two <= 96/8 = 12), 200 steps
     est = TSSSLEncoder(encoder_kwargs={"hidden": HIDDEN}, device="cpu", seed=0, progress=True).fit(X)

@@ -208,14 +208,16 @@ METHODS: dict[str, MethodSpec] = {
             "tloss:TLoss",
             "T-Loss",
             encoder="dilated",  # the paper's dilated CNN with max pooling (causal there)
-            timeseries=Use("triplet_logistic (sub-series in their reference vs other series)", _WINDOWS),
+            # the paper's learning rate (default_hyperparameters.json of its official code)
+            timeseries=Use("triplet_logistic (sub-series in their reference vs other series)", {"lr": 1e-3}),
         ),
         _spec(
             "tstcc",
             "tstcc:TSTCC",
             "TS-TCC",
             encoder="cnn",  # the paper's three convolution blocks
-            timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", _WINDOWS),
+            # the paper's learning rate (the config files of its official code)
+            timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", {"lr": 3e-4}),
         ),
         _spec(
             "hierarchical",
