@@ -197,7 +197,8 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         (1e-3 for "hierarchical" and "tloss", 3e-4 for "tstcc"), else 3e-3. The batch is capped
         at the number of training windows. Left None (the default), the budget is chosen from the
         data by ``tsssl.budget.auto_budget``: batch = the power of two <= N / 8 within [8, 512],
-        length = 10 epochs within [200, 600] optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
+        length = 10 epochs within [200, 600] optimiser steps (``budget_`` says what was chosen;
+        printed when ``progress``).
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).
     transform_batch_size: windows per forward pass in ``transform``.
