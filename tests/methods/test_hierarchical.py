@@ -30,7 +30,9 @@ def _method(length: int = 24, **kwargs) -> Hierarchical:
     [(0, None, 24), (1, None, 24), (0, 3, 40)],  # 3 anchors on 40 steps: the sampled temporal term
 )
 def test_step_is_the_algorithm_written_out_crop_by_crop(temporal_unit, anchors, T):
-    method = _method(T, temporal_unit=temporal_unit, alpha=0.3, temporal_anchors=anchors).eval()  # neither mask nor dropout
+    method = _method(
+        T, temporal_unit=temporal_unit, alpha=0.3, temporal_anchors=anchors
+    ).eval()  # neither mask nor dropout
     x = torch.randn(5, T, 3)
     torch.manual_seed(1)
     got = method.training_step((x,))
