@@ -86,6 +86,17 @@ def test_rows_of_different_lengths_in_one_batch():
         torch.testing.assert_close(enc(x)[0], enc(x[:1])[0])
 
 
+def test_every_block_gets_channel_major_contiguous_input():
+    # a (B, T, hidden) layout passed on through the residual sums made the convolutions copy and
+    # GELU's backward run strided, 4x slower (benchmarks/RESULTS.md, issue 15's speed section)
+    enc = _enc(length=40, output="linear")
+    seen = []
+    for block in enc.blocks:
+        block.register_forward_pre_hook(lambda _m, args: seen.append(args[0].is_contiguous()))
+    enc.forward_steps(torch.randn(2, 40, 3))
+    assert seen == [True] * len(enc.blocks)
+
+
 def test_timestamp_mask_zeroes_the_projected_input():
     enc = _enc(length=16).double()
     x = torch.randn(2, 16, 3, dtype=torch.float64)

@@ -145,7 +145,8 @@ class DilatedEncoder(SequenceEncoder):
         x = torch.where(observed[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         keep = None if bool(observed.all()) else observed[:, None, :].to(x.dtype)  # (B, 1, T)
         latent = observed if mask is None else observed & mask.to(torch.bool)
-        h = (self.input(x) * latent[..., None].to(x.dtype)).transpose(1, 2)  # (B, hidden, T)
+        # contiguous: a transposed view would pass its (B, T, hidden) layout on through every residual sum
+        h = (self.input(x) * latent[..., None].to(x.dtype)).transpose(1, 2).contiguous()  # (B, hidden, T)
         for block in self.blocks:
             h = block(h, keep)
         h = h.transpose(1, 2)
