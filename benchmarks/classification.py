@@ -484,7 +484,8 @@ def markdown(doc: dict[str, Any]) -> str:
 
 # -- command line ---------------------------------------------------------------------------------
 def _key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> (key, value): the value read as a TOML value (3, 0.5, true), else a string."""
+    """``KEY=VALUE`` -> (key, value): the value read as a TOML value (3, 0.5, true), ``none`` as
+    None (e.g. temporal_anchors=none: every step), else a string."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -493,6 +494,8 @@ def _key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. hidden=64)")
+    if raw.strip().lower() == "none":
+        return key.strip(), None
     try:
         return key.strip(), tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

@@ -154,6 +154,8 @@ def test_encoder_kwargs_length_and_normalisation(script):
         ["--encoder", "dilated", "--encoder-kwargs", "hidden=8", "out_dim=16", "--method-kwargs", "mask_rate=0.25"]
     )
     assert args.encoder_kwargs == {"hidden": 8, "out_dim": 16} and args.method_kwargs == {"mask_rate": 0.25}
+    every_step = script.parse_args(["--method-kwargs", "temporal_anchors=none", "alpha=0.5"]).method_kwargs
+    assert every_step == {"temporal_anchors": None, "alpha": 0.5}
     # the dilated CNN's default sizes under the flags, and the set's length
     assert script.encoder_kwargs(args, 251) == {"hidden": 8, "out_dim": 16, "output": "linear", "length": 251}
     fixed = script.parse_args(["--encoder", "dilated", "--encoder-kwargs", "depth=10"])
