@@ -47,10 +47,23 @@ def test_given_values_are_kept_and_only_the_open_ones_chosen():
     assert b.describe() == "7 steps at batch 36 (as given)"
 
 
+@pytest.mark.parametrize("n, cap, batch", [(200, 8, 8), (8000, 8, 8), (5, 8, 5), (36, 64, 8), (8000, 64, 64)])
+def test_a_methods_cap_bounds_the_chosen_batch(n, cap, batch):
+    assert auto_batch_size(n, max_batch=cap) == batch
+
+
+def test_the_cap_is_said_and_leaves_a_given_batch_alone():
+    b = auto_budget(200, max_batch=8)  # OSULeaf's 200 series: 8, not 16; 200 // 8 = 25 steps an epoch
+    assert (b.batch_size, b.max_steps, b.chosen) == (8, 250, ("batch_size", "max_steps"))
+    assert "at most 8 for this method" in b.describe()
+    assert auto_budget(200, batch_size=32, max_batch=8).batch_size == 32
+
+
 @pytest.mark.parametrize(
     "kwargs, needle",
     [({"n": 0}, "number of training series"), ({"n": 36, "batch_size": 0}, "batch_size"),
-     ({"n": 36, "max_steps": 2.5}, "max_steps"), ({"n": 36, "epochs": True}, "epochs")],
+     ({"n": 36, "max_steps": 2.5}, "max_steps"), ({"n": 36, "epochs": True}, "epochs"),
+     ({"n": 36, "max_batch": 0}, "max_batch")],
 )  # fmt: skip
 def test_bad_values_are_one_line_errors(kwargs, needle):
     with pytest.raises(ValueError, match=needle):

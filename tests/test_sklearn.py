@@ -571,6 +571,18 @@ def test_budget_left_open_is_chosen_from_the_data_and_said(data, capsys):
     assert (given.budget_["batch_size"], given.n_steps_, given.budget_["chosen"]) == (len(X), 4, ())
 
 
+def test_hierarchical_budget_takes_ts2vecs_batch_of_8():
+    # 256 series: the rule gives 32 (256 / 8), the hierarchical method's cap 8 (TS2Vec's batch)
+    X = np.random.default_rng(0).normal(size=(256, 12, 1)).astype(np.float32)
+    small = {"hidden": 8, "out_dim": 16}
+    est = TSSSLEncoder(method="hierarchical", max_steps=2, encoder_kwargs=small, device="cpu", seed=0).fit(X)
+    assert est.budget_["batch_size"] == 8 and "at most 8 for this method" in est.budget_["rule"]
+    siamcl = TSSSLEncoder(max_steps=2, encoder_kwargs={"hidden": HIDDEN}, device="cpu", seed=0).fit(X)
+    assert siamcl.budget_["batch_size"] == 32 and "at most" not in siamcl.budget_["rule"]
+    given = TSSSLEncoder(method="hierarchical", max_steps=2, batch_size=64, encoder_kwargs=small, device="cpu").fit(X)
+    assert given.budget_["batch_size"] == 64  # a batch given is kept above the cap
+
+
 def _padded(n=24, T=30, C=2, seed=0):
     """(n, T, C) series of lengths 10..T, NaN-padded at the end, and their lengths."""
     rng = np.random.default_rng(seed)

@@ -11,6 +11,11 @@ The rule, for ``n`` training series (windows) and whatever the caller fixed itse
   price windows at 512, as the package's earlier fixed default did. The floor was 16 until
   2026-12; 8 on the small sets kept the accuracy of ``benchmarks.classification`` and halved
   their fit (benchmarks/RESULTS.md).
+- **a method's cap**: a method whose loss draws many pairs from each series may cap the batch
+  (``max_batch``, from its registry entry): the hierarchical method's temporal and instance
+  terms contrast every time step, so TS2Vec trains it at batch 8 on every set, and so does
+  ``TSSSLEncoder(method="hierarchical")`` (capped at 8: OSULeaf's 200 series and 8,000 price
+  windows alike).
 - **length**: ten passes over the data, but at least 200 and at most 600 optimiser steps.
   TS2Vec trains 200 iterations on small sets and 600 on large ones; ten epochs of 36 series at
   batch 8 would be 45 steps, too few for any encoder, and ten epochs of 20 million windows too
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from tsssl.checks import check_positive
 
 AUTO_EPOCHS = 10
 MIN_STEPS, MAX_STEPS = 200, 600
@@ -58,11 +65,14 @@ class Budget:
         return f"{said} (chosen from the data: {', '.join(self.chosen)}; {self.rule})"
 
 
-def auto_batch_size(n: int) -> int:
-    """Batch size for ``n`` training series: the power of two <= n / 8 within [8, 512], <= n."""
+def auto_batch_size(n: int, max_batch: int | None = None) -> int:
+    """Batch size for ``n`` training series: the power of two <= n / 8 within [8, 512], <= n, and
+    at most ``max_batch`` (a method's cap; None: none)."""
     _check_n(n)
+    check_positive(max_batch, "max_batch", allow_none=True)
     power = 2 ** int(math.floor(math.log2(max(n / 8, 1))))
-    return int(min(n, max(MIN_BATCH, min(MAX_BATCH, power))))
+    batch = max(MIN_BATCH, min(MAX_BATCH, power))
+    return int(min(n, batch if max_batch is None else min(batch, max_batch)))
 
 
 def auto_steps(n: int, batch_size: int) -> int:
@@ -73,24 +83,31 @@ def auto_steps(n: int, batch_size: int) -> int:
 
 
 def auto_budget(
-    n: int, *, batch_size: int | None = None, max_steps: int | None = None, epochs: int | None = None
+    n: int,
+    *,
+    batch_size: int | None = None,
+    max_steps: int | None = None,
+    epochs: int | None = None,
+    max_batch: int | None = None,
 ) -> Budget:
     """The budget of a run on ``n`` training series; the values given are kept (batch capped at n),
-    the ones left None are chosen by the rule of this module's docstring."""
+    the ones left None are chosen by the rule of this module's docstring (``max_batch``: the
+    method's cap on a chosen batch; a given ``batch_size`` is kept above it)."""
     _check_n(n)
     for name, value in (("batch_size", batch_size), ("max_steps", max_steps), ("epochs", epochs)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive int or None (chosen from the data), got {value!r}")
     chosen: list[str] = []
     if batch_size is None:
-        batch_size = auto_batch_size(n)
+        batch_size = auto_batch_size(n, max_batch)
         chosen.append("batch_size")
     batch_size = max(1, min(int(batch_size), n))
     if max_steps is None and epochs is None:
         max_steps = auto_steps(n, batch_size)
         chosen.append("max_steps")
+    cap = "" if max_batch is None else f", at most {max_batch} for this method"
     rule = (
-        f"n = {n} training samples: batch = power of two <= n/8 in [{MIN_BATCH}, {MAX_BATCH}]; "
+        f"n = {n} training samples: batch = power of two <= n/8 in [{MIN_BATCH}, {MAX_BATCH}]{cap}; "
         f"steps = {AUTO_EPOCHS} epochs within [{MIN_STEPS}, {MAX_STEPS}]"
     )
     return Budget(batch_size, max_steps, epochs, tuple(chosen), rule)

@@ -69,11 +69,14 @@ REPORT_SPLITS = ("auto", "single", "walk-forward")
 
 @dataclass(frozen=True)
 class Use:
-    """How a method runs on one modality: the loss it trains with (for reports) and its default
-    training settings (Trainer keys: epochs, max_steps, batch_size, lr, weight_decay)."""
+    """How a method runs on one modality: the loss it trains with (for reports), its default
+    training settings (Trainer keys: epochs, max_steps, batch_size, lr, weight_decay) and
+    ``max_batch``, a cap on the batch that ``TSSSLEncoder``'s budget rule chooses for it
+    (``tsssl.budget``; None: the rule's own bounds)."""
 
     loss: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    max_batch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,11 @@ METHODS: dict[str, MethodSpec] = {
             "hierarchical:Hierarchical",
             "Hierarchical (TS2Vec-style)",
             encoder="dilated",  # per-step outputs and timestamp masking
-            timeseries=Use("hierarchical_contrastive (instance + temporal, overlapping crops)", {"lr": 1e-3}),
+            # TS2Vec's learning rate, and its batch on every set (train.py's --batch-size 8): each
+            # series gives a positive pair per time step, so a few series fill a step
+            timeseries=Use(
+                "hierarchical_contrastive (instance + temporal, overlapping crops)", {"lr": 1e-3}, max_batch=8
+            ),
         ),
         # -- window methods of the self-supervised families: one entry each, above this line --
         _spec("rotnet", "rotnet:RotNet", "RotNet", image=Use("cross-entropy over 4 rotations", _IMAGE)),

@@ -196,9 +196,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``tsssl.Trainer``'s; lr None: the method's registry default, its paper's where one is set
         (1e-3 for "hierarchical" and "tloss", 3e-4 for "tstcc"), else 3e-3. The batch is capped
         at the number of training windows. Left None (the default), the budget is chosen from the
-        data by ``tsssl.budget.auto_budget``: batch = the power of two <= N / 8 within [8, 512],
-        length = 10 epochs within [200, 600] optimiser steps (``budget_`` says what was chosen;
-        printed when ``progress``).
+        data by ``tsssl.budget.auto_budget``: batch = the power of two <= N / 8 within [8, 512]
+        (at most 8 for "hierarchical", TS2Vec's batch), length = 10 epochs within [200, 600]
+        optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).
     transform_batch_size: windows per forward pass in ``transform``.
@@ -296,8 +296,11 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         # Trainer first: a bad device / precision / epochs fails before any model is built
         # (a small X still trains: the batch is capped at n; about 100 log rows over the run)
-        budget = auto_budget(n, batch_size=self.batch_size, max_steps=self.max_steps, epochs=self.epochs)
-        lr = self.lr if self.lr is not None else registry.use(self.method, "timeseries").defaults.get("lr", 3e-3)
+        use = registry.use(self.method, "timeseries")
+        budget = auto_budget(
+            n, batch_size=self.batch_size, max_steps=self.max_steps, epochs=self.epochs, max_batch=use.max_batch
+        )
+        lr = self.lr if self.lr is not None else use.defaults.get("lr", 3e-3)
         trainer = make_trainer(
             self,
             lr=lr,

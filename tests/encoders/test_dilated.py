@@ -88,7 +88,7 @@ def test_rows_of_different_lengths_in_one_batch():
 
 def test_every_block_gets_channel_major_contiguous_input():
     # a (B, T, hidden) layout passed on through the residual sums made the convolutions copy and
-    # GELU's backward run strided, 4x slower (benchmarks/RESULTS.md, issue 15's speed section)
+    # GELU's backward run strided, about 3x slower (benchmarks/RESULTS.md, issue 15's speed section)
     enc = _enc(length=40, output="linear")
     seen = []
     for block in enc.blocks:
