@@ -63,7 +63,7 @@ def test_the_cap_is_said_and_leaves_a_given_batch_alone():
     "kwargs, needle",
     [({"n": 0}, "number of training series"), ({"n": 36, "batch_size": 0}, "batch_size"),
      ({"n": 36, "max_steps": 2.5}, "max_steps"), ({"n": 36, "epochs": True}, "epochs"),
-     ({"n": 36, "max_batch": 0}, "max_batch")],
+     ({"n": 36, "max_batch": 0}, "max_batch"), ({"n": 36, "batch_size": 8, "max_batch": 0}, "max_batch")],
 )  # fmt: skip
 def test_bad_values_are_one_line_errors(kwargs, needle):
     with pytest.raises(ValueError, match=needle):

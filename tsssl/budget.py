@@ -94,6 +94,7 @@ def auto_budget(
     the ones left None are chosen by the rule of this module's docstring (``max_batch``: the
     method's cap on a chosen batch; a given ``batch_size`` is kept above it)."""
     _check_n(n)
+    check_positive(max_batch, "max_batch", allow_none=True)  # also when a given batch leaves it unused
     for name, value in (("batch_size", batch_size), ("max_steps", max_steps), ("epochs", epochs)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive int or None (chosen from the data), got {value!r}")
