@@ -551,9 +551,11 @@ def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
 
 
-@pytest.mark.parametrize("method, lr", [("tstcc", 3e-4), ("tloss", 1e-3), ("hierarchical", 1e-3), ("siamcl", 3e-3)])
+@pytest.mark.parametrize(
+    "method, lr", [("tstcc", 3e-4), ("tloss", 1e-3), ("tnc", 1e-3), ("hierarchical", 1e-3), ("siamcl", 3e-3)]
+)
 def test_learning_rate_left_open_is_the_methods_own(method, lr):
-    # TS-TCC's and T-Loss's papers train at 3e-4 and 1e-3, TS2Vec at 1e-3; the others at 3e-3
+    # TS-TCC's and T-Loss's papers train at 3e-4 and 1e-3, TS2Vec at 1e-3 (TNC: T-Loss's); the others at 3e-3
     X = np.random.default_rng(0).normal(size=(16, 40, 1)).astype(np.float32)
     est = TSSSLEncoder(method=method, max_steps=2, batch_size=8, device="cpu", seed=0).fit(X)
     assert max(row["lr"] for row in est.history_) == pytest.approx(lr)

@@ -223,6 +223,14 @@ METHODS: dict[str, MethodSpec] = {
             timeseries=Use("stepwise_info_nce (cross-view prediction) + nt_xent (contexts)", {"lr": 3e-4}),
         ),
         _spec(
+            "tnc",
+            "tnc:TNC",
+            "TNC",
+            encoder="dilated",  # windows of several lengths; its max pooling takes the whole series
+            # the learning rate of the other time-neighbourhood methods here (not tuned for TNC)
+            timeseries=Use("tnc_loss (neighbours vs unlabelled far windows, a discriminator)", {"lr": 1e-3}),
+        ),
+        _spec(
             "hierarchical",
             "hierarchical:Hierarchical",
             "Hierarchical (TS2Vec-style)",

@@ -194,7 +194,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "lstm" takes its weights from the ``y`` given to ``fit``.
     epochs, max_steps, batch_size, lr, weight_decay, device, precision, seed, progress: the
         ``tsssl.Trainer``'s; lr None: the method's registry default, its paper's where one is set
-        (1e-3 for "hierarchical" and "tloss", 3e-4 for "tstcc"), else 3e-3. The batch is capped
+        (1e-3 for "hierarchical" and "tloss", 3e-4 for "tstcc"; "tnc" takes 1e-3 too), else 3e-3. The batch is capped
         at the number of training windows. Left None (the default), the budget is chosen from the
         data by ``tsssl.budget.auto_budget``: batch = the power of two <= N / 8 within [8, 512]
         (at most 8 for "hierarchical", TS2Vec's batch), length = 10 epochs within [200, 600]

@@ -14,7 +14,7 @@ lifted_structured, triplet_logistic), :mod:`.nce`, :mod:`.predictive` (negative_
 pseudo_label_cross_entropy), :mod:`.neighbours` (nearest_neighbour, nnclr_loss),
 :mod:`.memory_bank` (MemoryBank, instdisc_nce, memory_bank_softmax), :mod:`.pretext` (binary_pretext, next_step_prediction),
 :mod:`.token_detection` (replaced_token_labels, replaced_token_detection), :mod:`.queue` (MemoryQueue),
-:mod:`.temporal` (stepwise_info_nce),
+:mod:`.temporal` (stepwise_info_nce), :mod:`.neighbourhood` (TNC's tnc_loss),
 :mod:`.reconstruction` (region_mse, bernoulli_nll, gaussian_kl, negative_elbo),
 :mod:`.hierarchical` (TS2Vec's hierarchical_contrastive, instance_contrastive,
 temporal_contrastive; per-rank, not gathered),
@@ -42,6 +42,7 @@ from .modules import (
     VICReg,
 )
 from .nce import nce
+from .neighbourhood import tnc_loss
 from .neighbours import nearest_neighbour, nnclr_loss
 from .pairwise import contrastive_pair, lifted_structured, triplet_logistic, triplet_margin
 from .predictive import negative_cosine
@@ -54,6 +55,7 @@ from .temporal import stepwise_info_nce
 from .token_detection import replaced_token_detection, replaced_token_labels
 
 __all__ = [
+    "tnc_loss",
     "replaced_token_detection",
     "replaced_token_labels",
     "region_mse",

@@ -43,6 +43,7 @@ _LAZY = {
     "Autoregressive": "autoregressive",
     "TLoss": "tloss",
     "TSTCC": "tstcc",
+    "TNC": "tnc",
     "Hierarchical": "hierarchical",
     "RotNet": "rotnet",
     "Jigsaw": "jigsaw",
@@ -95,6 +96,7 @@ __all__ = [
     "Autoregressive",
     "TLoss",
     "TSTCC",
+    "TNC",
     "Hierarchical",
 ]
 
