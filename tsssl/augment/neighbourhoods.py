@@ -12,8 +12,8 @@ delta)^2), delta the window length and eta the widest span around t in which the
 Dickey-Fuller test still rejects a unit root; non-neighbours are windows outside it. Here (all
 vectorised, no loop over series):
 
-* The test is the plain Dickey-Fuller regression dx_i = a + b x_{i-1} + e_i (no lagged
-  differences; the paper runs statsmodels' ADF with lags chosen by AIC), its statistic b / se(b)
+* The test is the plain Dickey-Fuller regression dx_i = a + b x_{i-1} + e_i (the paper uses the
+  augmented test, which adds lagged differences dx_{i-j} to the regression), its statistic b / se(b)
   compared with the asymptotic 1 % critical value of the constant-only case, -3.43 (MacKinnon).
   A span is stationary when at least half of the channels reject the unit root; a constant
   channel counts as stationary; a span of fewer than 4 steps cannot be tested and is not.
