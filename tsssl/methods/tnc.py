@@ -118,12 +118,14 @@ class TNC(Method):
         B, M = x.shape[0], self.n_neighbours
         delta = self.window_length(x.shape[1])
         anchor, near, far = self.draw(x, delta)
-        xm = x.repeat_interleave(M, dim=0)  # row b M + j: series b, its j-th draw
+        # row b M + j of the near / far windows: series b, its j-th draw (cut without copying x M times)
+        series = torch.arange(B, device=x.device).repeat_interleave(M)[:, None]
+        steps = torch.arange(delta, device=x.device)
         windows = torch.cat(
             [
                 take_subwindows(x, anchor, delta),
-                take_subwindows(xm, near.reshape(-1), delta),
-                take_subwindows(xm, far.reshape(-1), delta),
+                x[series, near.reshape(-1, 1) + steps],
+                x[series, far.reshape(-1, 1) + steps],
             ]
         )
         z_t, z_near, z_far = self.encoder(windows).split([B, B * M, B * M])
