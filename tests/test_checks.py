@@ -1,10 +1,11 @@
-"""The shared argument check (tsssl/checks.py): one wording for a count that must be positive."""
+"""The shared argument checks (tsssl/checks.py): one wording for a count that must be positive
+and for a fraction in [0, 1)."""
 
 import re
 
 import pytest
 
-from tsssl.checks import check_positive
+from tsssl.checks import check_fraction, check_positive
 
 
 @pytest.mark.parametrize("value", [1, 7, 2**40])
@@ -23,3 +24,18 @@ def test_anything_else_is_a_one_line_error_naming_owner_name_and_what_is_accepte
     with pytest.raises(ValueError) as err:
         check_positive(value, "hidden", "DilatedEncoder", allow_none=True)
     assert str(err.value) == f"DilatedEncoder: hidden must be a positive integer or None, got {value!r}"
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 0.05, 0.999])
+def test_fractions_in_the_half_open_unit_interval_are_returned_as_floats(value):
+    got = check_fraction(value, "w")
+    assert got == value and isinstance(got, float)
+
+
+@pytest.mark.parametrize("value", [1, 1.0, -0.1, float("nan"), True, False, "0.5", None])
+def test_anything_else_is_a_one_line_error_naming_owner_name_and_the_interval(value):
+    with pytest.raises(ValueError) as err:
+        check_fraction(value, "mask_rate", "Hierarchical")
+    assert str(err.value) == f"Hierarchical: mask_rate must be a number in [0, 1), got {value!r}"
+    with pytest.raises(ValueError, match=re.escape(f"w must be a number in [0, 1), got {value!r}")):
+        check_fraction(value, "w")

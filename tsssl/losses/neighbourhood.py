@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from tsssl.checks import check_fraction
+
 from ._checks import as_float, check_nonempty, check_tensor, float32_region
 
 
@@ -35,8 +37,7 @@ def tnc_loss(near_logits: Tensor, far_logits: Tensor, w: float = 0.05) -> Tensor
             f"near_logits and far_logits must have one row per anchor, got {near_logits.shape[0]} and "
             f"{far_logits.shape[0]} rows"
         )
-    if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w < 1.0:
-        raise ValueError(f"w must be a number in [0, 1), got {w!r}")
+    check_fraction(w, "w")
     with float32_region(near_logits):
         near, far = as_float(near_logits, far_logits)
         return F.softplus(-near).mean() + ((1 - w) * F.softplus(far) + w * F.softplus(-far)).mean()

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from tsssl.augment.crops import overlapping_crops
 from tsssl.augment.segments import take_subwindows
-from tsssl.checks import check_positive
+from tsssl.checks import check_fraction, check_positive
 from tsssl.losses.hierarchical import hierarchical_contrastive
 from tsssl.methods.base import Method, TwoViewFn, first_view, split_batch
 from tsssl.methods.build import StandardizedEncoder
@@ -103,8 +103,7 @@ class Hierarchical(Method):
             raise ValueError(f"Hierarchical: alpha must be a number in [0, 1], got {alpha!r}")
         if isinstance(temporal_unit, bool) or not isinstance(temporal_unit, int) or temporal_unit < 0:
             raise ValueError(f"Hierarchical: temporal_unit must be a non-negative integer, got {temporal_unit!r}")
-        if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not 0.0 <= mask_rate < 1.0:
-            raise ValueError(f"Hierarchical: mask_rate must be a number in [0, 1), got {mask_rate!r}")
+        check_fraction(mask_rate, "mask_rate", "Hierarchical")
         check_positive(temporal_anchors, "temporal_anchors", "Hierarchical", allow_none=True)
         if not isinstance(average_weights, bool):
             raise ValueError(f"Hierarchical: average_weights must be True or False, got {average_weights!r}")

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from tsssl.augment.neighbourhoods import distant_starts, neighbourhood_starts, stationary_extent
 from tsssl.augment.segments import take_subwindows
-from tsssl.checks import check_positive
+from tsssl.checks import check_fraction, check_positive
 from tsssl.losses.neighbourhood import tnc_loss
 from tsssl.methods.base import Method, TwoViewFn, first_view, split_batch
 
@@ -85,11 +85,10 @@ class TNC(Method):
         check_positive(n_neighbours, "n_neighbours", "TNC")
         check_positive(max_extent, "max_extent", "TNC")
         check_positive(disc_hidden, "disc_hidden", "TNC", allow_none=True)
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w < 1.0:
-            raise ValueError(f"TNC: w must be a number in [0, 1), got {w!r}")
         self.encoder = encoder
         self.views = views if use_views else None
-        self.window, self.n_neighbours, self.max_extent, self.w = window, n_neighbours, max_extent, float(w)
+        self.window, self.n_neighbours, self.max_extent = window, n_neighbours, max_extent
+        self.w = check_fraction(w, "w", "TNC")
         self.discriminator = Discriminator(encoder.out_dim, disc_hidden or 4 * encoder.out_dim)
 
     def window_length(self, T: int) -> int:
