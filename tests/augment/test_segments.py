@@ -40,6 +40,17 @@ def test_take_subwindows_matches_a_loop():
         take_subwindows(x, starts.float(), 12)
 
 
+def test_take_subwindows_from_chosen_rows_matches_a_loop():
+    x = batch()
+    rows, starts = torch.tensor([5, 0, 5, 2, 2, 2, 1, 4, 3]), torch.tensor([0, 8, 3, 1, 1, 7, 4, 2, 6])
+    out = take_subwindows(x, starts, 12, rows=rows)
+    assert torch.equal(out, torch.stack([x[int(r), int(s) : int(s) + 12] for r, s in zip(rows, starts)]))
+    with pytest.raises(ValueError, match=r"starts must be an integer Tensor of shape \(N,\) like rows: \(9,\)"):
+        take_subwindows(x, starts[:6], 12, rows=rows)
+    with pytest.raises(ValueError, match="rows must be a 1-D integer Tensor"):
+        take_subwindows(x, starts, 12, rows=rows.float())
+
+
 def test_cut_segments_matches_a_loop_and_right_aligns_by_default():
     x = batch(T=20)
     starts = torch.tensor([0, 1, 2, 2, 1, 0])

@@ -6,6 +6,7 @@ on a whole batch with a few tensor ops (gather / where / argmax), never a loop o
 draws its randomness from ``generator`` (None: torch's global RNG), on the generator's device.
 
     take_subwindows(x, starts, length)       # (B, T, C) -> (B, length, C), x[b, s_b : s_b + length]
+    take_subwindows(x, starts, length, rows) # (N, length, C), x[rows_i, s_i : s_i + length]
     cut_segments(x, n_segments, starts)      # (B, T, C) -> (B, n, L, C) consecutive segments
     random_permutations(B, n, ...)           # (B, n) one permutation per sample (identity excluded)
     permute_rows(seq, perm)                  # out[b, j] = seq[b, perm[b, j]]
@@ -50,20 +51,28 @@ def _rand(shape: tuple[int, ...], device: torch.device, generator: torch.Generat
     return torch.rand(shape, generator=generator, device=where).to(device)
 
 
-def take_subwindows(x: Tensor, starts: Tensor, length: int) -> Tensor:
-    """The sub-window ``x[b, starts[b] : starts[b] + length]`` of every window: (B, length, C).
+def take_subwindows(x: Tensor, starts: Tensor, length: int, rows: Tensor | None = None) -> Tensor:
+    """The sub-window ``x[b, starts[b] : starts[b] + length]`` of every window: (B, length, C);
+    with ``rows`` (N,), ``x[rows[i], starts[i] : starts[i] + length]``: (N, length, C), several
+    cuts of one window without copying it.
 
-    x: (B, T, C); starts: (B,) integer, each in [0, T - length] (not checked against values: that
-    would sync the device; an out-of-range start raises inside ``gather``).
+    x: (B, T, C); starts: (B,) integer (or (N,) with rows), each in [0, T - length] (not checked
+    against values: that would sync the device; an out-of-range start or row raises on indexing).
     """
     _check_x(x, "take_subwindows")
     B, T, C = x.shape
     if not 1 <= length <= T:
         raise ValueError(f"take_subwindows: length must be in [1, T={T}], got {length}")
-    if not isinstance(starts, Tensor) or starts.shape != (B,) or starts.is_floating_point():
-        raise ValueError(f"take_subwindows: starts must be an integer Tensor of shape (B,) = ({B},), got {starts!r}")
-    idx = starts.to(x.device).long()[:, None] + torch.arange(length, device=x.device)  # (B, length)
-    return torch.gather(x, 1, idx[..., None].expand(-1, -1, C))
+    if rows is not None and (not isinstance(rows, Tensor) or rows.dim() != 1 or rows.is_floating_point()):
+        raise ValueError(f"take_subwindows: rows must be a 1-D integer Tensor (N,), got {rows!r}")
+    n = B if rows is None else len(rows)
+    if not isinstance(starts, Tensor) or starts.shape != (n,) or starts.is_floating_point():
+        shape = "(B,) = " if rows is None else "(N,) like rows: "
+        raise ValueError(f"take_subwindows: starts must be an integer Tensor of shape {shape}({n},), got {starts!r}")
+    idx = starts.to(x.device).long()[:, None] + torch.arange(length, device=x.device)  # (n, length)
+    if rows is None:
+        return torch.gather(x, 1, idx[..., None].expand(-1, -1, C))
+    return x[rows.to(x.device).long()[:, None], idx]
 
 
 def cut_segments(x: Tensor, n_segments: int, starts: Tensor | None = None) -> Tensor:

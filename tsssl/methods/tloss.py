@@ -132,7 +132,7 @@ class TLoss(Method):
         """x (B, T, C) -> x_ref (B, s_r, C), x_pos (B, s, C), x_neg (B * K, s, C) in (b, k) order."""
         ref = take_subwindows(x, s.ref_start, s.ref_length)
         pos = take_subwindows(x, s.pos_start, s.length)
-        neg = take_subwindows(x[s.neg_series.reshape(-1)], s.neg_start.reshape(-1), s.length)
+        neg = take_subwindows(x, s.neg_start.reshape(-1), s.length, rows=s.neg_series.reshape(-1))
         return ref, pos, neg
 
     def training_step(self, batch: Sequence[Tensor]) -> Tensor:

@@ -117,16 +117,10 @@ class TNC(Method):
         B, M = x.shape[0], self.n_neighbours
         delta = self.window_length(x.shape[1])
         anchor, near, far = self.draw(x, delta)
-        # row b M + j of the near / far windows: series b, its j-th draw (cut without copying x M times)
-        series = torch.arange(B, device=x.device).repeat_interleave(M)[:, None]
-        steps = torch.arange(delta, device=x.device)
-        windows = torch.cat(
-            [
-                take_subwindows(x, anchor, delta),
-                x[series, near.reshape(-1, 1) + steps],
-                x[series, far.reshape(-1, 1) + steps],
-            ]
-        )
+        # the anchors, then row b M + j of the near and of the far windows: series b, its j-th draw
+        rows = torch.arange(B, device=x.device)
+        rows = torch.cat([rows, rows.repeat_interleave(M), rows.repeat_interleave(M)])
+        windows = take_subwindows(x, torch.cat([anchor, near.reshape(-1), far.reshape(-1)]), delta, rows)
         z_t, z_near, z_far = self.encoder(windows).split([B, B * M, B * M])
         z_rep = z_t.repeat_interleave(M, dim=0)
         near_logits = self.discriminator(z_rep, z_near).view(B, M)
