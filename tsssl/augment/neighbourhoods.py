@@ -68,11 +68,12 @@ def dickey_fuller_t(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     syy = torch.einsum("bki,bic->bkc", m, step * step) - sy * sy / safe_n
     spread = torch.einsum("bki,bic->bkc", m, prev.abs()).clamp(min=1e-300) / safe_n
     constant = sxx <= 1e-12 * n * spread * spread  # no variation of x in the span
-    beta = sxy / torch.where(constant, torch.ones_like(sxx), sxx)
-    rss = (syy - beta * sxy).clamp(min=0.0)
-    se = torch.sqrt(rss / (n - 2).clamp(min=1.0) / torch.where(constant, torch.ones_like(sxx), sxx))
+    sxx = torch.where(constant, torch.ones_like(sxx), sxx)  # a constant's t is set below
+    beta = sxy / sxx
+    se = torch.sqrt((syy - beta * sxy).clamp(min=0.0) / (n - 2).clamp(min=1.0) / sxx)
     inf = torch.full_like(beta, float("inf"))
-    t = torch.where(se > 0, beta / torch.where(se > 0, se, torch.ones_like(se)), torch.where(beta < 0, -inf, inf))
+    exact = torch.where(beta < 0, -inf, inf)  # no residual: the sign of b decides
+    t = torch.where(se > 0, beta / torch.where(se > 0, se, torch.ones_like(se)), exact)
     t = torch.where(constant, -inf, t)
     return torch.where(n < 3, torch.full_like(t, float("nan")), t)
 
