@@ -226,7 +226,7 @@ METHODS: dict[str, MethodSpec] = {
             "tnc",
             "tnc:TNC",
             "TNC",
-            encoder="dilated",  # windows of several lengths; its max pooling takes the whole series
+            encoder="dilated",  # trains on windows shorter than the series; its max pooling takes any length
             # the learning rate of the other time-neighbourhood methods here (not tuned for TNC)
             timeseries=Use("tnc_loss (neighbours vs unlabelled far windows, a discriminator)", {"lr": 1e-3}),
         ),
