@@ -8,6 +8,7 @@ LogisticRegression fitted on the transformed windows, scikit-learn's balanced cl
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pickle
 import random
@@ -549,6 +550,86 @@ def test_checkpoint_params_clone_get_params_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(back.transform(X), est.transform(X))
     again = clone(est).fit(X)  # a clone of a fitted estimator: same dir, same fit -> loaded
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+# -- optimiser settings ---------------------------------------------------------------------------
+def test_optimiser_settings_reach_the_trainer(data, monkeypatch):
+    X, _ = data
+    seen = []
+    real_init = tsssl.train.Trainer.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("grad_clip", "warmup_frac", "min_lr_ratio", "weight_decay")})
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(tsssl.train.Trainer, "__init__", spy)
+    tiny(max_steps=6).fit(X)
+    tiny(max_steps=6, grad_clip=None, warmup_frac=0.0, min_lr_ratio=1.0, weight_decay=0.01).fit(X)
+    assert seen == [
+        {"grad_clip": 1.0, "warmup_frac": 0.05, "min_lr_ratio": 0.0, "weight_decay": 1e-4},
+        {"grad_clip": None, "warmup_frac": 0.0, "min_lr_ratio": 1.0, "weight_decay": 0.01},
+    ]
+
+
+def test_a_constant_learning_rate_and_the_default_schedule(data):
+    X, _ = data
+    constant = tiny(max_steps=8, lr=1e-3, warmup_frac=0.0, min_lr_ratio=1.0).fit(X)
+    assert [row["lr"] for row in constant.history_] == [1e-3] * len(constant.history_)
+    decayed = tiny(max_steps=8, lr=1e-3).fit(X)  # warm-up then a half cosine to 0
+    assert decayed.history_[-1]["lr"] < 1e-3 / 10
+    # a different optimiser, different weights (the rest of the fit the same)
+    assert not np.array_equal(constant.transform(X), tiny(max_steps=8, lr=1e-3).fit(X).transform(X))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"grad_clip": -1.0}, "grad_clip must be a number > 0"),
+        ({"warmup_frac": 1.0}, "warmup_frac"),
+        ({"min_lr_ratio": 2.0}, "min_lr_ratio"),
+    ],
+)
+def test_bad_optimiser_settings_are_one_line_errors(data, bad, match):
+    with pytest.raises(ValueError, match=match) as err:
+        tiny(**bad).fit(data[0])
+    assert "\n" not in str(err.value)
+
+
+def test_checkpoint_dir_names_a_changed_optimiser_setting(data, tmp_path):
+    X, _ = data
+    tiny(checkpoint_dir=tmp_path).fit(X)
+    with pytest.raises(ValueError, match=r"grad_clip: 1\.0 in the checkpoint, None now"):
+        tiny(checkpoint_dir=tmp_path, grad_clip=None).fit(X)
+
+
+def test_files_from_before_the_optimiser_settings_take_their_defaults(fitted, data, tmp_path):
+    X, _ = data
+    new = ("grad_clip", "warmup_frac", "min_lr_ratio")
+    # a checkpoint_dir stamped without them: that fit ran at the defaults, so it is this one
+    folder = tmp_path / "ckpt"
+    tiny(checkpoint_dir=folder).fit(X)
+    stamp = json.loads((folder / "tsssl_encoder.json").read_text())
+    for key in new:
+        del stamp["params"][key]
+    (folder / "tsssl_encoder.json").write_text(json.dumps(stamp))
+    np.testing.assert_array_equal(tiny(checkpoint_dir=folder).fit(X).transform(X), fitted.transform(X))
+    with pytest.raises(ValueError, match=r"grad_clip: 1\.0 in the checkpoint, 2\.0 now"):
+        tiny(checkpoint_dir=folder, grad_clip=2.0).fit(X)
+    # a saved file and a pickle without them load with the defaults
+    path = fitted.save(tmp_path / "enc.pt")
+    blob = torch.load(path, weights_only=False)
+    for key in new:
+        del blob["state"][key]
+    torch.save(blob, path)
+    back = TSSSLEncoder.load(path)
+    assert back.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(back.transform(X), fitted.transform(X))
+    state = fitted.__getstate__()
+    for key in new:
+        del state[key]
+    unpickled = TSSSLEncoder.__new__(TSSSLEncoder)
+    unpickled.__setstate__(state)
+    assert unpickled.get_params() == fitted.get_params()
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -58,6 +59,9 @@ _TRAINING_PARAMS = (
     "batch_size",
     "lr",
     "weight_decay",
+    "grad_clip",
+    "warmup_frac",
+    "min_lr_ratio",
     "seed",
     "standardize",
 )
@@ -158,6 +162,12 @@ def _plain(value: Any) -> Any:
         return re.sub(r" at 0x[0-9a-fA-F]+", "", " ".join(repr(value).split()))
 
 
+def _parameter_defaults() -> dict[str, Any]:
+    """TSSSLEncoder's constructor parameters and their defaults."""
+    signature = inspect.signature(TSSSLEncoder.__init__)
+    return {k: p.default for k, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
 def _differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """One "name: saved vs now" phrase per entry of the two stamps that differ."""
     out = []
@@ -199,6 +209,11 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         data by ``tsssl.budget.auto_budget``: batch = the power of two <= N / 8 within [8, 512]
         (at most 8 for "hierarchical", TS2Vec's batch), length = 10 epochs within [200, 600]
         optimiser steps (``budget_`` says what was chosen; printed when ``progress``).
+    grad_clip, warmup_frac, min_lr_ratio: the Trainer's optimiser settings too: the gradient
+        norm is clipped at ``grad_clip`` (None: not clipped); the learning rate rises linearly
+        over ``warmup_frac`` of the steps, then follows a half cosine down to ``min_lr_ratio *
+        lr`` (``warmup_frac=0, min_lr_ratio=1``: a constant rate, TS2Vec's optimiser with
+        ``weight_decay=0.01`` and ``grad_clip=None``).
     standardize: standardise each input channel with the training windows' mean / std (kept
         in the encoder as buffers, so ``transform`` applies the same statistics).
     transform_batch_size: windows per forward pass in ``transform``.
@@ -209,7 +224,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         the uninterrupted fit's), or just loads it when that fit had finished, but only if it
         belongs to the same fit: ``tsssl_encoder.json`` next to it records the parameters that
         decide training (method, encoder, encoder_kwargs, method_kwargs, epochs, max_steps,
-        batch_size, lr, weight_decay, seed, standardize) and a fingerprint of the training data
+        batch_size, lr, weight_decay, grad_clip, warmup_frac, min_lr_ratio, seed, standardize) and a fingerprint of the training data
         (X's shape and a SHA-256 hash of its float32 values, of y's when the method uses
         labels, and the augmented channels a WindowSet's feature names select); any difference
         is a ValueError. None (the default): nothing is written, every fit starts afresh.
@@ -237,6 +252,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         batch_size: int | None = None,
         lr: float | None = None,
         weight_decay: float = 1e-4,
+        grad_clip: float | None = 1.0,
+        warmup_frac: float = 0.05,
+        min_lr_ratio: float = 0.0,
         device: str = "auto",
         precision: str = "fp32",
         seed: int = 0,
@@ -255,6 +273,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.warmup_frac = warmup_frac
+        self.min_lr_ratio = min_lr_ratio
         self.device = device
         self.precision = precision
         self.seed = seed
@@ -310,6 +331,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             batch_size=budget.batch_size,
             max_steps=budget.max_steps,
             epochs=budget.epochs,
+            grad_clip=self.grad_clip,
+            warmup_frac=self.warmup_frac,
+            min_lr_ratio=self.min_lr_ratio,
             **self._checkpoint_options(),
         )
         if self.progress and budget.chosen:
@@ -406,6 +430,9 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 f"checkpoint_dir {str(folder)!r} holds a {CHECKPOINT_NAME} without a readable {_RUN_FILE} "
                 f"(not written by TSSSLEncoder.fit); {advice}"
             )
+        # a stamp written before a parameter existed: that fit ran at the parameter's default
+        defaults = {k: _plain(v) for k, v in _parameter_defaults().items() if k in _TRAINING_PARAMS}
+        saved["params"] = {**defaults, **(saved.get("params") or {})}
         diffs = _differences(saved, stamp)
         if diffs:
             message = (
@@ -559,7 +586,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
+        state = {**_parameter_defaults(), **state}  # pickled before a parameter existed: its default
         payload = state.pop("_model_payload", None)
         super().__setstate__(state)
         if payload is not None:
@@ -604,7 +631,7 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             raise ValueError(
                 f"{path} was written by a newer tsssl ({blob.get('tsssl_version')}); upgrade tsssl to read it"
             )
-        state = dict(blob["state"])
+        state = {**_parameter_defaults(), **blob["state"]}  # saved before a parameter existed: its default
         payload = state.pop("_model_payload")
         est = cls.__new__(cls)
         BaseEstimator.__setstate__(est, state)
