@@ -3,22 +3,25 @@ that time-series SSL papers (TS2Vec, T-Loss, TS-TCC, TNC) report: frozen encoder
 
     python -m benchmarks.classification [--sets ArrowHead ...] [--methods siamcl cpc ...]
         [--seeds 0 1 2] [--encoder cnn] [--encoder-kwargs KEY=VALUE ...] [--method-kwargs KEY=VALUE ...]
+        [--trainer-kwargs KEY=VALUE ...]
         [--steps 200] [--batch-size 16] [--lr 1e-3] [--device cpu] [--no-supervised] [--out DIR] [--smoke]
 
 For each set x seed x method (default: every self-supervised window method of
 ``tsssl.registry``; the supervised ``lstm`` runs apart, as a reference):
 
 1. the series of both splits are z-normalised per series and channel (``tsssl.data.znormalise``;
-   ``--normalisation series``, the default), or left as stored (``--normalisation none``: the
-   encoder still standardises each channel with the training series' mean and std, which is
-   TS2Vec's preprocessing of the UEA sets; on the UCR sets, stored z-normalised, both agree);
+   ``--normalisation series``), or left as stored (``--normalisation none``: the encoder still
+   standardises each channel with the training series' mean and std, which is TS2Vec's
+   preprocessing of the UEA sets; on the UCR sets, stored z-normalised, both agree); the default,
+   ``--normalisation auto``, is TS2Vec's: the univariate sets per series, the multivariate as stored;
 2. ``TSSSLEncoder(method, encoder, encoder_kwargs, method_kwargs, max_steps=steps, epochs=None,
    batch_size=min(B, N), lr, seed)`` is fitted on the training series WITHOUT their labels:
    ``steps`` optimiser steps for every method and set (one protocol, no per-method tuning). The
    encoder's sizes are ``tsssl.config.DEFAULT_ENCODER_KWARGS`` updated by ``--encoder-kwargs``;
    an encoder that takes ``length`` (the ``dilated`` one: its depth covers that many steps)
-   gets the set's series length unless given. ``--method-kwargs`` go to every self-supervised
-   method;
+   gets the set's series length unless given. ``--trainer-kwargs`` set the optimiser
+   (``weight_decay``, ``grad_clip``, ``warmup_frac``, ``min_lr_ratio``; TSSSLEncoder's defaults
+   otherwise); ``--method-kwargs`` go to every self-supervised method;
 3. the frozen encoder maps train and test series to (N, D) features;
 4. an RBF SVM (``gamma="scale"``) on features standardised with the training set's statistics,
    its C chosen among 10^-4, 10^-3, ..., 10^4 by stratified k-fold cross-validation on the
@@ -106,6 +109,8 @@ NORMALISATIONS = {
     "none": "as stored; per channel with the training series' mean / std inside the encoder only",
 }
 ROOT = Path(__file__).resolve().parents[1]
+#: --trainer-kwargs: the optimiser settings that TSSSLEncoder passes to the Trainer
+TRAINER_SETTINGS = ("weight_decay", "grad_clip", "warmup_frac", "min_lr_ratio")
 
 
 def self_supervised_methods() -> list[str]:
@@ -160,7 +165,7 @@ def ts2vec_svm_accuracy(
     """
     import warnings
 
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
     from sklearn.model_selection import GridSearchCV
     from sklearn.svm import SVC
 
@@ -175,7 +180,8 @@ def ts2vec_svm_accuracy(
     else:
         with warnings.catch_warnings():  # a non-converged candidate is scored as it is
             warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", UserWarning)  # a failed candidate (non-finite) scores NaN
+            warnings.simplefilter("ignore", FitFailedWarning)  # a failed candidate (non-finite) scores NaN
+            warnings.simplefilter("ignore", UserWarning)  # ... and the search says so again
             grid = GridSearchCV(model, {"C": [*C_GRID, np.inf]}, cv=5, n_jobs=1)
             model = grid.fit(Z_train, y_train).best_estimator_
     return {"accuracy_ts2vec_svm": float(np.mean(model.predict(Z_test) == y_test)), "ts2vec_svm_C": float(model.C)}
@@ -216,6 +222,7 @@ def run_self_supervised(
             seed=seed,
             device=args.device,
             progress=False,
+            **args.trainer_kwargs,
         )
     t0, cpu0 = time.perf_counter(), time.process_time()
     est.fit(d.X_train)  # no y: the labels stay out of training
@@ -436,6 +443,10 @@ def _budget_line(s: dict[str, Any]) -> str:
     else:
         head = f"Encoder `{s['encoder']}` {s['encoder_kwargs']}, {s['steps']} steps, batch min({s['batch_size']}, N), "
         head += f"lr {s['lr']}"
+        if s.get("method_kwargs"):
+            head += f", method settings {s['method_kwargs']}"
+        if s.get("trainer_kwargs"):
+            head += f", optimiser {s['trainer_kwargs']}"
     return head + f", seeds {s['seeds']}. Test accuracy, mean over seeds (± std over seeds when more than one)."
 
 
@@ -545,6 +556,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="arguments of every self-supervised method, e.g. mask_rate=0.5",
     )
+    ap.add_argument(
+        "--trainer-kwargs",
+        nargs="+",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"the optimiser's settings in every fit ({', '.join(TRAINER_SETTINGS)}: TSSSLEncoder's), e.g. "
+        "grad_clip=none warmup_frac=0 min_lr_ratio=1 weight_decay=0.01 (TS2Vec's: a constant rate, no clipping)",
+    )
     ap.add_argument("--steps", type=_positive(1), help="optimiser steps per fit (default 200)")
     ap.add_argument("--batch-size", type=_positive(2), default=16, help="capped at the training set's size")
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -574,7 +594,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.defaults:
         given = [
             f
-            for f in ("--encoder", "--encoder-kwargs", "--method-kwargs", "--steps", "--batch-size", "--lr")
+            for f in (
+                "--encoder",
+                "--encoder-kwargs",
+                "--method-kwargs",
+                "--trainer-kwargs",
+                "--steps",
+                "--batch-size",
+                "--lr",
+            )
             if any(a == f or a.startswith(f + "=") for a in argv or ())
         ]
         if given:
@@ -588,6 +616,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.seeds = args.seeds if args.seeds is not None else preset["seeds"]
     args.steps = args.steps or preset["steps"]
     args.encoder_kwargs, args.method_kwargs = dict(args.encoder_kwargs), dict(args.method_kwargs)
+    args.trainer_kwargs = dict(args.trainer_kwargs)
+    unknown = sorted(set(args.trainer_kwargs) - set(TRAINER_SETTINGS))
+    if unknown:
+        ap.error(f"--trainer-kwargs: unknown {', '.join(unknown)}; accepted: {', '.join(TRAINER_SETTINGS)}")
     if args.out is None:
         args.out = ROOT / "benchmarks" / "results" / f"{_dt.date.today().isoformat()}-{args.device.split(':')[0]}"
     return args
@@ -595,7 +627,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     from tsssl.config import DEFAULT_ENCODER_KWARGS
+    from tsssl.sklearn import TSSSLEncoder
 
+    encoder_defaults = TSSSLEncoder().get_params()
     per_set = "length" in encoder_kwargs(args, 0) and "length" not in args.encoder_kwargs
     length = {"length": "the series' length of each set"} if per_set else {}
     return {
@@ -607,6 +641,7 @@ def _settings(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "encoder": args.encoder,
         "encoder_kwargs": {**DEFAULT_ENCODER_KWARGS.get(args.encoder, {}), **args.encoder_kwargs, **length},
         "method_kwargs": args.method_kwargs,
+        "trainer_kwargs": {**{k: encoder_defaults[k] for k in TRAINER_SETTINGS}, **args.trainer_kwargs},
         "defaults": bool(args.defaults),
         "steps": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.steps,
         "batch_size": "chosen by TSSSLEncoder from the data (tsssl.budget)" if args.defaults else args.batch_size,

@@ -122,6 +122,11 @@ def test_ts2vec_evaluation_follows_its_rules_and_survives_features_no_margin_sep
         (["--sets", "FordA"], "argument --sets: invalid choice: 'FordA'"),
         (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
         (["--batch-size", "1"], "argument --batch-size: must be at least 2, got 1"),
+        (
+            ["--trainer-kwargs", "momentum=0.9"],
+            "--trainer-kwargs: unknown momentum; accepted: weight_decay, grad_clip, warmup_frac, min_lr_ratio",
+        ),
+        (["--defaults", "--trainer-kwargs", "grad_clip=none"], "drop --trainer-kwargs"),
     ],
 )
 def test_bad_flags_exit_2(script, argv, message, capsys):
@@ -170,3 +175,28 @@ def test_encoder_kwargs_length_and_normalisation(script):
     assert info["channels"] == 12 and script.parse_args([]).normalisation == "auto"
     auto, _ = script._load("JapaneseVowels", "auto")  # multivariate: as stored
     assert np.array_equal(auto.X_train, raw.X_train)
+
+
+def test_trainer_kwargs_reach_every_fit_and_the_settings(script, monkeypatch):
+    import tsssl
+
+    argv = ["--sets", "ItalyPowerDemand", "--steps", "2", "--encoder-kwargs", "channels=4"]
+    argv += ["--trainer-kwargs", "grad_clip=none", "warmup_frac=0", "min_lr_ratio=1", "weight_decay=0.01"]
+    args = script.parse_args(argv)
+    ts2vec = {"grad_clip": None, "warmup_frac": 0, "min_lr_ratio": 1, "weight_decay": 0.01}
+    assert args.trainer_kwargs == ts2vec and script._settings(args, argv)["trainer_kwargs"] == ts2vec
+    untouched = script._settings(script.parse_args([]), [])["trainer_kwargs"]
+    assert untouched == {"weight_decay": 1e-4, "grad_clip": 1.0, "warmup_frac": 0.05, "min_lr_ratio": 0.0}
+    fitted = []
+
+    class Spy(tsssl.TSSSLEncoder):
+        def fit(self, X, y=None):
+            fitted.append(self)
+            return super().fit(X, y)
+
+    monkeypatch.setattr(tsssl, "TSSSLEncoder", Spy)
+    d, _ = script._load("ItalyPowerDemand", "auto")
+    row = script.run_self_supervised("simclr", "ItalyPowerDemand", d, 0, args)
+    params = fitted[0].get_params()
+    assert {k: params[k] for k in ts2vec} == ts2vec and row["steps"] == 2
+    assert [r["lr"] for r in fitted[0].history_] == [args.lr] * len(fitted[0].history_)  # constant: no schedule
