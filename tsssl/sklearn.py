@@ -224,10 +224,11 @@ class TSSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         the uninterrupted fit's), or just loads it when that fit had finished, but only if it
         belongs to the same fit: ``tsssl_encoder.json`` next to it records the parameters that
         decide training (method, encoder, encoder_kwargs, method_kwargs, epochs, max_steps,
-        batch_size, lr, weight_decay, grad_clip, warmup_frac, min_lr_ratio, seed, standardize) and a fingerprint of the training data
-        (X's shape and a SHA-256 hash of its float32 values, of y's when the method uses
-        labels, and the augmented channels a WindowSet's feature names select); any difference
-        is a ValueError. None (the default): nothing is written, every fit starts afresh.
+        batch_size, lr, weight_decay, grad_clip, warmup_frac, min_lr_ratio, seed, standardize)
+        and a fingerprint of the training data (X's shape and a SHA-256 hash of its float32
+        values, of y's when the method uses labels, and the augmented channels a WindowSet's
+        feature names select); any difference is a ValueError. None (the default): nothing is
+        written, every fit starts afresh.
 
     Fitted attributes: ``method_`` (the trained ``Method``), ``encoder_`` (its encoder),
     ``n_features_in_`` / ``in_channels_`` (C), ``window_length_`` (T), ``out_dim_`` (D),
