@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import io
 import json
 import os
@@ -163,9 +162,8 @@ def _plain(value: Any) -> Any:
 
 
 def _parameter_defaults() -> dict[str, Any]:
-    """TSSSLEncoder's constructor parameters and their defaults."""
-    signature = inspect.signature(TSSSLEncoder.__init__)
-    return {k: p.default for k, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+    """TSSSLEncoder's constructor parameters and their defaults (the constructor stores them as given)."""
+    return TSSSLEncoder().get_params(deep=False)
 
 
 def _differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
